@@ -1,0 +1,84 @@
+# aks-netaudit. `make demo` and `make test` work on a fresh Debian/Ubuntu machine:
+# each creates .venv, installs system and Python packages, then runs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+SYSTEM_PACKAGES := prometheus redis-server nodejs npm
+ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test setup install system-deps proto proto-check lint typecheck importlint unit integration e2e bench clean help
+
+help:
+	@echo "make demo      run the sandbox fleet, collector, worker and agents; print findings (ARGS=--serve keeps it up)"
+	@echo "make test      lint, type-check, import boundaries, proto staleness, then every test"
+	@echo "make proto     regenerate protobuf stubs from protos/"
+	@echo "make bench     run benchmarks under bench/ and write bench/results/"
+
+demo: install
+	$(BIN)/netaudit demo $(ARGS)
+
+test: install lint typecheck importlint proto-check
+	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider tests
+
+setup: install
+
+# System packages: promtool (prometheus), redis-server (fallback broker binary), npm (buf).
+system-deps: $(STAMPS)/system
+$(STAMPS)/system:
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing system packages; run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMPS)/deps: $(BIN)/python pyproject.toml constraints.txt | system-deps
+	$(BIN)/pip install -q -c constraints.txt '.[agent,collector,dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+node_modules/.bin/buf: package.json | system-deps
+	npm install --no-audit --no-fund --silent
+	@touch $@
+
+# The project installs non-editable: its folders map onto one package
+# (netaudit.agent from agent/, ...), which editable finders hide from mypy
+# and import-linter. Reinstalling takes a few seconds.
+install: $(STAMPS)/deps node_modules/.bin/buf
+	$(BIN)/pip install -q --no-deps --force-reinstall --no-build-isolation .
+
+proto: $(STAMPS)/deps
+	$(BIN)/python protos/generate.py
+
+proto-check: $(STAMPS)/deps node_modules/.bin/buf
+	$(BIN)/python protos/generate.py --check
+	node_modules/.bin/buf lint
+
+lint: $(STAMPS)/deps
+	$(BIN)/ruff format --check agent collector sandbox tests bench setup.py
+	$(BIN)/ruff check agent collector sandbox tests bench setup.py
+
+typecheck: install
+	cd $(VENV) && ./bin/mypy -p netaudit --config-file ../pyproject.toml
+
+importlint: install
+	cd $(VENV) && ./bin/lint-imports ../.importlinter
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules build *.egg-info

@@ -1,0 +1,1 @@
+"""The in-cluster agent: gathers evidence and streams reports to the collector."""

@@ -1,0 +1,1 @@
+"""The fleet collector: ingest, inventory, scans, store and metrics."""

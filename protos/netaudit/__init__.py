@@ -1,0 +1,1 @@
+"""aks-netaudit: fleet-wide audit of Azure Kubernetes Service networking."""
