@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from netaudit.v1 import ingest_pb2, report_pb2
-
 from tests.conftest import REPO, require
 
 
