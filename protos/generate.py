@@ -33,7 +33,7 @@ def generate(out: Path) -> None:
     ]
     rel = [str(p.relative_to(PROTO_ROOT)) for p in protos]
     _protoc([*base, f"--python_out={out}", f"--mypy_out={out}", *rel])
-    services = [r for r, p in zip(rel, protos) if p.name in SERVICE_PROTOS]
+    services = [r for r, p in zip(rel, protos, strict=True) if p.name in SERVICE_PROTOS]
     _protoc([*base, f"--grpc_python_out={out}", f"--mypy_grpc_out={out}", *services])
 
 
