@@ -22,4 +22,7 @@ def _packages() -> list[str]:
     return found
 
 
-setup(packages=_packages(), package_dir=FOLDERS)
+# Data trees without __init__.py (the sample fleet) ship whole.
+PACKAGE_DATA = {"netaudit.sandbox": ["fleet_data/**/*"]}
+
+setup(packages=_packages(), package_dir=FOLDERS, package_data=PACKAGE_DATA)

@@ -1,0 +1,297 @@
+"""Server-side printing: the meta.k8s.io/v1 Table kubectl asks for with ``Accept: ...;as=Table``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from netaudit.sandbox.kube_resources import ResourceType
+
+Object = Mapping[str, Any]
+Column = tuple[str, str, int, Callable[[Object], Any]]  # name, type, priority, cell
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, Mapping) else None
+    return obj
+
+
+def age(obj: Object, now: datetime | None = None) -> str:
+    """kubectl's short human duration (``45s``, ``12m``, ``5h``, ``3d``, ``2y``)."""
+    created = _get(obj, "metadata", "creationTimestamp")
+    if not created:
+        return "<unknown>"
+    started = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    seconds = int(((now or datetime.now(UTC)) - started).total_seconds())
+    if seconds < 0:
+        return "<invalid>"
+    for unit, size, limit in (
+        ("s", 1, 120),
+        ("m", 60, 180 * 60),
+        ("h", 3600, 48 * 3600),
+        ("d", 86400, 730 * 86400),
+    ):
+        if seconds < limit:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // (365 * 86400)}y"
+
+
+def _name(obj: Object) -> str:
+    return str(_get(obj, "metadata", "name") or "")
+
+
+def _node_status(node: Object) -> str:
+    conditions = _get(node, "status", "conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    status = "Ready" if ready and ready.get("status") == "True" else "NotReady"
+    if ready is None:
+        status = "Unknown"
+    return status + (",SchedulingDisabled" if _get(node, "spec", "unschedulable") else "")
+
+
+def _node_roles(node: Object) -> str:
+    labels = _get(node, "metadata", "labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
+    return ",".join(roles) or "<none>"
+
+
+def _node_address(node: Object, kind: str) -> str:
+    addresses = _get(node, "status", "addresses") or []
+    return next((a["address"] for a in addresses if a.get("type") == kind), "<none>")
+
+
+def _pod_ready(pod: Object) -> str:
+    statuses = _get(pod, "status", "containerStatuses") or []
+    total = len(_get(pod, "spec", "containers") or [])
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
+
+
+def _pod_restarts(pod: Object) -> int:
+    return sum(
+        int(s.get("restartCount", 0)) for s in _get(pod, "status", "containerStatuses") or []
+    )
+
+
+def _service_ports(service: Object) -> str:
+    ports = _get(service, "spec", "ports") or []
+    rendered = []
+    for port in ports:
+        text = f"{port.get('port')}"
+        if port.get("nodePort"):
+            text += f":{port['nodePort']}"
+        rendered.append(f"{text}/{port.get('protocol', 'TCP')}")
+    return ",".join(rendered) or "<none>"
+
+
+def _service_external_ip(service: Object) -> str:
+    ingress = _get(service, "status", "loadBalancer", "ingress") or []
+    addresses = [i.get("ip") or i.get("hostname") for i in ingress]
+    if addresses:
+        return ",".join(a for a in addresses if a)
+    return "<pending>" if _get(service, "spec", "type") == "LoadBalancer" else "<none>"
+
+
+def _containers(obj: Object) -> list[Mapping[str, Any]]:
+    return list(_get(obj, "spec", "template", "spec", "containers") or [])
+
+
+def _selector(obj: Object) -> str:
+    match = _get(obj, "spec", "selector", "matchLabels") or _get(obj, "spec", "selector") or {}
+    return ",".join(f"{k}={v}" for k, v in match.items() if isinstance(v, str)) or "<none>"
+
+
+_AGE: Column = ("Age", "string", 0, age)
+_NAME: Column = ("Name", "string", 0, _name)
+
+COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
+    ("", "nodes"): (
+        _NAME,
+        ("Status", "string", 0, _node_status),
+        ("Roles", "string", 0, _node_roles),
+        _AGE,
+        ("Version", "string", 0, lambda n: _get(n, "status", "nodeInfo", "kubeletVersion") or ""),
+        ("Internal-IP", "string", 1, lambda n: _node_address(n, "InternalIP")),
+        ("External-IP", "string", 1, lambda n: _node_address(n, "ExternalIP")),
+        ("OS-Image", "string", 1, lambda n: _get(n, "status", "nodeInfo", "osImage") or ""),
+        (
+            "Kernel-Version",
+            "string",
+            1,
+            lambda n: _get(n, "status", "nodeInfo", "kernelVersion") or "",
+        ),
+        (
+            "Container-Runtime",
+            "string",
+            1,
+            lambda n: _get(n, "status", "nodeInfo", "containerRuntimeVersion") or "",
+        ),
+    ),
+    ("", "pods"): (
+        _NAME,
+        ("Ready", "string", 0, _pod_ready),
+        (
+            "Status",
+            "string",
+            0,
+            lambda p: _get(p, "status", "reason") or _get(p, "status", "phase") or "",
+        ),
+        ("Restarts", "string", 0, lambda p: str(_pod_restarts(p))),
+        _AGE,
+        ("IP", "string", 1, lambda p: _get(p, "status", "podIP") or "<none>"),
+        ("Node", "string", 1, lambda p: _get(p, "spec", "nodeName") or "<none>"),
+        (
+            "Nominated Node",
+            "string",
+            1,
+            lambda p: _get(p, "status", "nominatedNodeName") or "<none>",
+        ),
+        ("Readiness Gates", "string", 1, lambda p: "<none>"),
+    ),
+    ("", "services"): (
+        _NAME,
+        ("Type", "string", 0, lambda s: _get(s, "spec", "type") or "ClusterIP"),
+        ("Cluster-IP", "string", 0, lambda s: _get(s, "spec", "clusterIP") or "<none>"),
+        ("External-IP", "string", 0, _service_external_ip),
+        ("Port(s)", "string", 0, _service_ports),
+        _AGE,
+        (
+            "Selector",
+            "string",
+            1,
+            lambda s: (
+                ",".join(f"{k}={v}" for k, v in (_get(s, "spec", "selector") or {}).items())
+                or "<none>"
+            ),
+        ),
+    ),
+    ("apps", "deployments"): (
+        _NAME,
+        (
+            "Ready",
+            "string",
+            0,
+            lambda d: (
+                f"{_get(d, 'status', 'readyReplicas') or 0}/{_get(d, 'spec', 'replicas') or 0}"
+            ),
+        ),
+        ("Up-to-date", "integer", 0, lambda d: _get(d, "status", "updatedReplicas") or 0),
+        ("Available", "integer", 0, lambda d: _get(d, "status", "availableReplicas") or 0),
+        _AGE,
+        ("Containers", "string", 1, lambda d: ",".join(c.get("name", "") for c in _containers(d))),
+        ("Images", "string", 1, lambda d: ",".join(c.get("image", "") for c in _containers(d))),
+        ("Selector", "string", 1, _selector),
+    ),
+    ("apps", "daemonsets"): (
+        _NAME,
+        ("Desired", "integer", 0, lambda d: _get(d, "status", "desiredNumberScheduled") or 0),
+        ("Current", "integer", 0, lambda d: _get(d, "status", "currentNumberScheduled") or 0),
+        ("Ready", "integer", 0, lambda d: _get(d, "status", "numberReady") or 0),
+        ("Up-to-date", "integer", 0, lambda d: _get(d, "status", "updatedNumberScheduled") or 0),
+        ("Available", "integer", 0, lambda d: _get(d, "status", "numberAvailable") or 0),
+        (
+            "Node Selector",
+            "string",
+            0,
+            lambda d: (
+                ",".join(
+                    f"{k}={v}"
+                    for k, v in (_get(d, "spec", "template", "spec", "nodeSelector") or {}).items()
+                )
+                or "<none>"
+            ),
+        ),
+        _AGE,
+        ("Containers", "string", 1, lambda d: ",".join(c.get("name", "") for c in _containers(d))),
+        ("Images", "string", 1, lambda d: ",".join(c.get("image", "") for c in _containers(d))),
+    ),
+}
+
+_JSON_PATH_PART = re.compile(r"\.([^.\[]+)(\[\*\]|\[\d+\])?")
+
+
+def json_path_value(obj: Object, path: str) -> Any:
+    """Evaluate the JSONPath subset CRD printer columns use: ``.a.b``, ``.a[*].b``, ``.a[0]``."""
+    values: list[Any] = [obj]
+    for name, index in _JSON_PATH_PART.findall(path):
+        values = [v.get(name) for v in values if isinstance(v, Mapping) and v.get(name) is not None]
+        if index == "[*]":
+            values = [item for v in values if isinstance(v, list) for item in v]
+        elif index:
+            position = int(index[1:-1])
+            values = [v[position] for v in values if isinstance(v, list) and len(v) > position]
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return ",".join(str(v) for v in values)
+
+
+def _columns_for(resource: ResourceType, version: str) -> tuple[Column, ...]:
+    builtin = COLUMNS.get((resource.group, resource.plural))
+    if builtin is not None:
+        return builtin
+    custom: list[Column] = [_NAME]
+    for column in resource.printer_columns.get(version, ()):
+        if column.type == "date":
+            custom.append(
+                (column.name, "string", column.priority, partial(_age_at, path=column.json_path))
+            )
+        else:
+            cell = partial(json_path_value, path=column.json_path)
+            custom.append((column.name, column.type, column.priority, cell))
+    if not any(c[0] == "Age" for c in custom):
+        custom.append(_AGE)
+    return tuple(custom)
+
+
+def _age_at(obj: Object, path: str) -> str:
+    value = json_path_value(obj, path)
+    return age({"metadata": {"creationTimestamp": value}}) if value else "<unknown>"
+
+
+def partial_metadata(obj: Object) -> dict[str, Any]:
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": dict(obj.get("metadata") or {}),
+    }
+
+
+def table(
+    resource: ResourceType,
+    version: str,
+    objects: list[dict[str, Any]],
+    list_metadata: Mapping[str, Any],
+    include_object: str = "Metadata",
+) -> dict[str, Any]:
+    columns = _columns_for(resource, version)
+    rows = []
+    for obj in objects:
+        cells = [cell(obj) for _, _, _, cell in columns]
+        row: dict[str, Any] = {"cells": ["" if value is None else value for value in cells]}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = partial_metadata(obj)
+        rows.append(row)
+    definitions = [
+        {
+            "name": name,
+            "type": kind,
+            "format": "name" if name == "Name" else "",
+            "description": "",
+            "priority": priority,
+        }
+        for name, kind, priority, _ in columns
+    ]
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": dict(list_metadata),
+        "columnDefinitions": definitions,
+        "rows": rows,
+    }
