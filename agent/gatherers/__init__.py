@@ -1,1 +1,30 @@
-"""gatherers"""
+"""The gatherers, one module per evidence source, registered here once each."""
+
+from netaudit.agent.gatherers import (
+    agc,
+    agic,
+    cni,
+    coredns,
+    externaldns,
+    gateway_api,
+    ingress,
+    network_policies,
+    nodes,
+    services,
+)
+from netaudit.agent.gatherers.gatherer import Gatherer
+
+GATHERERS: tuple[Gatherer, ...] = (
+    nodes.GATHERER,
+    cni.GATHERER,
+    services.GATHERER,
+    network_policies.GATHERER,
+    coredns.GATHERER,
+    gateway_api.GATHERER,
+    agc.GATHERER,
+    agic.GATHERER,
+    ingress.GATHERER,
+    externaldns.GATHERER,
+)
+
+__all__ = ["GATHERERS", "Gatherer"]

@@ -1,0 +1,263 @@
+"""``netaudit-agent``: gather network evidence in a cluster and stream it to the collector.
+
+Exit codes: 0 ok; 1 the collector could not be reached or refused the report
+(it stays in the spool); 2 bad configuration or input.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from netaudit.agent import logs
+from netaudit.agent.config import AgentSettings, load_settings
+from netaudit.agent.errors import (
+    AgentError,
+    CollectorUnreachable,
+)
+from netaudit.agent.report import build_report, cluster_identity
+from netaudit.agent.runner import connect_kube, run
+from netaudit.agent.summary import read_report, report_to_json, summarize, write_report
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="netaudit-agent",
+    help=(
+        "In-cluster agent of aks-netaudit. Reads networking evidence from the Kubernetes API "
+        "(read-only), probes DNS, and streams one report at a time to the collector. Flags win "
+        "over NETAUDIT_* environment variables (nested with __, e.g. NETAUDIT_COLLECTOR__ADDRESS), "
+        "which win over defaults."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--kubeconfig",
+        help="kubeconfig file. Default: the Pod's service account in a cluster, else "
+        "$KUBECONFIG or ~/.kube/config.",
+        show_default=False,
+    ),
+]
+Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context to use.")]
+ClusterId = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster-id",
+        help="ARM resource id of the AKS cluster; the collector joins reports to Azure by it.",
+        metavar="ARM_ID",
+    ),
+]
+ClusterName = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster-name", help="Cluster name (default: last part of --cluster-id).", metavar="NAME"
+    ),
+]
+Region = Annotated[
+    str | None, typer.Option("--region", help="Azure region of the cluster.", metavar="REGION")
+]
+DnsServer = Annotated[
+    str | None,
+    typer.Option(
+        "--dns-server",
+        help="DNS server to probe, HOST:PORT. Default: the Pod's resolver (CoreDNS) in a cluster; "
+        "outside a cluster no probes run unless this is given.",
+        metavar="HOST:PORT",
+    ),
+]
+DnsProbe = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dns-probe",
+        help="Extra name to resolve, e.g. the private API server FQDN (repeatable); "
+        "kubernetes.default.svc.cluster.local is always probed.",
+        metavar="NAME",
+    ),
+]
+LogLevel = Annotated[
+    str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.", metavar="LEVEL")
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+
+def _overrides(**groups: dict[str, Any]) -> dict[str, Any]:
+    """Nested settings from flags, leaving out flags that were not given."""
+    nested: dict[str, Any] = {}
+    for group, values in groups.items():
+        given = {k: v for k, v in values.items() if v is not None and v != []}
+        if given:
+            nested[group] = given
+    return nested
+
+
+def _settings(log_level: str | None, **groups: dict[str, Any]) -> AgentSettings:
+    overrides = _overrides(**groups)
+    if log_level:
+        overrides["log_level"] = log_level.upper()
+    settings = load_settings(overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"netaudit-agent: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(debug: bool, action: Callable[[], None]) -> None:
+    """Run a command: user errors end in one line and an exit code, tracebacks only with --debug."""
+    try:
+        action()
+    except CollectorUnreachable as error:
+        if debug:
+            raise
+        _fail(f"error: {error} (unsent reports stay in the spool)", 1)
+    except AgentError as error:
+        if debug:
+            raise
+        _fail(f"error: {error}", 2)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+@app.command("run")
+def run_command(
+    collector: Annotated[
+        str | None,
+        typer.Option("--collector", help="Collector gRPC address.", metavar="HOST:PORT"),
+    ] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    cluster_id: ClusterId = None,
+    cluster_name: ClusterName = None,
+    region: Region = None,
+    dns_server: DnsServer = None,
+    dns_probe: DnsProbe = None,
+    spool_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool-dir",
+            help="Where unsent reports wait for the collector's ack (survives restarts).",
+            metavar="DIR",
+        ),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Send one report, wait for its ack, exit 0 (1 if unreachable)."
+        ),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", help="Seconds between reports (default 300).", metavar="SECONDS"
+        ),
+    ] = None,
+    log_level: LogLevel = None,
+    debug: Debug = False,
+) -> None:
+    """Gather a report, keep it in the spool, stream it to the collector; repeat every interval."""
+
+    def action() -> None:
+        settings = _settings(
+            log_level,
+            collector={"address": collector},
+            kube={"kubeconfig": kubeconfig, "context": context},
+            cluster={"id": cluster_id, "name": cluster_name, "region": region},
+            dns={"server": dns_server, "extra_probe_names": dns_probe},
+            spool={"dir": spool_dir},
+            gather={"interval_seconds": interval},
+        )
+        run(settings, once=once, stop=None if once else _stop_on_signals())
+
+    _guarded(debug, action)
+
+
+@app.command("snapshot")
+def snapshot_command(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Report file: JSON if it ends in .json, else binary protobuf.",
+            metavar="FILE",
+        ),
+    ],
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    cluster_id: ClusterId = None,
+    cluster_name: ClusterName = None,
+    region: Region = None,
+    dns_server: DnsServer = None,
+    dns_probe: DnsProbe = None,
+    log_level: LogLevel = None,
+    debug: Debug = False,
+) -> None:
+    """Gather one report and write it to a file (no collector involved)."""
+
+    def action() -> None:
+        settings = _settings(
+            log_level,
+            kube={"kubeconfig": kubeconfig, "context": context},
+            cluster={"id": cluster_id, "name": cluster_name, "region": region},
+            dns={"server": dns_server, "extra_probe_names": dns_probe},
+        )
+        with connect_kube(settings) as kube:
+            report = build_report(kube, cluster_identity(settings.cluster), settings)
+        try:
+            write_report(report, output)
+        except OSError as error:
+            _fail(f"error: cannot write {output}: {error.strerror or error}", 2)
+        typer.echo(f"wrote report {report.report_id} to {output} ({len(report.gaps)} gaps)")
+
+    _guarded(debug, action)
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="Report file written by `snapshot` (.pb or .json).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as JSON.")
+    ] = False,
+    debug: Debug = False,
+) -> None:
+    """Print a summary of a report file (or the whole report with --json)."""
+
+    def action() -> None:
+        report = read_report(file)
+        typer.echo(report_to_json(report) if as_json else "\n".join(summarize(report)))
+
+    _guarded(debug, action)
+
+
+def main() -> None:
+    app(prog_name="netaudit-agent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""Agent configuration: flags > ``NETAUDIT_…`` environment > defaults.
+
+Nested groups use ``__`` in the environment (``NETAUDIT_COLLECTOR__ADDRESS``,
+``NETAUDIT_SPOOL__MAX_BYTES``). Every field says its unit and why its default.
+Validation reports every problem at once, as one line (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from netaudit.agent.errors import ConfigError
+
+MIB = 1024 * 1024
+ENV_PREFIX = "NETAUDIT_"
+DEFAULT_PROBE_NAME = "kubernetes.default.svc.cluster.local"
+ARM_CLUSTER_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/"
+    r"microsoft\.containerservice/managedclusters/[^/]+$",
+    re.IGNORECASE,
+)
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d{1,5})$")
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port); ValueError when malformed."""
+    match = _HOST_PORT.match(value.strip())
+    port = int(match.group("port")) if match else 0
+    if not match or not 0 < port < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return match.group("v6") or match.group("host"), port
+
+
+class KubeSettings(BaseModel):
+    """How the agent reaches the Kubernetes API."""
+
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Path of a kubeconfig. Unset: the in-cluster service account inside a Pod, "
+        "else $KUBECONFIG or ~/.kube/config, as kubectl does.",
+    )
+    context: str | None = Field(
+        default=None, description="kubeconfig context; unset: its current-context."
+    )
+    page_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Objects per list page (count). 500 is kubectl's chunk size: bounded memory "
+        "per page without many round trips.",
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Read timeout per API request (seconds). A 500-object page answers well under "
+        "a second; 30 s tolerates a loaded API server without hanging a report.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="TCP/TLS connect timeout to the API server (seconds)."
+    )
+    retries: int = Field(
+        default=5,
+        ge=0,
+        le=10,
+        description="Retries of a GET answered 429/5xx with Retry-After (count); client-go's "
+        "ceiling is 10, 5 keeps a throttled report within minutes.",
+    )
+
+
+class ClusterSettings(BaseModel):
+    """Who this cluster is; the collector joins reports to ARM inventory by ``id``."""
+
+    id: str = Field(
+        default="",
+        description="ARM resource id of the managed cluster (/subscriptions/…/managedClusters/"
+        "NAME); "
+        "required by `run`, the collector's join key.",
+    )
+    name: str = Field(default="", description="Cluster name; default: the last segment of `id`.")
+    region: str = Field(default="", description="Azure region (e.g. westeurope); informational.")
+
+    @field_validator("id")
+    @classmethod
+    def _arm_id(cls, value: str) -> str:
+        if value and not ARM_CLUSTER_ID.match(value):
+            raise ValueError(
+                "must be /subscriptions/SUB/resourceGroups/RG/providers/"
+                "Microsoft.ContainerService/managedClusters/NAME"
+            )
+        return value
+
+    def display_name(self) -> str:
+        return self.name or (self.id.rstrip("/").rsplit("/", 1)[-1] if self.id else "")
+
+
+class CollectorSettings(BaseModel):
+    """The gRPC stream to the collector."""
+
+    address: str = Field(default="", description="Collector HOST:PORT; required by `run`.")
+    tls_root_cert: Path | None = Field(
+        default=None,
+        description="PEM CA bundle to verify the collector; unset: plaintext, meant for loopback "
+        "and in-mesh traffic only.",
+    )
+    tls_server_name: str | None = Field(
+        default=None,
+        description="Name to verify in the collector's certificate when it differs from HOST.",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="File holding a bearer token sent as `authorization` metadata; re-read at "
+        "every "
+        "connect so a rotated (projected) token is picked up.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long `run --once` waits for the collector to accept a connection "
+        "(seconds); covers a collector that is still starting.",
+    )
+    ack_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait for a report's ack after its last chunk (seconds); the collector "
+        "acks after a database commit, which takes well under this.",
+    )
+    stream_max_age_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Deadline of one stream (seconds); the agent then reconnects, so every call "
+        "has "
+        "a deadline and streams rebalance across collector replicas.",
+    )
+    keepalive_time_seconds: float = Field(
+        default=60.0,
+        ge=10,
+        description="HTTP/2 keepalive ping interval (seconds). Azure load balancers drop idle "
+        "flows "
+        "after 4 min; 60 s stays under that and above the server's minimum ping interval.",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Wait for a keepalive ping ack before the connection is dead (seconds).",
+    )
+    backoff_initial_seconds: float = Field(
+        default=5.0, gt=0, description="First reconnect delay (seconds); OpenTelemetry's default."
+    )
+    backoff_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest reconnect delay (seconds); OpenTelemetry's default.",
+    )
+    backoff_multiplier: float = Field(
+        default=1.5,
+        ge=1,
+        description="Growth of the reconnect delay per failure; OpenTelemetry's default.",
+    )
+    max_chunk_bytes: int = Field(
+        default=MIB,
+        ge=1024,
+        le=3 * MIB,
+        description="Largest chunk of a serialized report (bytes); stays well under gRPC's 4 MiB "
+        "default receive limit.",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            parse_host_port(value)
+        return value
+
+
+class SpoolSettings(BaseModel):
+    """Unsent reports on disk."""
+
+    dir: Path = Field(
+        default=Path("/var/lib/netaudit-agent/spool"),
+        description="Spool directory; the Helm chart mounts a volume there so reports survive a "
+        "container restart.",
+    )
+    max_bytes: int = Field(
+        default=256 * MIB,
+        ge=MIB,
+        description="Spool size cap (bytes); the oldest reports are dropped beyond it. 256 MiB is "
+        "Vector's disk-buffer floor and holds days of reports of a large cluster.",
+    )
+
+
+class GatherSettings(BaseModel):
+    """What a report reads and how often."""
+
+    interval_seconds: float = Field(
+        default=300.0,
+        ge=1,
+        description="Time between reports in `run` (seconds). Five minutes: network configuration "
+        "changes slowly and a cluster-wide pod list costs the API server (short intervals are "
+        "for demos and tests).",
+    )
+    coredns_log_tail_lines: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Lines read from the end of each CoreDNS pod log for reload errors (count).",
+    )
+    max_reload_errors: int = Field(
+        default=20, ge=1, description="Most recent reload-error lines kept per report (count)."
+    )
+
+
+class DnsSettings(BaseModel):
+    """Active DNS probes run from the agent pod."""
+
+    server: str | None = Field(
+        default=None,
+        description="DNS server HOST:PORT to query; unset: the first nameserver of "
+        "/etc/resolv.conf "
+        "(CoreDNS inside a cluster).",
+    )
+    probe_names: list[str] = Field(
+        default_factory=lambda: [DEFAULT_PROBE_NAME],
+        description="Names always probed; the API server's in-cluster name proves CoreDNS answers.",
+    )
+    extra_probe_names: list[str] = Field(
+        default_factory=list,
+        description="More names to probe (e.g. the private API server FQDN); --dns-probe.",
+    )
+    query_type: str = Field(default="A", description="Record type queried.")
+    timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Per-probe timeout (seconds); CoreDNS answers in milliseconds, 2 s marks "
+        "a hang.",
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value:
+            parse_host_port(value)
+        return value or None
+
+    def all_names(self) -> list[str]:
+        return list(dict.fromkeys([*self.probe_names, *self.extra_probe_names]))
+
+
+class AgentSettings(BaseSettings):
+    """Everything the agent can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    kube: KubeSettings = Field(default_factory=KubeSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
+    gather: GatherSettings = Field(default_factory=GatherSettings)
+    dns: DnsSettings = Field(default_factory=DnsSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level; INFO logs one line per report and per stream event."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="auto: JSON lines when stderr is not a terminal (in a cluster), else text.",
+    )
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> AgentSettings:
+    """Settings from flags (``overrides``, nested dicts) over the environment over defaults."""
+    try:
+        return AgentSettings(**(overrides or {}))
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration: {describe(error)}") from error
+
+
+def describe(error: ValidationError) -> str:
+    """Every validation problem on one line: ``collector.address: …; dns.server: …``."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def require_for_run(settings: AgentSettings) -> None:
+    """`run` streams to a collector under a cluster identity: both must be set."""
+    missing = []
+    if not settings.collector.address:
+        missing.append(f"--collector HOST:PORT (or {ENV_PREFIX}COLLECTOR__ADDRESS)")
+    if not settings.cluster.id:
+        missing.append(f"--cluster-id ARM_ID (or {ENV_PREFIX}CLUSTER__ID)")
+    if missing:
+        raise ConfigError("missing " + " and ".join(missing))

@@ -1,0 +1,123 @@
+"""The agent's loop: gather -> spool -> send, once or every interval."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import socket
+import threading
+
+from netaudit.agent.config import AgentSettings, require_for_run
+from netaudit.agent.errors import CollectorUnreachable
+from netaudit.agent.gatherers.gatherer import KubeReader
+from netaudit.agent.kube import Kube
+from netaudit.agent.logs import log_context
+from netaudit.agent.report import ReportSequence, build_report, cluster_identity
+from netaudit.agent.spool import Spool
+from netaudit.agent.stream import CollectorClient
+from netaudit.v1 import ingest_pb2, report_pb2
+
+log = logging.getLogger(__name__)
+
+
+def agent_id() -> str:
+    """The Pod name in a cluster (downward API ``POD_NAME``, else the hostname)."""
+    return os.environ.get("POD_NAME") or socket.gethostname()
+
+
+def connect_kube(settings: AgentSettings) -> Kube:
+    return Kube.connect(
+        settings.kube.kubeconfig,
+        settings.kube.context,
+        page_size=settings.kube.page_size,
+        request_timeout_seconds=settings.kube.request_timeout_seconds,
+        connect_timeout_seconds=settings.kube.connect_timeout_seconds,
+        retries=settings.kube.retries,
+    )
+
+
+class Runner:
+    """Builds reports into the spool and hands them to the collector client."""
+
+    def __init__(self, settings: AgentSettings, kube: KubeReader) -> None:
+        require_for_run(settings)
+        self.settings = settings
+        self.kube = kube
+        self.spool = Spool(settings.spool.dir, settings.spool.max_bytes)
+        self.identity = cluster_identity(settings.cluster)
+        self.sequence = ReportSequence()
+        self.hello = ingest_pb2.AgentHello(
+            agent_id=agent_id(), cluster=self.identity, agent_epoch=self.sequence.epoch
+        )
+        self.wake = threading.Event()
+        self.client = CollectorClient(
+            settings.collector,
+            self.spool,
+            self.hello,
+            on_report_request=lambda _request: self.wake.set(),
+        )
+
+    def gather(self) -> report_pb2.Report:
+        """Build one report and spool it (then the stream may send it)."""
+        report = build_report(self.kube, self.identity, self.settings, sequence=self.sequence)
+        # The hello of the next connection carries what the report learnt (server version).
+        self.hello.cluster.CopyFrom(report.cluster)
+        self.spool.put(report)
+        self.client.notify()
+        return report
+
+    def run_once(self) -> report_pb2.Report:
+        """One report, sent with whatever else is spooled; returns once it is acked."""
+        report = self.gather()
+        with log_context(report_id=report.report_id):
+            ack = self.client.send_until_acked(report.report_id)
+        if ack.status == ingest_pb2.ACK_STATUS_REJECTED:
+            raise CollectorUnreachable(
+                f"collector {self.settings.collector.address} rejected report "
+                f"{report.report_id}: {ack.message or 'no reason given'}"
+            )
+        return report
+
+    def _wake_on(self, stop: threading.Event) -> None:
+        stop.wait()
+        self.wake.set()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Report every interval (or when the collector asks) until ``stop`` is set."""
+        # The stream thread logs with this thread's context (cluster).
+        context = contextvars.copy_context()
+        sender = threading.Thread(
+            target=context.run,
+            args=(self.client.run_forever, stop),
+            name="netaudit-stream",
+            daemon=True,
+        )
+        sender.start()
+        # Stop must also end the wait between reports.
+        threading.Thread(target=self._wake_on, args=(stop,), daemon=True).start()
+        interval = self.settings.gather.interval_seconds
+        try:
+            while not stop.is_set():
+                try:
+                    self.gather()
+                except Exception:
+                    # A failed report (spool full disk, bug) must not stop the agent.
+                    log.exception("report failed; next attempt in %.0fs", interval)
+                self.wake.wait(interval)
+                self.wake.clear()
+        finally:
+            stop.set()
+            self.wake.set()
+            sender.join()
+
+
+def run(settings: AgentSettings, *, once: bool, stop: threading.Event | None = None) -> None:
+    """``netaudit-agent run``: connect, then report once or until ``stop``."""
+    require_for_run(settings)
+    with log_context(cluster=settings.cluster.display_name()), connect_kube(settings) as kube:
+        runner = Runner(settings, kube)
+        if once:
+            runner.run_once()
+            return
+        runner.run_forever(stop or threading.Event())
