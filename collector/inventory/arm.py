@@ -1,0 +1,509 @@
+"""Reads the fleet from Azure Resource Manager: the only importer of ``azure.*``.
+
+Per subscription: the managed clusters (agent pools come in the cluster body;
+the agentPools list is read when a body has none), then per cluster the
+subnets its pools use, each VNet once (address space, DNS servers, peerings,
+``usages``), and the private DNS zones relevant to it, with their links and A
+records. The official clients are used unchanged; ``base_url`` and
+``connection_verify`` point them at a sovereign cloud or the sandbox.
+
+What fails on one resource becomes an ``InventoryGap`` on the cluster (a 403
+on a hub VNet must not hide the rest); what makes the whole subscription
+unreadable raises one of :mod:`netaudit.collector.inventory.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.identity import ClientSecretCredential, DefaultAzureCredential
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.privatedns import PrivateDnsManagementClient
+
+from netaudit.collector.config import AzureSettings, client_secret
+from netaudit.collector.errors import ConfigError
+from netaudit.collector.inventory import convert
+from netaudit.collector.inventory.errors import (
+    ArmAuthenticationError,
+    ArmError,
+    ArmUnreachableError,
+    SubscriptionAccessDenied,
+    TransientArmError,
+    UnknownSubscriptionError,
+)
+from netaudit.v1 import inventory_pb2
+
+__all__ = [
+    "ArmAuthenticationError",
+    "ArmError",
+    "ArmReader",
+    "ArmUnreachableError",
+    "SubscriptionAccessDenied",
+    "TransientArmError",
+    "UnknownSubscriptionError",
+    "make_credential",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETRY_TOTAL = 3
+"""Retries of one request (azure-core honours Retry-After on 429); ARM throttles per
+subscription at about 1 request/s sustained (domain.md §1.10)."""
+
+T = TypeVar("T")
+Payload = dict[str, Any]
+
+
+def make_credential(azure: AzureSettings) -> TokenCredential:
+    """A client-secret credential when a secret is configured (sandbox, CI, sovereign
+    clouds), else DefaultAzureCredential (workload identity, environment, Azure CLI, …)
+    without the managed-identity probe of the instance metadata endpoint unless
+    ``use_managed_identity`` allows it."""
+    verify = str(azure.ca_bundle) if azure.ca_bundle else None
+    secret = client_secret(azure)
+    if secret:
+        missing = [
+            name
+            for name, value in (
+                ("azure.tenant_id", azure.tenant_id),
+                ("azure.client_id", azure.client_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} must be set with a client secret")
+        return client_secret_credential(
+            azure.tenant_id, azure.client_id, secret, azure.authority_url or None, verify
+        )
+    options: dict[str, Any] = {
+        "exclude_managed_identity_credential": not azure.use_managed_identity,
+    }
+    if azure.authority_url:
+        options["authority"] = azure.authority_url
+    if azure.tenant_id:
+        options["tenant_id"] = azure.tenant_id
+    if verify:
+        options["connection_verify"] = verify
+    return DefaultAzureCredential(**options)
+
+
+def client_secret_credential(
+    tenant_id: str,
+    client_id: str,
+    secret: str,
+    authority: str | None = None,
+    connection_verify: str | None = None,
+) -> ClientSecretCredential:
+    """A service principal's credential; a custom ``authority`` (sovereign cloud, the
+    sandbox's identity provider) skips MSAL's instance discovery, which would ask the
+    public cloud whether the authority is known."""
+    options: dict[str, Any] = {}
+    if authority:
+        options["authority"] = authority
+        options["disable_instance_discovery"] = True
+    if connection_verify:
+        options["connection_verify"] = connection_verify
+    return ClientSecretCredential(tenant_id, client_id, secret, **options)
+
+
+@dataclass
+class _Read:
+    """Results of one refresh, shared by the clusters read in it: each VNet, subnet and
+    zone is read once, and a failure is a gap on every cluster that needed it."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    failures: dict[str, inventory_pb2.InventoryGap] = field(default_factory=dict)
+
+
+class ArmReader:
+    """Reads managed clusters and their network resources into ``ClusterInventory`` messages."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        subscriptions: Sequence[str],
+        base_url: str | None = None,
+        connection_verify: str | None = None,
+        retry_total: int = DEFAULT_RETRY_TOTAL,
+        read_timeout: float | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s."""
+        self.subscriptions = list(subscriptions)
+        self._credential = credential
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._clock = clock
+        self._options: dict[str, Any] = {"retry_total": retry_total}
+        if self._base_url:
+            self._options["base_url"] = self._base_url
+            self._options["credential_scopes"] = [f"{self._base_url}/.default"]
+        if connection_verify:
+            self._options["connection_verify"] = connection_verify
+        if read_timeout is not None:
+            self._options["read_timeout"] = read_timeout
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    @classmethod
+    def from_settings(cls, azure: AzureSettings, credential: TokenCredential) -> ArmReader:
+        return cls(
+            credential,
+            azure.subscriptions,
+            base_url=azure.arm_url or None,
+            connection_verify=str(azure.ca_bundle) if azure.ca_bundle else None,
+        )
+
+    # -- clients ------------------------------------------------------------------------
+
+    def _client(self, kind: type[T], subscription_id: str) -> T:
+        key = (kind.__name__, subscription_id.lower())
+        if key not in self._clients:
+            self._clients[key] = kind(self._credential, subscription_id, **self._options)  # type: ignore[call-arg]
+        client: T = self._clients[key]
+        return client
+
+    def _aks(self, subscription_id: str) -> ContainerServiceClient:
+        return self._client(ContainerServiceClient, subscription_id)
+
+    def _network(self, subscription_id: str) -> NetworkManagementClient:
+        return self._client(NetworkManagementClient, subscription_id)
+
+    def _dns(self, subscription_id: str) -> PrivateDnsManagementClient:
+        return self._client(PrivateDnsManagementClient, subscription_id)
+
+    # -- the fleet ----------------------------------------------------------------------
+
+    def read(self) -> list[inventory_pb2.ClusterInventory]:
+        """Every configured subscription's clusters; the first unreadable subscription raises."""
+        state = _Read()
+        return [
+            inventory
+            for subscription_id in self.subscriptions
+            for inventory in self._read_subscription(subscription_id, state)
+        ]
+
+    def read_subscription(self, subscription_id: str) -> list[inventory_pb2.ClusterInventory]:
+        return self._read_subscription(subscription_id, _Read())
+
+    def _read_subscription(
+        self, subscription_id: str, state: _Read
+    ) -> list[inventory_pb2.ClusterInventory]:
+        try:
+            clusters = [c.as_dict() for c in self._aks(subscription_id).managed_clusters.list()]
+            zones = self._subscription_zones(subscription_id, state) if clusters else []
+            inventories = [self._cluster(payload, zones, state) for payload in clusters]
+        except (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        ) as exc:
+            raise self._subscription_error(exc, subscription_id) from exc
+        logger.info(
+            "read %d managed cluster(s) in subscription %s", len(inventories), subscription_id
+        )
+        return inventories
+
+    def _subscription_error(self, exc: Exception, subscription_id: str) -> ArmError:
+        where = self._base_url or "the public cloud"
+        if _is_tls_failure(exc):
+            return ArmUnreachableError(
+                f"cannot verify the TLS certificate of Azure ({where} or its authority): "
+                f"{_first_line(exc)}; set azure.ca_bundle to the CA that signed it"
+            )
+        if isinstance(exc, ClientAuthenticationError) and not _is_http_401(exc):
+            return ArmAuthenticationError(
+                f"cannot authenticate to Azure: {_first_line(exc)}; check azure.tenant_id, "
+                "azure.client_id, the client secret and azure.authority_url"
+            )
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            return ArmUnreachableError(
+                f"cannot reach Azure Resource Manager at {where}: {_first_line(exc)}; check "
+                "azure.arm_url, azure.ca_bundle and the network"
+            )
+        assert isinstance(exc, HttpResponseError)
+        status, code = exc.status_code, _error_code(exc)
+        if status == 401:
+            return ArmAuthenticationError(
+                f"Azure Resource Manager at {where} rejected the token ({code}); check that "
+                "azure.authority_url and azure.arm_url belong to the same cloud"
+            )
+        if status == 404 or code in {"SubscriptionNotFound", "InvalidSubscriptionId"}:
+            return UnknownSubscriptionError(
+                f"subscription {subscription_id} is not known to Azure Resource Manager at "
+                f"{where} ({code}); check azure.subscriptions"
+            )
+        if status == 403:
+            return SubscriptionAccessDenied(
+                f"the credential may not read subscription {subscription_id} ({code}); grant "
+                "it Reader on the subscription or remove it from azure.subscriptions"
+            )
+        if status is not None and (status == 429 or status >= 500):
+            return TransientArmError(
+                f"Azure Resource Manager answered {status} {code} for subscription "
+                f"{subscription_id} after retries; try again later"
+            )
+        return ArmError(
+            f"Azure Resource Manager answered {status} {code} for subscription "
+            f"{subscription_id}: {_first_line(exc)}"
+        )
+
+    # -- one cluster --------------------------------------------------------------------
+
+    def _cluster(
+        self, payload: Payload, subscription_zones: list[Payload], state: _Read
+    ) -> inventory_pb2.ClusterInventory:
+        gaps: list[inventory_pb2.InventoryGap] = []
+        cluster_id = str(payload.get("id", ""))
+        pools = None
+        if not (payload.get("properties") or {}).get("agentPoolProfiles"):
+            pools = self._attempt(
+                gaps, state, f"{cluster_id}/agentPools", partial(self._agent_pools, cluster_id)
+            )
+        inventory = convert.cluster_inventory(payload, pools)
+
+        for subnet_id in _subnet_ids(inventory):
+            subnet = self._attempt(gaps, state, subnet_id, partial(self._subnet, subnet_id))
+            if subnet is not None:
+                inventory.subnets.append(subnet)
+        for vnet_id in _unique_ids(convert.parent_id(s, "subnets") for s in _subnet_ids(inventory)):
+            vnet = self._attempt(gaps, state, vnet_id, partial(self._virtual_network, vnet_id))
+            if vnet is not None:
+                inventory.virtual_networks.append(vnet)
+        for zone in self._relevant_zones(inventory, subscription_zones, gaps, state):
+            inventory.private_dns_zones.append(zone)
+
+        inventory.refreshed_at.FromDatetime(self._clock())
+        inventory.gaps.extend(_unique_gaps(gaps))
+        return inventory
+
+    def _agent_pools(self, cluster_id: str) -> list[Payload]:
+        aks = self._aks(convert.resource_id_part(cluster_id, "subscriptions"))
+        return [
+            pool.as_dict()
+            for pool in aks.agent_pools.list(
+                convert.resource_id_part(cluster_id, "resourceGroups"),
+                convert.resource_id_part(cluster_id, "managedClusters"),
+            )
+        ]
+
+    def _subnet(self, subnet_id: str) -> inventory_pb2.Subnet:
+        network = self._network(convert.resource_id_part(subnet_id, "subscriptions"))
+        body = network.subnets.get(
+            convert.resource_id_part(subnet_id, "resourceGroups"),
+            convert.resource_id_part(subnet_id, "virtualNetworks"),
+            convert.resource_id_part(subnet_id, "subnets"),
+        )
+        return convert.subnet(body)
+
+    def _virtual_network(self, vnet_id: str) -> inventory_pb2.VirtualNetwork:
+        network = self._network(convert.resource_id_part(vnet_id, "subscriptions"))
+        group = convert.resource_id_part(vnet_id, "resourceGroups")
+        name = convert.resource_id_part(vnet_id, "virtualNetworks")
+        body = network.virtual_networks.get(group, name)
+        usages = list(network.virtual_networks.list_usage(group, name))
+        return convert.virtual_network(body, usages)
+
+    # -- private DNS zones --------------------------------------------------------------
+
+    def _subscription_zones(self, subscription_id: str, state: _Read) -> list[Payload]:
+        """The subscription's private zones, listed once per refresh; unreadable ones are
+        an empty list (each cluster then names the gap when it needs a zone)."""
+        key = f"zones:{subscription_id.lower()}"
+        if key not in state.values:
+            try:
+                state.values[key] = [
+                    z.as_dict() for z in self._dns(subscription_id).private_zones.list()
+                ]
+            except ClientAuthenticationError:
+                raise
+            except HttpResponseError as exc:
+                state.failures[key] = _gap(f"/subscriptions/{subscription_id}", exc)
+                state.values[key] = []
+        zones: list[Payload] = state.values[key]
+        return zones
+
+    def _relevant_zones(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        subscription_zones: list[Payload],
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> Iterable[inventory_pb2.PrivateDnsZone]:
+        """The custom API server zone; for ``system`` private clusters, the zones in the node
+        resource group (A-PRV: AKS creates it there); and zones of the subscription linked to
+        one of the cluster's VNets (where its names resolve)."""
+        listing_gap = state.failures.get(f"zones:{inventory.subscription_id.lower()}")
+        if listing_gap is not None:
+            gaps.append(listing_gap)
+        access = inventory.api_server_access
+        wanted: dict[str, Payload | None] = {}
+        if access.private_dns_zone.startswith("/"):
+            wanted[access.private_dns_zone.lower()] = None
+        system = access.enable_private_cluster and access.private_dns_zone.lower() in {"", "system"}
+        vnets = {v.id.lower() for v in inventory.virtual_networks}
+        for listed in subscription_zones:
+            zone_id = str(listed.get("id", ""))
+            group = convert.resource_id_part(zone_id, "resourceGroups").lower()
+            in_node_group = system and group == inventory.node_resource_group.lower()
+            links = self._zone_links(zone_id, gaps, state)
+            linked = any(
+                convert.Fields(link).child("virtualNetwork").text("id").lower() in vnets
+                for link in links or ()
+            )
+            if in_node_group or linked or zone_id.lower() in wanted:
+                wanted[zone_id.lower()] = listed
+        for zone_id, zone_payload in wanted.items():
+            links = self._zone_links(zone_id, gaps, state)
+            read_zone = partial(self._zone, zone_id, zone_payload, links or [])
+            zone = self._attempt(gaps, state, zone_id, read_zone)
+            if zone is not None:
+                yield zone
+
+    def _zone_links(
+        self, zone_id: str, gaps: list[inventory_pb2.InventoryGap], state: _Read
+    ) -> list[Payload] | None:
+        return self._attempt(
+            gaps, state, f"{zone_id}/virtualNetworkLinks", partial(self._links, zone_id)
+        )
+
+    def _links(self, zone_id: str) -> list[Payload]:
+        dns = self._dns(convert.resource_id_part(zone_id, "subscriptions"))
+        return [
+            link.as_dict()
+            for link in dns.virtual_network_links.list(
+                convert.resource_id_part(zone_id, "resourceGroups"),
+                convert.resource_id_part(zone_id, "privateDnsZones"),
+            )
+        ]
+
+    def _zone(
+        self, zone_id: str, listed: Payload | None, links: list[Payload]
+    ) -> inventory_pb2.PrivateDnsZone:
+        dns = self._dns(convert.resource_id_part(zone_id, "subscriptions"))
+        group = convert.resource_id_part(zone_id, "resourceGroups")
+        name = convert.resource_id_part(zone_id, "privateDnsZones")
+        body = listed if listed is not None else dns.private_zones.get(group, name).as_dict()
+        records = [r.as_dict() for r in dns.record_sets.list_by_type(group, name, "A")]
+        return convert.private_dns_zone(body, links, records)
+
+    # -- failures -----------------------------------------------------------------------
+
+    def _attempt(
+        self,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+        resource_id: str,
+        read: Callable[[], T],
+    ) -> T | None:
+        """``read()`` once per refresh; an ARM error answer or a response that never came
+        becomes a gap on this cluster. Authentication failures and unreachable endpoints
+        propagate: they are not about one resource."""
+        key = resource_id.lower()
+        if key in state.failures:
+            gaps.append(state.failures[key])
+            return None
+        if key not in state.values:
+            try:
+                state.values[key] = read()
+            except ClientAuthenticationError as exc:
+                if not _is_http_401(exc):
+                    raise
+                state.failures[key] = _gap(resource_id, exc)
+            except HttpResponseError as exc:
+                state.failures[key] = _gap(resource_id, exc)
+            except ServiceResponseError as exc:
+                # The endpoint answered other requests; this one timed out or broke off.
+                state.failures[key] = inventory_pb2.InventoryGap(
+                    resource_id=resource_id, reason="timeout", message=_first_line(exc)
+                )
+            if key in state.failures:
+                logger.warning("cannot read %s: %s", resource_id, state.failures[key].message)
+                gaps.append(state.failures[key])
+                return None
+        value: T = state.values[key]
+        return value
+
+
+def _gap(resource_id: str, exc: HttpResponseError) -> inventory_pb2.InventoryGap:
+    status = exc.status_code
+    reason = {403: "forbidden", 404: "not_found", 429: "throttled", 401: "unauthorized"}.get(
+        status or 0, "error"
+    )
+    return inventory_pb2.InventoryGap(
+        resource_id=resource_id,
+        reason=reason,
+        message=f"{status} {_error_code(exc)}: {_first_line(exc)}",
+    )
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    return str(code) if code else (exc.reason or "error")
+
+
+def _first_line(exc: Exception) -> str:
+    error = getattr(exc, "error", None)
+    message = str(getattr(error, "message", None) or getattr(exc, "message", None) or exc).strip()
+    return message.splitlines()[0].rstrip(".") if message else type(exc).__name__
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Certificate verification failed somewhere in the chain (ARM or the authority)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_http_401(exc: ClientAuthenticationError) -> bool:
+    """A 401 answer from ARM (azure-core raises ClientAuthenticationError for it), as
+    opposed to a token that could not be obtained at all."""
+    return exc.response is not None and exc.status_code == 401
+
+
+def _subnet_ids(inventory: inventory_pb2.ClusterInventory) -> list[str]:
+    ids = [
+        subnet_id
+        for pool in inventory.agent_pools
+        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
+        if subnet_id
+    ]
+    if inventory.api_server_access.subnet_id:
+        ids.append(inventory.api_server_access.subnet_id)
+    return _unique_ids(ids)
+
+
+def _unique_ids(ids: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for resource_id in ids:
+        if resource_id:
+            seen.setdefault(resource_id.lower(), resource_id)
+    return list(seen.values())
+
+
+def _unique_gaps(
+    gaps: Iterable[inventory_pb2.InventoryGap],
+) -> list[inventory_pb2.InventoryGap]:
+    seen: dict[tuple[str, str], inventory_pb2.InventoryGap] = {}
+    for gap in gaps:
+        seen.setdefault((gap.resource_id.lower(), gap.reason), gap)
+    return list(seen.values())

@@ -1,0 +1,406 @@
+"""The one converter from ARM payloads to ``inventory.proto``.
+
+Three shapes of the same resources arrive here, and all read the same:
+
+* ARM REST JSON: resource fields at the top (``id``, ``name``, ``location``),
+  the rest under ``properties`` (``vnetSubnetID``, ``privateDNSZone``);
+* Azure CLI JSON: ``properties`` flattened away, keys re-cased by the CLI
+  (``vnetSubnetId``, ``privateDnsZone``, ``osSku``), unset fields as explicit
+  ``null``, and an agent pool's VM type in ``typePropertiesType``;
+* SDK models: azure-mgmt-containerservice 41.8, -network 33.1 and -privatedns
+  2.0 are generated "hybrid" models whose ``as_dict()`` is the REST shape;
+  older msrest models give snake_case flattened dicts. Anything with an
+  ``as_dict()`` is turned into a dict first.
+
+Keys are matched ignoring case and underscores, ``null`` is the same as absent,
+``properties`` wins over a top-level key of the same name (an agent pool's
+``properties.type`` is its VM type, the top-level ``type`` its resource type).
+Pure: no Azure import, so it runs on any payload a user has saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from netaudit.v1 import inventory_pb2
+
+RESOURCE_TYPE_MARK = "/"
+"""Resource types (``Microsoft.X/y``) contain a slash, VM types never do."""
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def as_mapping(payload: Any) -> Mapping[str, Any]:
+    """A plain mapping for a dict, or for an SDK model through its ``as_dict()``."""
+    as_dict = getattr(payload, "as_dict", None)
+    if callable(as_dict):
+        payload = as_dict()
+    if not isinstance(payload, Mapping):
+        raise TypeError(
+            f"expected an ARM object (mapping or SDK model), got {type(payload).__name__}"
+        )
+    return payload
+
+
+class Fields:
+    """Case- and underscore-insensitive read access to one ARM object."""
+
+    def __init__(self, payload: Any) -> None:
+        mapping = as_mapping(payload) if payload is not None else {}
+        self._top = {_key(k): v for k, v in mapping.items() if v is not None}
+        properties = self._top.get("properties")
+        self._properties = (
+            {_key(k): v for k, v in properties.items() if v is not None}
+            if isinstance(properties, Mapping)
+            else {}
+        )
+
+    def raw(self, *names: str) -> Any:
+        """The first present value among ``names``, looked up in properties, then the top."""
+        for name in names:
+            key = _key(name)
+            if key in self._properties:
+                return self._properties[key]
+            if key in self._top:
+                return self._top[key]
+        return None
+
+    def top(self, name: str) -> Any:
+        return self._top.get(_key(name))
+
+    def text(self, *names: str) -> str:
+        value = self.raw(*names)
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def flag(self, *names: str) -> bool:
+        value = self.raw(*names)
+        if isinstance(value, str):
+            return value.strip().lower() == "true"
+        return bool(value)
+
+    def optional_flag(self, *names: str) -> bool | None:
+        return None if self.raw(*names) is None else self.flag(*names)
+
+    def integer(self, *names: str) -> int:
+        value = self.optional_integer(*names)
+        return 0 if value is None else value
+
+    def optional_integer(self, *names: str) -> int | None:
+        value = self.raw(*names)
+        if value is None or value == "":
+            return None
+        return int(value)
+
+    def number(self, *names: str) -> float:
+        value = self.raw(*names)
+        return 0.0 if value is None else float(value)
+
+    def texts(self, *names: str) -> list[str]:
+        value = self.raw(*names)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value if v is not None]
+
+    def child(self, *names: str) -> Fields:
+        value = self.raw(*names)
+        return Fields(value if isinstance(value, Mapping) or hasattr(value, "as_dict") else None)
+
+    def children(self, *names: str) -> list[Fields]:
+        value = self.raw(*names)
+        return [Fields(item) for item in value or () if item is not None]
+
+    def mapping(self, *names: str) -> Mapping[str, Any]:
+        value = self.raw(*names)
+        return as_mapping(value) if value is not None else {}
+
+    def __bool__(self) -> bool:
+        return bool(self._top)
+
+
+def resource_id_part(resource_id: str, segment: str) -> str:
+    """The value after ``/<segment>/`` in an ARM id, matching the segment case-insensitively."""
+    parts = resource_id.strip("/").split("/")
+    for name, value in zip(parts[::2], parts[1::2], strict=False):
+        if name.lower() == segment.lower():
+            return value
+    return ""
+
+
+def parent_id(resource_id: str, child_segment: str) -> str:
+    """The id before ``/<child_segment>/…`` (a subnet's VNet id from the subnet id)."""
+    marker = f"/{child_segment.lower()}/"
+    index = resource_id.lower().find(marker)
+    return resource_id[:index] if index >= 0 else ""
+
+
+# ---------------------------------------------------------------------------
+# Microsoft.ContainerService/managedClusters
+
+
+def cluster_inventory(
+    payload: Any, agent_pools: Iterable[Any] | None = None
+) -> inventory_pb2.ClusterInventory:
+    """A ClusterInventory from a managedClusters body (REST, CLI or SDK model).
+
+    ``agent_pools`` (agentPools list items) replace the body's
+    ``agentPoolProfiles`` when given, for bodies that come without them.
+    """
+    f = Fields(payload)
+    resource_id = f.text("id")
+    inventory = inventory_pb2.ClusterInventory(
+        arm_resource_id=resource_id,
+        subscription_id=resource_id_part(resource_id, "subscriptions"),
+        resource_group=resource_id_part(resource_id, "resourceGroups") or f.text("resourceGroup"),
+        name=f.text("name"),
+        location=f.text("location"),
+        kubernetes_version=f.text("currentKubernetesVersion", "kubernetesVersion"),
+        provisioning_state=f.text("provisioningState"),
+        power_state=f.child("powerState").text("code"),
+        sku_name=f.child("sku").text("name"),
+        sku_tier=f.child("sku").text("tier"),
+        dns_prefix=f.text("dnsPrefix"),
+        fqdn=f.text("fqdn"),
+        private_fqdn=f.text("privateFQDN"),
+        node_resource_group=f.text("nodeResourceGroup"),
+        network_profile=network_profile(f.child("networkProfile")),
+        api_server_access=api_server_access(f.child("apiServerAccessProfile")),
+        ingress_profile=ingress_profile(f.child("ingressProfile")),
+        identity=identity(f),
+    )
+    pools = agent_pools if agent_pools is not None else f.raw("agentPoolProfiles") or ()
+    inventory.agent_pools.extend(agent_pool(p) for p in pools if p is not None)
+    for name, addon_payload in f.mapping("addonProfiles").items():
+        if addon_payload is not None:
+            inventory.addons[name.lower()].CopyFrom(addon(addon_payload))
+    return inventory
+
+
+def network_profile(f: Fields) -> inventory_pb2.NetworkProfile:
+    return inventory_pb2.NetworkProfile(
+        network_plugin=f.text("networkPlugin"),
+        network_plugin_mode=f.text("networkPluginMode"),
+        network_policy=f.text("networkPolicy"),
+        network_dataplane=f.text("networkDataplane"),
+        network_mode=f.text("networkMode"),
+        pod_cidrs=f.texts("podCidrs") or f.texts("podCidr"),
+        service_cidrs=f.texts("serviceCidrs") or f.texts("serviceCidr"),
+        dns_service_ip=f.text("dnsServiceIP"),
+        outbound_type=f.text("outboundType"),
+        load_balancer_sku=f.text("loadBalancerSku"),
+        ip_families=f.texts("ipFamilies"),
+    )
+
+
+def agent_pool(payload: Any) -> inventory_pb2.AgentPool:
+    """One pool from ``agentPoolProfiles[]`` (flat) or an agentPools resource (REST/CLI)."""
+    f = Fields(payload)
+    upgrade = f.child("upgradeSettings")
+    local_dns = f.child("localDNSProfile")
+    pool = inventory_pb2.AgentPool(
+        name=f.top("name") or f.text("name"),
+        mode=f.text("mode"),
+        os_type=f.text("osType"),
+        os_sku=f.text("osSKU"),
+        vm_size=f.text("vmSize"),
+        type=_pool_vm_type(f),
+        count=f.integer("count"),
+        enable_auto_scaling=f.flag("enableAutoScaling"),
+        max_pods=f.integer("maxPods"),
+        vnet_subnet_id=f.text("vnetSubnetID"),
+        pod_subnet_id=f.text("podSubnetID"),
+        pod_ip_allocation_mode=f.text("podIPAllocationMode"),
+        max_surge=upgrade.text("maxSurge"),
+        max_unavailable=upgrade.text("maxUnavailable"),
+        orchestrator_version=_pool_version(f),
+        availability_zones=f.texts("availabilityZones"),
+        local_dns_mode=local_dns.text("mode"),
+        local_dns_state=local_dns.text("state"),
+    )
+    min_count = f.optional_integer("minCount")
+    max_count = f.optional_integer("maxCount")
+    if min_count is not None:
+        pool.min_count = min_count
+    if max_count is not None:
+        pool.max_count = max_count
+    return pool
+
+
+def _pool_vm_type(f: Fields) -> str:
+    explicit = f.text("typePropertiesType")
+    if explicit:
+        return explicit
+    value = f.text("type")
+    return "" if RESOURCE_TYPE_MARK in value else value
+
+
+def _pool_version(f: Fields) -> str:
+    """The running version; ``orchestratorVersion`` may be a bare minor ("1.27") or masked."""
+    return f.text("currentOrchestratorVersion", "orchestratorVersion")
+
+
+def api_server_access(f: Fields) -> inventory_pb2.ApiServerAccess:
+    access = inventory_pb2.ApiServerAccess(
+        enable_private_cluster=f.flag("enablePrivateCluster"),
+        private_dns_zone=f.text("privateDNSZone"),
+        authorized_ip_ranges=f.texts("authorizedIPRanges"),
+        enable_vnet_integration=f.flag("enableVnetIntegration"),
+        subnet_id=f.text("subnetId"),
+        disable_run_command=f.flag("disableRunCommand"),
+    )
+    public_fqdn = f.optional_flag("enablePrivateClusterPublicFQDN")
+    if public_fqdn is not None:
+        access.enable_private_cluster_public_fqdn = public_fqdn
+    return access
+
+
+def addon(payload: Any) -> inventory_pb2.Addon:
+    f = Fields(payload)
+    config = {
+        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for key, value in f.mapping("config").items()
+        if value is not None
+    }
+    return inventory_pb2.Addon(enabled=f.flag("enabled"), config=config)
+
+
+def ingress_profile(f: Fields) -> inventory_pb2.IngressProfile:
+    routing = f.child("webAppRouting")
+    return inventory_pb2.IngressProfile(
+        web_app_routing_enabled=routing.flag("enabled"),
+        web_app_routing_dns_zone_ids=routing.texts("dnsZoneResourceIds"),
+        gateway_api_installation=f.child("gatewayAPI").text("installation"),
+        application_load_balancer_enabled=f.child("applicationLoadBalancer").flag("enabled"),
+    )
+
+
+def identity(cluster: Fields) -> inventory_pb2.ClusterIdentityConfig:
+    f = cluster.child("identity")
+    return inventory_pb2.ClusterIdentityConfig(
+        type=f.text("type"),
+        user_assigned_identity_ids=list(f.mapping("userAssignedIdentities")),
+        service_principal_client_id=cluster.child("servicePrincipalProfile").text("clientId"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Microsoft.Network: subnets, virtual networks, peerings, usages
+
+
+def subnet(payload: Any) -> inventory_pb2.Subnet:
+    f = Fields(payload)
+    subnet_id = f.text("id")
+    return inventory_pb2.Subnet(
+        id=subnet_id,
+        name=f.top("name") or f.text("name"),
+        virtual_network_id=parent_id(subnet_id, "subnets"),
+        address_prefixes=_unique([*f.texts("addressPrefix"), *f.texts("addressPrefixes")]),
+        delegations=[d.text("serviceName") for d in f.children("delegations")],
+        network_security_group_id=f.child("networkSecurityGroup").text("id"),
+        route_table_id=f.child("routeTable").text("id"),
+        ip_configuration_count=len(f.children("ipConfigurations")),
+        private_endpoint_count=len(f.children("privateEndpoints")),
+    )
+
+
+def subnets_of_virtual_network(payload: Any) -> list[inventory_pb2.Subnet]:
+    """The subnets a virtualNetworks GET embeds, converted like a subnets GET."""
+    return [subnet(s) for s in Fields(payload).raw("subnets") or () if s is not None]
+
+
+def virtual_network(payload: Any, usages: Iterable[Any] = ()) -> inventory_pb2.VirtualNetwork:
+    """A VNet with its peerings and the rows of its ``usages`` list (SDK-NET)."""
+    f = Fields(payload)
+    return inventory_pb2.VirtualNetwork(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        location=f.text("location"),
+        address_prefixes=f.child("addressSpace").texts("addressPrefixes"),
+        dns_servers=f.child("dhcpOptions").texts("dnsServers"),
+        peerings=[peering(p) for p in f.raw("virtualNetworkPeerings") or () if p is not None],
+        subnet_usages=[subnet_usage(u) for u in usages if u is not None],
+    )
+
+
+def peering(payload: Any) -> inventory_pb2.VirtualNetworkPeering:
+    f = Fields(payload)
+    remote_space = f.child("remoteAddressSpace")
+    if not remote_space:
+        remote_space = f.child("remoteVirtualNetworkAddressSpace")
+    return inventory_pb2.VirtualNetworkPeering(
+        name=f.top("name") or f.text("name"),
+        remote_virtual_network_id=f.child("remoteVirtualNetwork").text("id"),
+        remote_address_prefixes=remote_space.texts("addressPrefixes"),
+        peering_state=f.text("peeringState"),
+    )
+
+
+def subnet_usage(payload: Any) -> inventory_pb2.SubnetUsage:
+    """One ``virtualNetworks/usages`` row: ``id`` is the subnet, ``currentValue`` of ``limit``."""
+    f = Fields(payload)
+    return inventory_pb2.SubnetUsage(
+        subnet_id=f.text("id"), current_value=f.number("currentValue"), limit=f.number("limit")
+    )
+
+
+# ---------------------------------------------------------------------------
+# Microsoft.Network/privateDnsZones
+
+
+def private_dns_zone(
+    payload: Any, links: Iterable[Any] = (), record_sets: Iterable[Any] = ()
+) -> inventory_pb2.PrivateDnsZone:
+    """A zone with its virtual network links and its A record sets (other types dropped)."""
+    f = Fields(payload)
+    return inventory_pb2.PrivateDnsZone(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        virtual_network_links=[virtual_network_link(link) for link in links if link is not None],
+        a_records=list(_a_record_sets(record_sets)),
+    )
+
+
+def virtual_network_link(payload: Any) -> inventory_pb2.VirtualNetworkLink:
+    f = Fields(payload)
+    return inventory_pb2.VirtualNetworkLink(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        virtual_network_id=f.child("virtualNetwork").text("id"),
+        registration_enabled=f.flag("registrationEnabled"),
+        link_state=f.text("virtualNetworkLinkState"),
+        provisioning_state=f.text("provisioningState"),
+        resolution_policy=f.text("resolutionPolicy"),
+    )
+
+
+def a_record_set(payload: Any) -> inventory_pb2.ARecordSet:
+    f = Fields(payload)
+    return inventory_pb2.ARecordSet(
+        name=f.top("name") or f.text("name"),
+        fqdn=f.text("fqdn"),
+        ttl=f.integer("ttl"),
+        ipv4_addresses=[r.text("ipv4Address") for r in f.children("aRecords")],
+    )
+
+
+def _a_record_sets(record_sets: Iterable[Any]) -> Iterator[inventory_pb2.ARecordSet]:
+    for payload in record_sets:
+        if payload is None:
+            continue
+        f = Fields(payload)
+        record_type = f.text("type")
+        is_a = record_type.rsplit("/", 1)[-1].upper() == "A" if record_type else f.raw("aRecords")
+        if is_a:
+            yield a_record_set(payload)
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
