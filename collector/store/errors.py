@@ -1,0 +1,37 @@
+"""What the store raises: one line each, naming what to fix, raised `from` the library error."""
+
+from __future__ import annotations
+
+from netaudit.collector.errors import NetauditError, ServiceUnavailable
+
+
+class StoreError(NetauditError):
+    """Base of every store error."""
+
+
+class InvalidReport(StoreError):
+    """A report the store must never accept (retrying it cannot help)."""
+
+
+class InvalidInventory(StoreError):
+    """An inventory without the cluster's ARM resource id."""
+
+
+class InvalidFinding(StoreError):
+    """A finding that does not belong to the cluster it is recorded for."""
+
+
+class UnknownCluster(StoreError):
+    """Findings recorded for a cluster the store has never seen."""
+
+
+class UnknownScan(StoreError):
+    """A scan id that `start_scan` never returned."""
+
+
+class SchemaNotCurrent(StoreError):
+    """The database has no netaudit schema, or an older or newer one."""
+
+
+class StoreUnavailable(StoreError, ServiceUnavailable):
+    """The database cannot be reached or stayed locked: transient, worth retrying."""

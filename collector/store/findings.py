@@ -1,0 +1,167 @@
+"""Findings keyed by fingerprint: first seen kept, last seen refreshed, resolved on absence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from netaudit.collector.store.clusters import cluster_key, lock_cluster
+from netaudit.collector.store.engine import upsert
+from netaudit.collector.store.errors import InvalidFinding
+from netaudit.collector.store.records import StoredFinding
+from netaudit.collector.store.scans import require_scan
+from netaudit.collector.store.tables import findings
+from netaudit.v1 import audit_pb2
+
+log = logging.getLogger(__name__)
+
+# Well below SQLite's limit of bound parameters in one statement.
+_IN_CHUNK = 500
+
+
+def fingerprint(rule_id: str, cluster_key: str, resource: str) -> str:
+    """sha256 (hex) of the JSON array [rule_id, cluster_key, resource]: unambiguous for any text."""
+    identity = json.dumps(
+        [rule_id, cluster_key, resource], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
+
+
+def record_findings(
+    connection: Connection,
+    scan_id: int,
+    key: str,
+    verdicts: Iterable[audit_pb2.Finding],
+    *,
+    now: datetime,
+) -> None:
+    lock_cluster(connection, key)
+    require_scan(connection, scan_id)
+    rows = _rows_by_fingerprint(key, verdicts, scan_id, now)
+    if rows:
+        insert = upsert(connection, findings)
+        new = insert.excluded
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[findings.c.fingerprint],
+                set_={
+                    "severity": new.severity,
+                    "title": new.title,
+                    "message": new.message,
+                    "evidence": new.evidence,
+                    "remediation": new.remediation,
+                    "last_seen": new.last_seen,
+                    "resolved_at": None,
+                    "last_scan_id": new.last_scan_id,
+                },
+            ),
+            list(rows.values()),
+        )
+    _resolve_absent(connection, key, set(rows), now)
+
+
+def _rows_by_fingerprint(
+    key: str, verdicts: Iterable[audit_pb2.Finding], scan_id: int, now: datetime
+) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for verdict in verdicts:
+        if verdict.cluster_key and cluster_key(verdict.cluster_key) != key:
+            raise InvalidFinding(
+                f"finding {verdict.rule_id} on {verdict.resource!r} belongs to "
+                f"{verdict.cluster_key!r}, not to {key!r}; record it with its own cluster"
+            )
+        digest = fingerprint(verdict.rule_id, key, verdict.resource)
+        if digest in rows:
+            log.warning(
+                "rule %s reported %r of %s twice in one evaluation; keeping the last",
+                verdict.rule_id,
+                verdict.resource,
+                key,
+            )
+        rows[digest] = {
+            "fingerprint": digest,
+            "rule_id": verdict.rule_id,
+            "severity": int(verdict.severity),
+            "cluster_key": key,
+            "resource": verdict.resource,
+            "title": verdict.title,
+            "message": verdict.message,
+            "evidence": dict(verdict.evidence),
+            "remediation": verdict.remediation,
+            "first_seen": now,
+            "last_seen": now,
+            "resolved_at": None,
+            "last_scan_id": scan_id,
+        }
+    return rows
+
+
+def _resolve_absent(connection: Connection, key: str, present: set[str], now: datetime) -> None:
+    still_open = connection.scalars(
+        sa.select(findings.c.fingerprint).where(
+            findings.c.cluster_key == key, findings.c.resolved_at.is_(None)
+        )
+    )
+    gone = sorted(set(still_open) - present)
+    for chunk in _chunks(gone, _IN_CHUNK):
+        connection.execute(
+            sa.update(findings).where(findings.c.fingerprint.in_(chunk)).values(resolved_at=now)
+        )
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def stored_findings(
+    connection: Connection, *, key: str | None, open_only: bool
+) -> list[StoredFinding]:
+    query = sa.select(findings).order_by(
+        findings.c.severity.desc(),
+        findings.c.cluster_key,
+        findings.c.rule_id,
+        findings.c.resource,
+    )
+    if key is not None:
+        query = query.where(findings.c.cluster_key == key)
+    if open_only:
+        query = query.where(findings.c.resolved_at.is_(None))
+    return [_stored(row) for row in connection.execute(query)]
+
+
+def open_finding_counts(connection: Connection) -> dict[tuple[str, int], int]:
+    rows = connection.execute(
+        sa.select(findings.c.rule_id, findings.c.severity, sa.func.count())
+        .where(findings.c.resolved_at.is_(None))
+        .group_by(findings.c.rule_id, findings.c.severity)
+    )
+    return {(rule_id, severity): count for rule_id, severity, count in rows}
+
+
+def _stored(row: sa.Row[Any]) -> StoredFinding:
+    finding = audit_pb2.Finding(
+        rule_id=row.rule_id,
+        title=row.title,
+        severity=row.severity,
+        cluster_key=row.cluster_key,
+        resource=row.resource,
+        message=row.message,
+        evidence=row.evidence,
+        remediation=row.remediation,
+    )
+    return StoredFinding(
+        finding=finding,
+        fingerprint=row.fingerprint,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        resolved_at=row.resolved_at,
+        last_scan_id=row.last_scan_id,
+    )

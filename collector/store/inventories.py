@@ -1,0 +1,85 @@
+"""ARM inventories: one per cluster, the latest refresh wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from google.protobuf.message import DecodeError
+from sqlalchemy.engine import Connection
+
+from netaudit.collector.store.clusters import (
+    Sighting,
+    cluster_key,
+    record_sighting,
+    subscription_of,
+)
+from netaudit.collector.store.engine import upsert
+from netaudit.collector.store.errors import InvalidInventory, StoreError
+from netaudit.collector.store.tables import inventories
+from netaudit.v1 import inventory_pb2
+
+
+def refreshed_at(inventory: inventory_pb2.ClusterInventory, now: datetime) -> datetime:
+    if inventory.HasField("refreshed_at"):
+        return inventory.refreshed_at.ToDatetime(tzinfo=UTC)
+    return now
+
+
+def save_inventory(
+    connection: Connection, inventory: inventory_pb2.ClusterInventory, *, now: datetime
+) -> None:
+    key = cluster_key(inventory.arm_resource_id)
+    if not key:
+        raise InvalidInventory(
+            f"inventory of cluster {inventory.name!r} has no arm_resource_id; "
+            "the converter from ARM must set it"
+        )
+    refreshed = refreshed_at(inventory, now)
+    record_sighting(
+        connection,
+        Sighting(
+            key=key,
+            name=inventory.name,
+            region=inventory.location,
+            subscription_id=(inventory.subscription_id or subscription_of(key)).lower(),
+            seen_at=refreshed,
+        ),
+    )
+    insert = upsert(connection, inventories).values(
+        cluster_key=key,
+        refreshed_at=refreshed,
+        payload=inventory.SerializeToString(deterministic=True),
+    )
+    new = insert.excluded
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[inventories.c.cluster_key],
+            set_={"refreshed_at": new.refreshed_at, "payload": new.payload},
+            # a retried or slow refresh must not overwrite a newer one
+            where=new.refreshed_at >= inventories.c.refreshed_at,
+        )
+    )
+
+
+def inventory(connection: Connection, key: str) -> inventory_pb2.ClusterInventory | None:
+    payload = connection.scalar(
+        sa.select(inventories.c.payload).where(inventories.c.cluster_key == key)
+    )
+    return None if payload is None else _decode(key, payload)
+
+
+def all_inventories(connection: Connection) -> list[inventory_pb2.ClusterInventory]:
+    rows = connection.execute(
+        sa.select(inventories.c.cluster_key, inventories.c.payload).order_by(
+            inventories.c.cluster_key
+        )
+    )
+    return [_decode(key, payload) for key, payload in rows]
+
+
+def _decode(key: str, payload: bytes) -> inventory_pb2.ClusterInventory:
+    try:
+        return inventory_pb2.ClusterInventory.FromString(payload)
+    except DecodeError as error:
+        raise StoreError(f"the stored inventory of {key} cannot be decoded: {error}") from error

@@ -1,0 +1,261 @@
+"""The store's one entry point: short transactions over the tables, protobuf in and out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+
+from sqlalchemy.engine import Connection, Engine
+
+from netaudit.collector.store import clusters as cluster_rows
+from netaudit.collector.store import findings as finding_rows
+from netaudit.collector.store import inventories as inventory_rows
+from netaudit.collector.store import reports as report_rows
+from netaudit.collector.store import scans as scan_rows
+from netaudit.collector.store.clusters import cluster_key as normalized_key
+from netaudit.collector.store.engine import (
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
+    create_engine,
+    display_url,
+    parse_url,
+    translated_errors,
+    writer,
+)
+from netaudit.collector.store.errors import StoreError
+from netaudit.collector.store.records import (
+    AgentLastReport,
+    CommitOutcome,
+    ScanRecord,
+    StoredFinding,
+    StoredReport,
+)
+from netaudit.collector.store.schema import require_current
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(name: str, value: datetime) -> datetime:
+    """`value` if it is timezone-aware; naive times are ambiguous across replicas."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value}")
+    return value
+
+
+class Store:
+    """Reports, inventories, scans and findings of the fleet.
+
+    Every method is one short transaction, so the gRPC server and any number of worker
+    processes can share one database. A Store inherited through fork() opens fresh
+    connections in the child on first use.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+        report_retention: int = report_rows.DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """`busy_timeout`: seconds a SQLite writer waits for the lock.
+        `report_retention`: reports kept per cluster (the latest by epoch, sequence)."""
+        if report_retention < 1:
+            raise StoreError(f"report_retention must be at least 1, got {report_retention}")
+        self._url = parse_url(url)
+        self._engine = create_engine(url, busy_timeout=busy_timeout)
+        self._writer = writer(self._engine)
+        self._retention = report_retention
+        self._clock = clock
+        self._pid = os.getpid()
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+        report_retention: int = report_rows.DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Store:
+        """Like Store(url), after checking that `upgrade` brought the database to this
+        release's schema (SchemaNotCurrent, naming `netaudit db upgrade`, if not)."""
+        require_current(url)
+        return cls(url, busy_timeout=busy_timeout, report_retention=report_retention, clock=clock)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({display_url(self._url)!r})"
+
+    # -- reports -----------------------------------------------------------------
+
+    def commit_report(
+        self, report: report_pb2.Report, *, agent_id: str, received_at: datetime
+    ) -> CommitOutcome:
+        """Commit once per report id (DUPLICATE after that); InvalidReport if unusable."""
+        report_rows.validate(report)
+        with self._write() as connection:
+            return report_rows.commit_report(
+                connection,
+                report,
+                agent_id=agent_id,
+                received_at=aware("received_at", received_at),
+                retention=self._retention,
+            )
+
+    def latest_report(self, cluster_key: str) -> StoredReport | None:
+        with self._read() as connection:
+            return report_rows.latest_report(connection, normalized_key(cluster_key))
+
+    def all_latest_reports(self) -> list[StoredReport]:
+        """The latest report of every cluster that has one, by cluster key."""
+        with self._read() as connection:
+            return report_rows.all_latest_reports(connection)
+
+    def report_count(self, cluster_key: str) -> int:
+        """Reports kept for the cluster (at most the retention)."""
+        with self._read() as connection:
+            return report_rows.report_count(connection, normalized_key(cluster_key))
+
+    # -- inventories -------------------------------------------------------------
+
+    def save_inventory(self, inventory: inventory_pb2.ClusterInventory) -> None:
+        """Upsert by cluster key; an older `refreshed_at` never replaces a newer one."""
+        with self._write() as connection:
+            inventory_rows.save_inventory(connection, inventory, now=self._clock())
+
+    def inventory(self, cluster_key: str) -> inventory_pb2.ClusterInventory | None:
+        with self._read() as connection:
+            return inventory_rows.inventory(connection, normalized_key(cluster_key))
+
+    def all_inventories(self) -> list[inventory_pb2.ClusterInventory]:
+        with self._read() as connection:
+            return inventory_rows.all_inventories(connection)
+
+    # -- clusters ----------------------------------------------------------------
+
+    def cluster_keys(self) -> list[str]:
+        """Every cluster known from a report or an inventory, sorted."""
+        with self._read() as connection:
+            return cluster_rows.cluster_keys(connection)
+
+    def cluster_name(self, cluster_key: str) -> str | None:
+        """The cluster's name ("" if nothing said it yet); None for an unknown cluster."""
+        with self._read() as connection:
+            return cluster_rows.cluster_name(connection, normalized_key(cluster_key))
+
+    def agents_last_report(self) -> list[AgentLastReport]:
+        """Per cluster with a committed report: the agent and when it last reported."""
+        with self._read() as connection:
+            return cluster_rows.agents_last_report(connection)
+
+    # -- scans -------------------------------------------------------------------
+
+    def start_scan(self, *, now: datetime | None = None) -> int:
+        with self._write() as connection:
+            return scan_rows.start_scan(connection, now=aware("now", now or self._clock()))
+
+    def finish_scan(
+        self,
+        scan_id: int,
+        *,
+        status: str,
+        clusters: int,
+        findings: int,
+        error: str = "",
+        now: datetime | None = None,
+    ) -> None:
+        with self._write() as connection:
+            scan_rows.finish_scan(
+                connection,
+                scan_id,
+                status=status,
+                clusters=clusters,
+                findings=findings,
+                error=error,
+                now=aware("now", now or self._clock()),
+            )
+
+    def last_scan(self, *, finished: bool = False) -> ScanRecord | None:
+        """The scan started last; with finished=True, the one that finished last."""
+        with self._read() as connection:
+            return scan_rows.last_scan(connection, finished=finished)
+
+    def scan(self, scan_id: int) -> ScanRecord | None:
+        with self._read() as connection:
+            return scan_rows.scan(connection, scan_id)
+
+    # -- findings ----------------------------------------------------------------
+
+    def record_findings(
+        self,
+        scan_id: int,
+        cluster_key: str,
+        findings: list[audit_pb2.Finding],
+        *,
+        now: datetime,
+    ) -> None:
+        """This evaluation's verdicts on one cluster: upsert them, resolve the absent ones."""
+        with self._write() as connection:
+            finding_rows.record_findings(
+                connection,
+                scan_id,
+                normalized_key(cluster_key),
+                findings,
+                now=aware("now", now),
+            )
+
+    def open_findings(self, cluster_key: str | None = None) -> list[StoredFinding]:
+        """Open findings, most severe first (of one cluster, or of the fleet)."""
+        key = None if cluster_key is None else normalized_key(cluster_key)
+        with self._read() as connection:
+            return finding_rows.stored_findings(connection, key=key, open_only=True)
+
+    def all_findings(self, cluster_key: str | None = None) -> list[StoredFinding]:
+        """Open and resolved findings, most severe first."""
+        key = None if cluster_key is None else normalized_key(cluster_key)
+        with self._read() as connection:
+            return finding_rows.stored_findings(connection, key=key, open_only=False)
+
+    def open_finding_counts(self) -> dict[tuple[str, int], int]:
+        """(rule_id, severity) -> number of open findings."""
+        with self._read() as connection:
+            return finding_rows.open_finding_counts(connection)
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translated_errors(self._url), self._current_engine().begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        self._current_engine()
+        with translated_errors(self._url), self._writer.begin() as connection:
+            yield connection
+
+    def _current_engine(self) -> Engine:
+        if os.getpid() != self._pid:
+            # a forked child must not share the parent's pooled connections
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+        return self._engine

@@ -1,0 +1,122 @@
+"""The store's tables (SQLAlchemy Core). Alembic's migrations must build exactly these.
+
+Payloads are serialized protobuf messages: the protobuf message stays the one model of
+a cluster, and the columns beside it hold only what the store queries by.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Deterministic constraint names, the same on SQLite and PostgreSQL, so that later
+# migrations (SQLite's batch mode included) can name what they alter.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out; SQLite stores it as naive UTC text, which sorts."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"the store takes timezone-aware datetimes, got naive {value}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+clusters = sa.Table(
+    "clusters",
+    metadata,
+    # Lower-cased ARM resource id: ARM is inconsistent about `resourceGroups` casing.
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("subscription_id", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    # Kept here rather than derived from `reports`: retention may prune the report
+    # received last when it carries an older (epoch, sequence) than the ones kept.
+    sa.Column("last_report_at", UtcDateTime, nullable=True),
+    sa.Column("last_agent_id", sa.Text, nullable=False),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cluster_key", sa.Text, sa.ForeignKey("clusters.key"), nullable=False),
+    sa.Column("report_id", sa.Text, nullable=False, unique=True),
+    sa.Column("agent_id", sa.Text, nullable=False),
+    sa.Column("agent_epoch", sa.BigInteger, nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Index(
+        "ix_reports_cluster_key_order", "cluster_key", "agent_epoch", "sequence", "received_at"
+    ),
+)
+
+inventories = sa.Table(
+    "inventories",
+    metadata,
+    sa.Column("cluster_key", sa.Text, sa.ForeignKey("clusters.key"), primary_key=True),
+    sa.Column("refreshed_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+scans = sa.Table(
+    "scans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("clusters", sa.Integer, nullable=False),
+    sa.Column("findings", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+)
+
+findings = sa.Table(
+    "findings",
+    metadata,
+    # sha256 of (rule_id, cluster_key, resource): see findings.fingerprint()
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("rule_id", sa.Text, nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("cluster_key", sa.Text, sa.ForeignKey("clusters.key"), nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("remediation", sa.Text, nullable=False),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("last_scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=False),
+    sa.Index("ix_findings_cluster_key_resolved_at", "cluster_key", "resolved_at"),
+    sa.Index("ix_findings_resolved_at", "resolved_at"),
+)
