@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
-SYSTEM_PACKAGES := prometheus redis-server nodejs npm
+
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -32,6 +32,7 @@ $(STAMPS)/system:
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -58,7 +59,9 @@ node_modules/.bin/buf: package.json | system-deps
 # (netaudit.agent from agent/, ...), which editable finders hide from mypy
 # and import-linter. Reinstalling takes a few seconds.
 install: $(STAMPS)/deps node_modules/.bin/buf
-	$(BIN)/pip install -q --no-deps --force-reinstall --no-build-isolation .
+	@rm -rf build && mkdir -p $(STAMPS)
+	@$(BIN)/pip install -q --no-deps --force-reinstall --no-build-isolation . \
+	  > $(STAMPS)/install.log 2>&1 || { cat $(STAMPS)/install.log; exit 1; }
 
 proto: $(STAMPS)/deps
 	$(BIN)/python protos/generate.py

@@ -1,0 +1,3 @@
+from netaudit.collector.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""`netaudit demo`: the whole path on the sandbox fleet, then a findings table.
+
+Starts the sandbox (a Kubernetes API per cluster, ARM, DNS), the collector
+(`netaudit serve`, which starts the embedded Redis), one Celery worker, and one
+agent per sample cluster; refreshes the inventory, runs one scan, prints the
+findings and the metrics URL, and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import yaml
+
+from netaudit.collector.config import Settings, load_settings
+from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.processes import ManagedProcess
+from netaudit.collector.reports.table import render_findings_table
+from netaudit.collector.scanning import Progress, refresh_inventory, run_scan
+from netaudit.collector.service import Endpoints
+from netaudit.collector.store import Store
+from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
+
+STEP_TIMEOUT_SECONDS = 60.0
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def write_demo_config(folder: Path, sandbox: Sandbox) -> Path:
+    secret_file = folder / "client-secret"
+    secret_file.write_text(sandbox.client_secret)
+    secret_file.chmod(0o600)
+    config = {
+        "state_dir": str(folder / "collector"),
+        "log_format": "json",
+        "ingest": {"host": "127.0.0.1", "port": 0},
+        "metrics": {"host": "127.0.0.1", "port": 0},
+        "azure": {
+            "subscriptions": list(sandbox.subscriptions),
+            "arm_url": sandbox.arm_url,
+            "authority_url": sandbox.authority_url,
+            "tenant_id": sandbox.tenant_id,
+            "client_id": sandbox.client_id,
+            "client_secret_file": str(secret_file),
+            "ca_bundle": str(sandbox.ca_pem),
+        },
+    }
+    path = folder / "netaudit.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def wait_for_endpoints(settings: Settings, collector: ManagedProcess) -> Endpoints:
+    deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        collector.ensure_running()
+        if settings.endpoints_file.exists():
+            return Endpoints.read(settings.endpoints_file)
+        time.sleep(0.1)
+    raise ServiceUnavailable(f"the collector did not start within {STEP_TIMEOUT_SECONDS:.0f} s")
+
+
+def agent_argv(cluster: SandboxCluster, sandbox: Sandbox, grpc: str, spool: Path) -> list[str]:
+    argv = [
+        _bin("netaudit-agent"),
+        "run",
+        "--once",
+        "--collector",
+        grpc,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--cluster-id",
+        cluster.arm_resource_id,
+        "--cluster-name",
+        cluster.name,
+        "--region",
+        cluster.region,
+        "--dns-server",
+        sandbox.dns_server,
+        "--spool-dir",
+        str(spool),
+    ]
+    for name in cluster.dns_probe_names:
+        argv += ["--dns-probe", name]
+    return argv
+
+
+def run_agents(sandbox: Sandbox, grpc: str, folder: Path) -> None:
+    agents = [
+        ManagedProcess(
+            f"agent for {cluster.name}",
+            agent_argv(cluster, sandbox, grpc, folder / "agents" / cluster.name),
+            folder / "logs" / f"agent-{cluster.name}.log",
+        )
+        for cluster in sandbox.clusters
+    ]
+    for agent in agents:
+        agent.start()
+    try:
+        for agent in agents:
+            if agent.wait(STEP_TIMEOUT_SECONDS) != 0:
+                raise ServiceUnavailable(f"{agent.name} failed: {agent.log_tail()}")
+    finally:
+        for agent in agents:
+            agent.stop()
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+    return body.decode()
+
+
+def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> int:
+    started = time.monotonic()
+    folder = (workdir or Path(tempfile.mkdtemp(prefix="netaudit-demo-"))).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        progress("starting the sandbox fleet (Kubernetes API per cluster, ARM, DNS)")
+        sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
+        config = write_demo_config(folder, sandbox)
+        settings = load_settings(config)
+        progress(
+            f"sandbox: {len(sandbox.clusters)} clusters in "
+            f"{len(sandbox.subscriptions)} subscriptions; starting the collector"
+        )
+        netaudit = [_bin("netaudit"), "--config", str(config)]
+        collector = stack.enter_context(
+            ManagedProcess("collector", [*netaudit, "serve"], folder / "logs" / "collector.log")
+        )
+        endpoints = wait_for_endpoints(settings, collector)
+        progress(f"collector: gRPC {endpoints.grpc}; starting a Celery worker")
+        stack.enter_context(
+            ManagedProcess(
+                "worker",
+                [*netaudit, "worker", "--concurrency", "2"],
+                folder / "logs" / "worker.log",
+            )
+        )
+        progress(f"running {len(sandbox.clusters)} agents (one per cluster)")
+        run_agents(sandbox, endpoints.grpc, folder)
+        clusters = refresh_inventory(settings, STEP_TIMEOUT_SECONDS, progress)
+        progress(f"inventory: {clusters} clusters read from ARM")
+        store = Store(settings.store_url)
+        stack.callback(store.close)
+        record = run_scan(settings, store, STEP_TIMEOUT_SECONDS, progress)
+        findings = [stored.finding for stored in store.open_findings()]
+        names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+        scrape(endpoints.metrics_url)
+        print(render_findings_table(findings, names))
+        print()
+        print(
+            f"{record.findings} finding(s) on {record.clusters} cluster(s) "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        print(f"metrics: {endpoints.metrics_url}")
+        print(f"logs:    {folder / 'logs'}", flush=True)
+        if serve_forever:
+            progress("serving until Ctrl-C")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                progress("stopping")
+    return 0

@@ -1,0 +1,35 @@
+"""Assembles a cluster's facts, the rules' single input, from what the store holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def assemble_facts(
+    cluster_key: str,
+    *,
+    report: report_pb2.Report | None,
+    report_received_at: datetime | None,
+    inventory: inventory_pb2.ClusterInventory | None,
+    fleet: audit_pb2.FleetContext,
+    now: datetime,
+) -> audit_pb2.ClusterFacts:
+    facts = audit_pb2.ClusterFacts(cluster_key=cluster_key.lower(), evaluated_at=_timestamp(now))
+    if report is not None:
+        facts.report.CopyFrom(report)
+        if report_received_at is not None:
+            facts.report_received_at.CopyFrom(_timestamp(report_received_at))
+    if inventory is not None:
+        facts.inventory.CopyFrom(inventory)
+    facts.fleet.CopyFrom(fleet)
+    return facts

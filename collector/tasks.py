@@ -1,0 +1,192 @@
+"""Celery tasks: thin, idempotent, take ids and call pure code.
+
+A scan fans out: scan_fleet ▶ one scan_cluster per cluster ▶ finish_scan
+(the fleet-wide reduce). Inventory refresh fans out per subscription. Every
+task can run twice without harm (findings upsert by fingerprint; inventories
+upsert by cluster), so acks_late + reject_on_worker_lost are safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery, chord, group
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import GroupResult
+
+from netaudit.collector.analysis.fleet import fleet_contexts
+from netaudit.collector.config import Settings
+from netaudit.collector.facts import assemble_facts
+from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
+from netaudit.collector.rules import evaluate_rules
+from netaudit.collector.store import Store
+from netaudit.v1 import audit_pb2
+
+log = logging.getLogger(__name__)
+
+app = Celery("netaudit", set_as_current=False)
+
+
+class _WorkerState:
+    """Per-process state: settings, and a store opened lazily after fork."""
+
+    settings: Settings | None = None
+    store: Store | None = None
+    store_pid: int = 0
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker.url or f"redis+socket://{settings.broker_dir / 'redis.sock'}"
+
+
+def result_backend_url(settings: Settings) -> str:
+    if settings.broker.result_backend:
+        return settings.broker.result_backend
+    url = broker_url(settings)
+    if url.startswith(("redis://", "rediss://", "redis+socket://")):
+        return url
+    raise ValueError("broker.result_backend is required when the broker is not Redis")
+
+
+def configure_app(settings: Settings) -> Celery:
+    limit = settings.broker.task_time_limit_seconds
+    app.conf.update(
+        broker_url=broker_url(settings),
+        result_backend=result_backend_url(settings),
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=limit,
+        task_soft_time_limit=max(1, limit - 30),
+        broker_transport_options={"visibility_timeout": limit * 2},
+        result_backend_transport_options={"visibility_timeout": limit * 2},
+        broker_connection_retry_on_startup=True,
+        result_expires=3600,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        task_default_queue=settings.broker.queue,
+    )
+    _WorkerState.settings = settings
+    _WorkerState.store = None
+    return app
+
+
+def _settings() -> Settings:
+    if _WorkerState.settings is None:
+        raise RuntimeError("configure_app(settings) was not called in this process")
+    return _WorkerState.settings
+
+
+def _store() -> Store:
+    # SQLAlchemy engines must not cross a fork: open one per worker process.
+    if _WorkerState.store is None or _WorkerState.store_pid != os.getpid():
+        _WorkerState.store = Store(_settings().store_url)
+        _WorkerState.store_pid = os.getpid()
+    return _WorkerState.store
+
+
+def _encode(message: audit_pb2.FleetContext) -> str:
+    return base64.b64encode(message.SerializeToString()).decode()
+
+
+def _decode_fleet(data: str) -> audit_pb2.FleetContext:
+    return audit_pb2.FleetContext.FromString(base64.b64decode(data))
+
+
+@app.task(name="netaudit.scan_fleet", acks_late=True)
+def scan_fleet(scan_id: int) -> None:
+    """Fan out one scan_cluster per known cluster, then finish_scan."""
+    store = _store()
+    keys = store.cluster_keys()
+    log.info("scan started", extra={"scan_id": scan_id, "clusters": len(keys)})
+    if not keys:
+        store.finish_scan(scan_id, status="succeeded", clusters=0, findings=0)
+        return
+    inventories = store.all_inventories()
+    reports = [stored.report for stored in store.all_latest_reports()]
+    contexts = fleet_contexts(inventories, reports)
+    empty = audit_pb2.FleetContext()
+    per_cluster = [scan_cluster.s(scan_id, key, _encode(contexts.get(key, empty))) for key in keys]
+    chord(per_cluster)(finish_scan.s(scan_id))
+
+
+@app.task(
+    name="netaudit.scan_cluster",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def scan_cluster(scan_id: int, cluster_key: str, fleet: str) -> int:
+    """Evaluate every rule on one cluster's facts and record the findings."""
+    store = _store()
+    stored = store.latest_report(cluster_key)
+    now = datetime.now(UTC)
+    facts = assemble_facts(
+        cluster_key,
+        report=stored.report if stored else None,
+        report_received_at=stored.received_at if stored else None,
+        inventory=store.inventory(cluster_key),
+        fleet=_decode_fleet(fleet),
+        now=now,
+    )
+    findings = evaluate_rules(facts, _settings().rules)
+    store.record_findings(scan_id, cluster_key, findings, now=now)
+    log.info(
+        "cluster scanned",
+        extra={"scan_id": scan_id, "cluster": cluster_key, "findings": len(findings)},
+    )
+    return len(findings)
+
+
+@app.task(name="netaudit.finish_scan", acks_late=True)
+def finish_scan(counts: list[int], scan_id: int) -> None:
+    _store().finish_scan(scan_id, status="succeeded", clusters=len(counts), findings=sum(counts))
+    log.info("scan finished", extra={"scan_id": scan_id, "findings": sum(counts)})
+
+
+@app.task(
+    name="netaudit.refresh_subscription",
+    acks_late=True,
+    autoretry_for=(TransientArmError,),
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=5,
+)
+def refresh_subscription(subscription_id: str) -> int:
+    """Read one subscription's clusters from ARM and store their inventories."""
+    settings = _settings()
+    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure))
+    inventories = reader.read_subscription(subscription_id)
+    store = _store()
+    for inventory in inventories:
+        store.save_inventory(inventory)
+    log.info(
+        "inventory refreshed",
+        extra={"subscription": subscription_id, "clusters": len(inventories)},
+    )
+    return len(inventories)
+
+
+def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
+    """Refresh the subscriptions in the workers; the number of clusters read.
+
+    Raises the builtin TimeoutError when the workers do not answer in time.
+    """
+    result: GroupResult = group(refresh_subscription.s(sub) for sub in subscriptions).apply_async()
+    try:
+        counts = result.get(timeout=timeout, propagate=True)
+    except CeleryTimeoutError as exc:
+        raise TimeoutError(str(exc)) from exc
+    return int(sum(counts))
+
+
+def enqueue_scan(scan_id: int) -> Any:
+    return scan_fleet.delay(scan_id)

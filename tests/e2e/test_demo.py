@@ -1,0 +1,164 @@
+"""The demo path end to end: `netaudit demo` on the sandbox fleet.
+
+Every part is real: sandbox Kubernetes/ARM/DNS servers, `netaudit serve` with
+its embedded Redis, a prefork Celery worker, one `netaudit-agent` per cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import require
+
+DEMO_BUDGET_SECONDS = 120
+
+
+@dataclass
+class DemoRun:
+    rows: dict[tuple[str, str], str]
+    metrics_url: str
+    metrics: str
+    seconds: float
+    exit_code: int
+    stderr: str
+    workdir: Path
+
+
+def _finding_rows(stdout: str) -> dict[tuple[str, str], str]:
+    rows = {}
+    for line in stdout.splitlines():
+        match = re.match(r"^([A-Z]{3}-\d{3})\s+(\w+)\s+(\S+)\s+(\S+)\s*(.*)$", line)
+        if match:
+            rule, severity, cluster, _resource, evidence = match.groups()
+            rows[(rule, cluster)] = f"{severity} {evidence}"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    workdir = tmp_path_factory.mktemp("demo")
+    netaudit = str(Path(sys.executable).with_name("netaudit"))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [netaudit, "demo", "--serve", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines = []
+    metrics_url = ""
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("metrics:"):
+            metrics_url = line.split()[1]
+        if line.startswith("logs:"):
+            break
+        if time.monotonic() - started > DEMO_BUDGET_SECONDS:
+            break
+    seconds = time.monotonic() - started
+    metrics = ""
+    if metrics_url:
+        with urllib.request.urlopen(metrics_url, timeout=10) as response:
+            metrics = response.read().decode()
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        rest, stderr = process.communicate()
+    yield DemoRun(
+        _finding_rows("".join(lines) + rest),
+        metrics_url,
+        metrics,
+        seconds,
+        process.returncode,
+        stderr,
+        workdir,
+    )
+
+
+KUBENET, CNI, OVERLAY = "aks-kubenet-weu", "aks-cni-neu", "aks-overlay-priv-weu"
+EXPECTED = {
+    ("CNI-001", CNI): ("HIGH", ["required=403", "usable=251", "prefix=10.20.0.0/24"]),
+    ("CNI-002", CNI): ("HIGH", ["used=248", "limit=251", "ratio=0.988"]),
+    ("KUB-001", KUBENET): ("MEDIUM", ["network_plugin=kubenet", "retirement_date=2028-03-31"]),
+    ("GWA-002", OVERLAY): (
+        "HIGH",
+        ["programmed.status=False", "programmed.reason=AddressNotAssigned"],
+    ),
+    ("DNS-002", OVERLAY): ("CRITICAL", ["key=upstream.override", "plugins=forward"]),
+    ("PDN-001", OVERLAY): (
+        "CRITICAL",
+        ["private_dns_zone=none", "enable_private_cluster_public_fqdn=false"],
+    ),
+}
+
+
+def test_demo_finishes_within_its_budget_and_exits_cleanly_on_ctrl_c(demo: DemoRun) -> None:
+    assert demo.seconds < DEMO_BUDGET_SECONDS, demo.stderr
+    assert demo.exit_code == 0, demo.stderr
+    assert "Traceback" not in demo.stderr
+
+
+@pytest.mark.parametrize(("rule", "cluster"), list(EXPECTED))
+def test_expected_finding_is_printed_with_its_evidence(
+    demo: DemoRun, rule: str, cluster: str
+) -> None:
+    severity, evidence = EXPECTED[(rule, cluster)]
+    row = demo.rows.get((rule, cluster))
+    assert row is not None, f"{rule} on {cluster} missing; got {sorted(demo.rows)}"
+    assert row.split()[0] == severity
+    for item in evidence:
+        assert item in row.split(), f"{item} not in {row}"
+
+
+def test_no_other_finding_is_printed(demo: DemoRun) -> None:
+    # no CNI-001 on the kubenet or overlay cluster, no PDN-001 on the public ones, ...
+    assert set(demo.rows) == set(EXPECTED)
+
+
+def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun) -> None:
+    require("promtool")
+    assert demo.metrics, "the demo printed no metrics URL"
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=demo.metrics, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    ratios = {
+        sample.labels["subnet"]: (sample.labels, sample.value)
+        for family in text_string_to_metric_families(demo.metrics)
+        for sample in family.samples
+        if sample.name == "netaudit_subnet_ip_utilization_ratio"
+    }
+    labels, value = ratios["snet-cni"]
+    assert value >= 0.9
+    assert labels["virtual_network"] == "vnet-neu"
+    findings = {
+        (s.labels["rule_id"], s.labels["severity"]): s.value
+        for family in text_string_to_metric_families(demo.metrics)
+        for s in family.samples
+        if s.name == "netaudit_open_findings"
+    }
+    assert findings[("CNI-001", "high")] == 1
+    assert sum(findings.values()) == len(EXPECTED)
+
+
+def test_demo_leaves_no_broker_running(demo: DemoRun) -> None:
+    socket = demo.workdir / "collector" / "broker" / "redis.sock"
+    pidfile = demo.workdir / "collector" / "broker" / "redis.pid"
+    assert not socket.exists()
+    assert not pidfile.exists()

@@ -1,0 +1,128 @@
+"""Inventory refresh and scans run in real Celery worker processes.
+
+Brokers: the embedded Redis the collector starts itself (unix socket), and by
+URL the machine's Redis and RabbitMQ. The worker is the `netaudit worker`
+command (prefork pool), never eager mode.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from netaudit.collector.broker import EmbeddedRedis
+from netaudit.collector.config import load_settings
+from netaudit.collector.processes import ManagedProcess
+from netaudit.collector.store import Store, upgrade
+from netaudit.sandbox.runner import Sandbox, start_sandbox
+from tests.conftest import require
+
+# Rules decided by ARM alone (no agent report in this test).
+EXPECTED = {
+    ("CNI-001", "aks-cni-neu"),
+    ("CNI-002", "aks-cni-neu"),
+    ("KUB-001", "aks-kubenet-weu"),
+    ("PDN-001", "aks-overlay-priv-weu"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with start_sandbox(tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+def _config(folder: Path, sandbox: Sandbox, broker: dict[str, str]) -> Path:
+    secret = folder / "secret"
+    secret.write_text(sandbox.client_secret)
+    config = {
+        "state_dir": str(folder / "state"),
+        "broker": broker,
+        "azure": {
+            "subscriptions": list(sandbox.subscriptions),
+            "arm_url": sandbox.arm_url,
+            "authority_url": sandbox.authority_url,
+            "tenant_id": sandbox.tenant_id,
+            "client_id": sandbox.client_id,
+            "client_secret_file": str(secret),
+            "ca_bundle": str(sandbox.ca_pem),
+        },
+    }
+    path = folder / "netaudit.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+BROKERS = {
+    "embedded-redis": ({}, ()),
+    "redis-by-url": (
+        {"url": "redis://127.0.0.1:6379/14", "result_backend": "redis://127.0.0.1:6379/15"},
+        ("redis",),
+    ),
+    "rabbitmq-by-url": (
+        {
+            "url": "amqp://guest:guest@127.0.0.1:5672//",
+            "result_backend": "redis://127.0.0.1:6379/15",
+        },
+        ("rabbitmq", "redis"),
+    ),
+}
+
+
+@pytest.mark.parametrize("broker_name", list(BROKERS))
+def test_scan_runs_in_worker_processes_and_records_findings(
+    broker_name: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    broker, needs = BROKERS[broker_name]
+    require(*needs)
+    queue = f"netaudit-test-{uuid.uuid4().hex[:8]}"
+    config = _config(tmp_path, sandbox, {**broker, "queue": queue})
+    settings = load_settings(config)
+    upgrade(settings.store_url)
+    embedded = EmbeddedRedis(settings.broker_dir) if not broker else None
+    if embedded:
+        embedded.start()
+    netaudit = str(Path(sys.executable).with_name("netaudit"))
+    worker = ManagedProcess(
+        "worker",
+        [netaudit, "--config", str(config), "worker", "--concurrency", "2"],
+        tmp_path / "worker.log",
+        env={**os.environ, "NETAUDIT_LOG_FORMAT": "json"},
+    )
+    cli = [netaudit, "--config", str(config)]
+    try:
+        worker.start()
+        refreshed = subprocess.run(
+            [*cli, "inventory", "refresh", "--timeout", "60"],
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        assert refreshed.returncode == 0, refreshed.stderr
+        assert "3 cluster(s) read" in refreshed.stdout
+        scanned = subprocess.run(
+            [*cli, "scan", "--timeout", "60"], capture_output=True, text=True, timeout=90
+        )
+        assert scanned.returncode == 0, scanned.stderr
+        worker.ensure_running()
+    finally:
+        worker.stop()
+        if embedded:
+            embedded.stop()
+    with Store(settings.store_url) as store:
+        record = store.last_scan(finished=True)
+        found = {
+            (f.finding.rule_id, store.cluster_name(f.finding.cluster_key))
+            for f in store.open_findings()
+        }
+    assert record is not None and record.status == "succeeded"
+    assert record.clusters == 3
+    assert found == EXPECTED
+    assert "4 finding(s)" in scanned.stdout
+    log = (tmp_path / "worker.log").read_text()
+    assert '"cluster scanned"' in log, "the scan must run in the worker process"
