@@ -181,7 +181,7 @@ def sandbox(
         print(f"ARM:  {running.arm_url}  (CA {running.ca_pem})")
         print(f"DNS:  {running.dns_server}")
         for cluster in running.clusters:
-            print(f"{cluster.name}: kubectl --server {cluster.kube_url} get nodes,pods -A")
+            print(f"{cluster.name}: kubectl --server={cluster.kube_url} get nodes,pods -A")
         print(f"endpoints: {folder / 'sandbox.json'}; Ctrl-C stops", flush=True)
         try:
             while True:
