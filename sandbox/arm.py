@@ -21,13 +21,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import trustme
 
 from netaudit.sandbox.arm_data import ArmData, Body, ResourceId
 from netaudit.sandbox.entra import EntraIdentity
+from netaudit.sandbox.lifecycle import Lifecycle
 from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def _not_found(path: str) -> ArmError:
     )
 
 
-class ArmServer:
+class ArmServer(Lifecycle):
     """ARM REST API and the identity provider on one HTTPS port: ``.url`` is both the
     management endpoint (``base_url``) and the authority."""
 
@@ -187,18 +187,6 @@ class ArmServer:
             self._tempdir.cleanup()
             self._tempdir = None
             self._ca_pem_path = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- requests ---------------------------------------------------------------------------
 

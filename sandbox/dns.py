@@ -9,8 +9,7 @@ import socketserver
 import struct
 import threading
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -20,6 +19,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from netaudit.sandbox.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class _TcpServer(socketserver.ThreadingTCPServer):
         logger.debug("DNS TCP connection from %s failed", client_address, exc_info=True)
 
 
-class DnsServer:
+class DnsServer(Lifecycle):
     """Answers A queries for ``records`` (name -> IPv4 addresses) on ``.address``; unknown
     names get NXDOMAIN. UDP and TCP listen on the same port."""
 
@@ -183,15 +184,3 @@ class DnsServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers, self._threads = [], []
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -21,14 +21,14 @@ import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from netaudit.sandbox.kube_objects import KubeObjectStore, Object, object_key
 from netaudit.sandbox.kube_rbac import RbacPolicy
 from netaudit.sandbox.kube_resources import ResourceType
 from netaudit.sandbox.kube_selectors import SelectorError, field_matcher, label_matcher
 from netaudit.sandbox.kube_tables import partial_metadata, table
+from netaudit.sandbox.lifecycle import Lifecycle
 from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def _decode_continue(resource: ResourceType, token: str) -> str:
         raise _ApiError(410, "Expired", EXPIRED_MESSAGE) from error
 
 
-class KubeApiServer:
+class KubeApiServer(Lifecycle):
     """Serves one cluster's fixtures over plain HTTP at ``.url``."""
 
     def __init__(
@@ -166,18 +166,6 @@ class KubeApiServer:
     def stop(self) -> None:
         self._stopping.set()
         self._http.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _load_version(self) -> dict[str, str]:
         path = self.fixture_dir / "version.json"

@@ -10,9 +10,10 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from netaudit.sandbox.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class _Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-class LoopbackHttpServer:
+class LoopbackHttpServer(Lifecycle):
     """Serves ``app`` on host:port (0 picks a free port) until stopped."""
 
     def __init__(
@@ -209,15 +210,3 @@ class LoopbackHttpServer:
             self._thread.join(timeout=5)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
