@@ -59,7 +59,7 @@ node_modules/.bin/buf: package.json | system-deps
 # (netaudit.agent from agent/, ...), which editable finders hide from mypy
 # and import-linter. Reinstalling takes a few seconds.
 install: $(STAMPS)/deps node_modules/.bin/buf
-	@rm -rf build && mkdir -p $(STAMPS)
+	@rm -rf build *.egg-info && mkdir -p $(STAMPS)
 	@$(BIN)/pip install -q --no-deps --force-reinstall --no-build-isolation . \
 	  > $(STAMPS)/install.log 2>&1 || { cat $(STAMPS)/install.log; exit 1; }
 

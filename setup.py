@@ -22,7 +22,12 @@ def _packages() -> list[str]:
     return found
 
 
-# Data trees without __init__.py (the sample fleet) ship whole.
-PACKAGE_DATA = {"netaudit.sandbox": ["fleet_data/**/*"]}
+# Package data lives here, not in pyproject.toml: setuptools lets the pyproject
+# table replace these globs. Data trees without __init__.py (the sample fleet)
+# ship whole.
+PACKAGE_DATA = {
+    "": ["py.typed", "*.pyi", "*.proto", "*.mako"],
+    "netaudit.sandbox": ["fleet_data/**/*"],
+}
 
 setup(packages=_packages(), package_dir=FOLDERS, package_data=PACKAGE_DATA)
