@@ -23,7 +23,7 @@ from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
 from netaudit.collector.rules import evaluate_rules
-from netaudit.collector.store import Store
+from netaudit.collector.store import Store, StoreUnavailable
 from netaudit.v1 import audit_pb2
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,13 @@ def _decode_fleet(data: str) -> audit_pb2.FleetContext:
     return audit_pb2.FleetContext.FromString(base64.b64decode(data))
 
 
-@app.task(name="netaudit.scan_fleet", acks_late=True)
+@app.task(
+    name="netaudit.scan_fleet",
+    acks_late=True,
+    autoretry_for=(StoreUnavailable,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def scan_fleet(scan_id: int) -> None:
     """Fan out one scan_cluster per known cluster, then finish_scan."""
     store = _store()
@@ -120,7 +126,7 @@ def scan_fleet(scan_id: int) -> None:
 @app.task(
     name="netaudit.scan_cluster",
     acks_late=True,
-    autoretry_for=(OSError,),
+    autoretry_for=(StoreUnavailable,),
     retry_backoff=True,
     max_retries=5,
 )
@@ -146,7 +152,13 @@ def scan_cluster(scan_id: int, cluster_key: str, fleet: str) -> int:
     return len(findings)
 
 
-@app.task(name="netaudit.finish_scan", acks_late=True)
+@app.task(
+    name="netaudit.finish_scan",
+    acks_late=True,
+    autoretry_for=(StoreUnavailable,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def finish_scan(counts: list[int], scan_id: int) -> None:
     _store().finish_scan(scan_id, status="succeeded", clusters=len(counts), findings=sum(counts))
     log.info("scan finished", extra={"scan_id": scan_id, "findings": sum(counts)})
