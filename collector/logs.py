@@ -20,20 +20,24 @@ _STANDARD_ATTRS = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line with the record's extra fields."""
+    """One JSON object per line with the record's extra fields.
+
+    Same keys as the agent's lines (time, level, logger, message, error), so one
+    log pipeline parses both.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = value
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
