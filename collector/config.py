@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,9 +95,29 @@ class BrokerSettings(BaseModel):
     task_time_limit_seconds: int = Field(
         default=300,
         gt=0,
-        description="Hard time limit of one task; the broker's visibility "
-        "timeout is set above it so a slow task is not redelivered while it runs.",
+        description="Hard time limit of one task in seconds; ARM reads of a large "
+        "subscription under throttling are the slowest task.",
     )
+    visibility_timeout_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds before a Redis broker redelivers a task whose worker died "
+        "without acking it. 0: twice the task time limit, which keeps a slow but "
+        "live task from running twice.",
+    )
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_tasks(self) -> BrokerSettings:
+        if 0 < self.visibility_timeout_seconds <= self.task_time_limit_seconds:
+            raise ValueError(
+                "broker.visibility_timeout_seconds must exceed broker.task_time_limit_seconds, "
+                "or a running task is delivered twice"
+            )
+        return self
+
+    @property
+    def effective_visibility_timeout(self) -> int:
+        return self.visibility_timeout_seconds or 2 * self.task_time_limit_seconds
 
 
 class AzureSettings(BaseModel):

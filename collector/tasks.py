@@ -54,6 +54,7 @@ def result_backend_url(settings: Settings) -> str:
 
 def configure_app(settings: Settings) -> Celery:
     limit = settings.broker.task_time_limit_seconds
+    visibility = settings.broker.effective_visibility_timeout
     app.conf.update(
         broker_url=broker_url(settings),
         result_backend=result_backend_url(settings),
@@ -64,9 +65,16 @@ def configure_app(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_time_limit=limit,
-        task_soft_time_limit=max(1, limit - 30),
-        broker_transport_options={"visibility_timeout": limit * 2},
-        result_backend_transport_options={"visibility_timeout": limit * 2},
+        task_soft_time_limit=max(1, int(limit * 0.9)),
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # kombu sweeps for abandoned tasks every interval * throttle seconds
+            # (10 * 10 by default); sweep often enough that a dead worker's task
+            # comes back soon after its visibility timeout.
+            "unacked_restore_interval": max(1, min(10, visibility // 6)),
+            "unacked_restore_throttle": 1,
+        },
+        result_backend_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
         result_expires=3600,
         worker_hijack_root_logger=False,

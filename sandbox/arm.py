@@ -95,6 +95,15 @@ class ArmFaults:
     def __add__(self, other: ArmFaults) -> ArmFaults:
         return ArmFaults(*(f for _, f in self._rules), *(f for _, f in other._rules))
 
+    def spent(self) -> bool:
+        """True once every fault with a limited count has answered all its times."""
+        with self._lock:
+            return all(
+                remaining == 0
+                for remaining, (_, fault) in zip(self._remaining, self._rules, strict=True)
+                if fault.times
+            )
+
     def take(self, path: str) -> ArmFault | None:
         """The fault this request meets, if any; consumes one of its answers."""
         with self._lock:

@@ -65,3 +65,11 @@ def test_malformed_config_file_names_the_file(tmp_path: Path, content: str, why:
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_visibility_timeout_must_outlast_the_task_time_limit(tmp_path: Path) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text("broker:\n  task_time_limit_seconds: 60\n  visibility_timeout_seconds: 60\n")
+    with pytest.raises(ConfigError, match="visibility_timeout_seconds must exceed"):
+        load_settings(config)
+    assert load_settings().broker.effective_visibility_timeout == 600
