@@ -33,28 +33,39 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def write_demo_config(folder: Path, sandbox: Sandbox) -> Path:
+def sandbox_azure_config(sandbox: Sandbox, folder: Path) -> dict[str, object]:
+    """The `azure:` section that reads the sandbox's ARM; the secret goes to a file."""
     secret_file = folder / "client-secret"
     secret_file.write_text(sandbox.client_secret)
     secret_file.chmod(0o600)
-    config = {
-        "state_dir": str(folder / "collector"),
-        "log_format": "json",
-        "ingest": {"host": "127.0.0.1", "port": 0},
-        "metrics": {"host": "127.0.0.1", "port": 0},
-        "azure": {
-            "subscriptions": list(sandbox.subscriptions),
-            "arm_url": sandbox.arm_url,
-            "authority_url": sandbox.authority_url,
-            "tenant_id": sandbox.tenant_id,
-            "client_id": sandbox.client_id,
-            "client_secret_file": str(secret_file),
-            "ca_bundle": str(sandbox.ca_pem),
-        },
+    return {
+        "subscriptions": list(sandbox.subscriptions),
+        "arm_url": sandbox.arm_url,
+        "authority_url": sandbox.authority_url,
+        "tenant_id": sandbox.tenant_id,
+        "client_id": sandbox.client_id,
+        "client_secret_file": str(secret_file),
+        "ca_bundle": str(sandbox.ca_pem),
     }
+
+
+def write_config(folder: Path, config: dict[str, object]) -> Path:
     path = folder / "netaudit.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def write_demo_config(folder: Path, sandbox: Sandbox) -> Path:
+    return write_config(
+        folder,
+        {
+            "state_dir": str(folder / "collector"),
+            "log_format": "json",
+            "ingest": {"host": "127.0.0.1", "port": 0},
+            "metrics": {"host": "127.0.0.1", "port": 0},
+            "azure": sandbox_azure_config(sandbox, folder),
+        },
+    )
 
 
 def wait_for_endpoints(settings: Settings, collector: ManagedProcess) -> Endpoints:

@@ -15,10 +15,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 from netaudit.collector.broker import EmbeddedRedis
 from netaudit.collector.config import load_settings
+from netaudit.collector.demo import sandbox_azure_config, write_config
 from netaudit.collector.processes import ManagedProcess
 from netaudit.collector.scanning import refresh_inventory
 from netaudit.collector.store import Store, upgrade
@@ -43,28 +42,19 @@ def test_task_of_a_killed_worker_is_redelivered_and_completed(tmp_path: Path) ->
         times=1,
     )
     with start_sandbox(tmp_path / "sandbox", arm_faults=slow) as sandbox:
-        secret = tmp_path / "secret"
-        secret.write_text(sandbox.client_secret)
-        config = tmp_path / "netaudit.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "state_dir": str(tmp_path / "state"),
-                    "broker": {
-                        "task_time_limit_seconds": VISIBILITY_SECONDS - 1,
-                        "visibility_timeout_seconds": VISIBILITY_SECONDS,
-                    },
-                    "azure": {
-                        "subscriptions": ["aaaaaaaa-0000-0000-0000-000000000001"],
-                        "arm_url": sandbox.arm_url,
-                        "authority_url": sandbox.authority_url,
-                        "tenant_id": sandbox.tenant_id,
-                        "client_id": sandbox.client_id,
-                        "client_secret_file": str(secret),
-                        "ca_bundle": str(sandbox.ca_pem),
-                    },
-                }
-            )
+        config = write_config(
+            tmp_path,
+            {
+                "state_dir": str(tmp_path / "state"),
+                "broker": {
+                    "task_time_limit_seconds": VISIBILITY_SECONDS - 1,
+                    "visibility_timeout_seconds": VISIBILITY_SECONDS,
+                },
+                "azure": {
+                    **sandbox_azure_config(sandbox, tmp_path),
+                    "subscriptions": ["aaaaaaaa-0000-0000-0000-000000000001"],
+                },
+            },
         )
         settings = load_settings(config)
         upgrade(settings.store_url)

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from netaudit.collector.broker import EmbeddedRedis
 from netaudit.collector.config import load_settings
+from netaudit.collector.demo import sandbox_azure_config, write_config
 from netaudit.collector.processes import ManagedProcess
 from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.runner import Sandbox, start_sandbox
@@ -40,24 +40,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def _config(folder: Path, sandbox: Sandbox, broker: dict[str, str]) -> Path:
-    secret = folder / "secret"
-    secret.write_text(sandbox.client_secret)
-    config = {
-        "state_dir": str(folder / "state"),
-        "broker": broker,
-        "azure": {
-            "subscriptions": list(sandbox.subscriptions),
-            "arm_url": sandbox.arm_url,
-            "authority_url": sandbox.authority_url,
-            "tenant_id": sandbox.tenant_id,
-            "client_id": sandbox.client_id,
-            "client_secret_file": str(secret),
-            "ca_bundle": str(sandbox.ca_pem),
+    return write_config(
+        folder,
+        {
+            "state_dir": str(folder / "state"),
+            "broker": broker,
+            "azure": sandbox_azure_config(sandbox, folder),
         },
-    }
-    path = folder / "netaudit.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    )
 
 
 BROKERS = {

@@ -15,6 +15,7 @@ from netaudit.collector.analysis.corefile import (
     tokenize,
 )
 from tests.conftest import SHARED_FIXTURES
+from tests.handmade import AKS_COREFILE
 
 COREDNS = SHARED_FIXTURES / "k8s" / "coredns"
 
@@ -170,32 +171,6 @@ def test_snippets_are_defined_and_imported() -> None:
     (server,) = corefile.server_blocks
     expanded = expand_imports(server.directives, corefile.snippets, {})
     assert [d.name for d in expanded] == ["log", "whoami"]
-
-
-# The AKS default Corefile as domain.md §3.1 documents it (hand-written from the doc: no
-# licensed copy was published, fixtures MANIFEST "Missing" 5).
-AKS_COREFILE = """\
-.:53 {
-    errors
-    ready
-    health {
-        lameduck 5s
-    }
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 30
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-    import custom/*.override
-}
-import custom/*.server
-"""
 
 
 def test_aks_imports_pull_in_coredns_custom_keys() -> None:

@@ -9,33 +9,9 @@ from netaudit.collector.rules import RuleSettings
 from netaudit.collector.rules.coredns import DNS_002
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.conftest import SHARED_FIXTURES
+from tests.handmade import AKS_COREFILE
 
 COREDNS = SHARED_FIXTURES / "k8s" / "coredns"
-
-# AKS's default Corefile as domain.md §3.1 documents it (hand-written: no licensed copy was
-# published, fixtures MANIFEST "Missing" 5).
-AKS_COREFILE = """\
-.:53 {
-    errors
-    ready
-    health {
-        lameduck 5s
-    }
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 30
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-    import custom/*.override
-}
-import custom/*.server
-"""
 
 
 def custom_data(name: str) -> dict[str, str]:
