@@ -23,7 +23,7 @@ from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
 from netaudit.collector.rules import evaluate_rules
-from netaudit.collector.store import Store, StoreUnavailable
+from netaudit.collector.store import Store, StoreError, StoreUnavailable
 from netaudit.v1 import audit_pb2
 
 log = logging.getLogger(__name__)
@@ -116,19 +116,37 @@ def _decode_fleet(data: str) -> audit_pb2.FleetContext:
     max_retries=5,
 )
 def scan_fleet(scan_id: int) -> None:
-    """Fan out one scan_cluster per known cluster, then finish_scan."""
+    """Fan out one scan_cluster per known cluster, then finish_scan (fail_scan on error)."""
     store = _store()
     keys = store.cluster_keys()
     log.info("scan started", extra={"scan_id": scan_id, "clusters": len(keys)})
     if not keys:
         store.finish_scan(scan_id, status="succeeded", clusters=0, findings=0)
         return
-    inventories = store.all_inventories()
-    reports = [stored.report for stored in store.all_latest_reports()]
+    try:
+        inventories = store.all_inventories()
+        reports = [stored.report for stored in store.all_latest_reports()]
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:  # unreadable records: retrying cannot help
+        _mark_failed(scan_id, exc)
+        return
     contexts = fleet_contexts(inventories, reports)
     empty = audit_pb2.FleetContext()
     per_cluster = [scan_cluster.s(scan_id, key, _encode(contexts.get(key, empty))) for key in keys]
-    chord(per_cluster)(finish_scan.s(scan_id))
+    chord(per_cluster)(finish_scan.s(scan_id).on_error(fail_scan.s(scan_id)))
+
+
+def _mark_failed(scan_id: int, exc: BaseException) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    _store().finish_scan(scan_id, status="failed", clusters=0, findings=0, error=error)
+    log.error("scan failed", extra={"scan_id": scan_id, "error": error})
+
+
+@app.task(name="netaudit.fail_scan")
+def fail_scan(request: Any, exc: BaseException, traceback: Any, scan_id: int) -> None:
+    """Errback of the scan's chord: a cluster task failed for good, so the scan did."""
+    _mark_failed(scan_id, exc)
 
 
 @app.task(

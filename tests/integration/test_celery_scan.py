@@ -8,6 +8,7 @@ command (prefork pool), never eager mode.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -116,3 +117,37 @@ def test_scan_runs_in_worker_processes_and_records_findings(
     assert "4 finding(s)" in scanned.stdout
     log = (tmp_path / "worker.log").read_text()
     assert '"cluster scanned"' in log, "the scan must run in the worker process"
+
+
+def test_scan_over_an_unreadable_record_fails_with_the_reason(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, sandbox, {})
+    settings = load_settings(config)
+    upgrade(settings.store_url)
+    netaudit = str(Path(sys.executable).with_name("netaudit"))
+    cli = [netaudit, "--config", str(config)]
+    worker = ManagedProcess(
+        "worker", [*cli, "worker", "--concurrency", "1"], tmp_path / "worker.log"
+    )
+    with EmbeddedRedis(settings.broker_dir):
+        worker.start()
+        try:
+            refreshed = subprocess.run(
+                [*cli, "inventory", "refresh", "--timeout", "60"],
+                capture_output=True, text=True, timeout=90,
+            )  # fmt: skip
+            assert refreshed.returncode == 0, refreshed.stderr
+            database = settings.store_url.removeprefix("sqlite:///")
+            with sqlite3.connect(database) as connection:  # a damaged row, as on a bad disk
+                connection.execute("UPDATE inventories SET payload = x'ffff' WHERE rowid = 1")
+            scanned = subprocess.run(
+                [*cli, "scan", "--timeout", "60"], capture_output=True, text=True, timeout=90
+            )
+        finally:
+            worker.stop()
+    assert scanned.returncode == 1
+    lines = scanned.stderr.strip().splitlines()
+    assert lines[-1].startswith("netaudit: error: scan 1 failed: StoreError:"), scanned.stderr
+    assert "cannot be decoded" in lines[-1]
+    assert "Traceback" not in scanned.stderr
