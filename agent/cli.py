@@ -111,6 +111,23 @@ def _settings(log_level: str | None, **groups: dict[str, Any]) -> AgentSettings:
     return settings
 
 
+def _cluster_groups(
+    kubeconfig: Path | None,
+    context: str | None,
+    cluster_id: str | None,
+    cluster_name: str | None,
+    region: str | None,
+    dns_server: str | None,
+    dns_probe: list[str] | None,
+) -> dict[str, dict[str, Any]]:
+    """The settings groups every command that reads a cluster takes from its flags."""
+    return {
+        "kube": {"kubeconfig": kubeconfig, "context": context},
+        "cluster": {"id": cluster_id, "name": cluster_name, "region": region},
+        "dns": {"server": dns_server, "extra_probe_names": dns_probe},
+    }
+
+
 def _fail(message: str, code: int) -> NoReturn:
     typer.echo(f"netaudit-agent: {message}", err=True)
     raise typer.Exit(code)
@@ -185,10 +202,10 @@ def run_command(
     def action() -> None:
         settings = _settings(
             log_level,
+            **_cluster_groups(
+                kubeconfig, context, cluster_id, cluster_name, region, dns_server, dns_probe
+            ),
             collector={"address": collector},
-            kube={"kubeconfig": kubeconfig, "context": context},
-            cluster={"id": cluster_id, "name": cluster_name, "region": region},
-            dns={"server": dns_server, "extra_probe_names": dns_probe},
             spool={"dir": spool_dir},
             gather={"interval_seconds": interval},
         )
@@ -223,9 +240,9 @@ def snapshot_command(
     def action() -> None:
         settings = _settings(
             log_level,
-            kube={"kubeconfig": kubeconfig, "context": context},
-            cluster={"id": cluster_id, "name": cluster_name, "region": region},
-            dns={"server": dns_server, "extra_probe_names": dns_probe},
+            **_cluster_groups(
+                kubeconfig, context, cluster_id, cluster_name, region, dns_server, dns_probe
+            ),
         )
         with connect_kube(settings) as kube:
             report = build_report(kube, cluster_identity(settings.cluster), settings)

@@ -108,12 +108,19 @@ def _decode_fleet(data: str) -> audit_pb2.FleetContext:
     return audit_pb2.FleetContext.FromString(base64.b64decode(data))
 
 
+# Tasks that only read and write the store: idempotent, so acks_late is safe, and
+# retried with backoff while the store is briefly unavailable (locked, failover).
+STORE_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (StoreUnavailable,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
 @app.task(
     name="netaudit.scan_fleet",
-    acks_late=True,
-    autoretry_for=(StoreUnavailable,),
-    retry_backoff=True,
-    max_retries=5,
+    **STORE_TASK,
 )
 def scan_fleet(scan_id: int) -> None:
     """Fan out one scan_cluster per known cluster, then finish_scan (fail_scan on error)."""
@@ -151,10 +158,7 @@ def fail_scan(request: Any, exc: BaseException, traceback: Any, scan_id: int) ->
 
 @app.task(
     name="netaudit.scan_cluster",
-    acks_late=True,
-    autoretry_for=(StoreUnavailable,),
-    retry_backoff=True,
-    max_retries=5,
+    **STORE_TASK,
 )
 def scan_cluster(scan_id: int, cluster_key: str, fleet: str) -> int:
     """Evaluate every rule on one cluster's facts and record the findings."""
@@ -180,10 +184,7 @@ def scan_cluster(scan_id: int, cluster_key: str, fleet: str) -> int:
 
 @app.task(
     name="netaudit.finish_scan",
-    acks_late=True,
-    autoretry_for=(StoreUnavailable,),
-    retry_backoff=True,
-    max_retries=5,
+    **STORE_TASK,
 )
 def finish_scan(counts: list[int], scan_id: int) -> None:
     _store().finish_scan(scan_id, status="succeeded", clusters=len(counts), findings=sum(counts))

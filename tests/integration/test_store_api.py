@@ -7,14 +7,11 @@ each test starts from empty tables.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -38,9 +35,8 @@ from netaudit.collector.store import (
 )
 from netaudit.collector.store.tables import metadata
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
-from tests.conftest import SHARED_FIXTURES, require
+from tests.conftest import SHARED_FIXTURES
 
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
@@ -112,57 +108,17 @@ def make_finding(
     )
 
 
-@contextmanager
-def throwaway_postgresql() -> Iterator[str]:
-    """A fresh PostgreSQL database on 127.0.0.1 (trust auth), dropped afterwards."""
-    require("postgresql")
-    name = f"netaudit_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def empty_tables(url: str) -> None:
-    """Delete every row and restart the ids: each test starts from empty tables."""
-    names = ", ".join(table.name for table in metadata.sorted_tables)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-
-
-@pytest.fixture(scope="session")
-def postgresql_url() -> Iterator[str]:
-    with throwaway_postgresql() as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        sqlite_url = f"sqlite:///{tmp_path / 'netaudit.db'}"
-        upgrade(sqlite_url)
-        return sqlite_url
-    postgres: str = request.getfixturevalue("postgresql_url")
-    empty_tables(postgres)
-    return postgres
-
-
 @pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    with Store.open(url) as opened:
+def store(store_url: str) -> Iterator[Store]:
+    with Store.open(store_url) as opened:
         yield opened
 
 
 # -- schema ----------------------------------------------------------------------
 
 
-def test_migrated_schema_equals_the_tables_the_code_uses(url: str) -> None:
-    engine = sa.create_engine(url)
+def test_migrated_schema_equals_the_tables_the_code_uses(store_url: str) -> None:
+    engine = sa.create_engine(store_url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -293,8 +249,8 @@ def test_equal_epoch_and_sequence_fall_back_to_the_latest_arrival(store: Store) 
     assert (latest.report.report_id, latest.agent_id) == ("second", "b")
 
 
-def test_only_the_latest_reports_of_each_cluster_are_kept(url: str) -> None:
-    with Store(url, report_retention=3) as store:
+def test_only_the_latest_reports_of_each_cluster_are_kept(store_url: str) -> None:
+    with Store(store_url, report_retention=3) as store:
         for sequence in range(1, 6):
             store.commit_report(
                 make_report(f"r-{sequence}", sequence=sequence),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Barrier
@@ -20,7 +20,7 @@ import pytest
 
 from netaudit.collector.store import CommitOutcome, Store, current_revision, head_revision, upgrade
 from netaudit.v1 import audit_pb2, report_pb2
-from tests.integration.test_store_api import empty_tables, throwaway_postgresql
+from tests.integration.store_databases import DATABASE_KINDS, new_database
 
 WRITERS = 4
 ROUNDS = 25
@@ -90,25 +90,8 @@ def join_all(processes: Sequence[BaseProcess], barrier: Barrier, timeout: float)
             process.join()
 
 
-@pytest.fixture(scope="module")
-def postgresql_url() -> Iterator[str]:
-    with throwaway_postgresql() as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        sqlite_url = f"sqlite:///{tmp_path / 'netaudit.db'}"
-        upgrade(sqlite_url)
-        return sqlite_url
-    postgres: str = request.getfixturevalue("postgresql_url")
-    empty_tables(postgres)
-    return postgres
-
-
-def test_concurrent_writer_processes_lose_nothing_and_never_see_a_lock(url: str) -> None:
+def test_concurrent_writer_processes_lose_nothing_and_never_see_a_lock(store_url: str) -> None:
+    url = store_url
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WRITERS)
     writers = [
@@ -142,24 +125,11 @@ def migrate(url: str, barrier: Barrier) -> None:
     upgrade(url)
 
 
-def test_processes_that_all_upgrade_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WRITERS)
-    migrators = [
-        context.Process(target=migrate, args=(url, barrier), name=f"migrator-{n}")
-        for n in range(WRITERS)
-    ]
-    for process in migrators:
-        process.start()
-    join_all(migrators, barrier, timeout=120)
-
-    assert [process.exitcode for process in migrators] == [0] * WRITERS
-    assert current_revision(url) == head_revision()
-
-
-def test_processes_that_all_upgrade_a_new_postgresql_database_at_once_all_succeed() -> None:
-    with throwaway_postgresql() as url:
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_processes_that_all_upgrade_a_new_database_at_once_all_succeed(
+    kind: str, tmp_path: Path
+) -> None:
+    with new_database(kind, tmp_path) as url:
         context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(WRITERS)
         migrators = [
