@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 CUSTOM_DIR = "custom/"
 """AKS mounts ConfigMap coredns-custom at custom/ next to the Corefile (A-CDC)."""
 
+DEFAULT_TRANSPORT = "dns"
+TRANSPORT_PORTS = {"dns": "53", "tls": "853", "quic": "853", "grpc": "443", "https": "443"}
+"""The port a server block key without one listens on, by transport (coredns/coredns
+``core/dnsserver/register.go`` and ``plugin/pkg/transport``)."""
+
 
 class CorefileError(ValueError):
     """The text is not a well-formed Corefile (unbalanced braces, stray tokens)."""
@@ -207,12 +212,16 @@ def expand_imports(
     directives: Sequence[Directive],
     snippets: Mapping[str, Sequence[Directive]],
     fragments: Mapping[str, str],
+    _seen: frozenset[str] = frozenset(),
 ) -> tuple[Directive, ...]:
     """Replace ``import`` lines by the snippet or the ``coredns-custom`` keys they name.
 
     ``fragments`` maps a coredns-custom key (``upstream.override``) to its text;
     ``import custom/*.override`` matches keys by glob, in key order (CoreDNS
-    expands globs sorted). Imported fragments are parsed as directives.
+    expands globs sorted). Imported snippets and fragments are expanded in turn
+    (a snippet may import a snippet); an import cycle is a :class:`CorefileError`,
+    as CoreDNS refuses it too. A fragment that does not parse raises
+    :class:`CorefileError` naming its key.
     """
     expanded: list[Directive] = []
     for directive in directives:
@@ -220,11 +229,18 @@ def expand_imports(
             expanded.append(directive)
             continue
         for target in directive.args:
+            if target in _seen:
+                raise CorefileError(f"line {directive.line}: import cycle through {target!r}")
             if target in snippets:
-                expanded.extend(snippets[target])
+                body: Sequence[Directive] = snippets[target]
+                expanded.extend(expand_imports(body, snippets, fragments, _seen | {target}))
                 continue
             for key in sorted(matching_custom_keys(target, fragments)):
-                expanded.extend(parse_directives(fragments[key]))
+                try:
+                    body = parse_directives(fragments[key])
+                except CorefileError as exc:
+                    raise CorefileError(f"coredns-custom key {key}: {exc}") from exc
+                expanded.extend(expand_imports(body, snippets, fragments, _seen | {key}))
     return tuple(expanded)
 
 
@@ -234,3 +250,42 @@ def matching_custom_keys(pattern: str, fragments: Mapping[str, str]) -> list[str
         return []
     glob = pattern[len(CUSTOM_DIR) :]
     return [key for key in fragments if fnmatch.fnmatchcase(key, glob)]
+
+
+@dataclass(frozen=True)
+class ZoneAddress:
+    """A server block key as CoreDNS normalises it (``core/dnsserver/register.go``):
+    transport, fully qualified lower-case zone, port (the transport's default when unset)."""
+
+    transport: str
+    zone: str
+    port: str
+
+    def __str__(self) -> str:
+        return f"{self.transport}://{self.zone}:{self.port}"
+
+    @property
+    def is_root(self) -> bool:
+        return self.zone == "."
+
+    def within(self, domain: str) -> bool:
+        """Whether the zone is ``domain`` or below it (``domain`` without trailing dot)."""
+        fqdn = domain.lower().rstrip(".") + "."
+        return self.zone == fqdn or self.zone.endswith("." + fqdn)
+
+
+def zone_address(key: str) -> ZoneAddress:
+    """``tls://example.org:853``, ``example.org``, ``.:53`` -> :class:`ZoneAddress`."""
+    transport, separator, rest = key.partition("://")
+    if not separator:
+        transport, rest = DEFAULT_TRANSPORT, key
+    transport = transport.lower()
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit():
+        host, port = rest, ""
+    zone = host.lower().rstrip(".")
+    return ZoneAddress(
+        transport=transport,
+        zone=f"{zone}." if zone else ".",
+        port=port or TRANSPORT_PORTS.get(transport, TRANSPORT_PORTS[DEFAULT_TRANSPORT]),
+    )

@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 
-from netaudit.collector.analysis.network_model import NetworkModel, model_from_inventory
+from netaudit.collector.analysis.network_model import (
+    STATIC_BLOCK,
+    NetworkModel,
+    model_from_inventory,
+)
 from netaudit.v1 import inventory_pb2, report_pb2
 
 RESERVED_IPS_PER_SUBNET = 5
@@ -63,10 +67,23 @@ def subnet_usable_ips(subnet: inventory_pb2.Subnet) -> int:
     return sum(usable_ips(length) for length in ipv4_prefix_lengths(subnet.address_prefixes))
 
 
+class PoolCapacityUnknown(ValueError):
+    """A pool's N or S cannot be known from what ARM returned (the message says why)."""
+
+
 def pool_node_count(pool: inventory_pb2.AgentPool) -> int:
     """N: ``maxCount`` when the autoscaler is on, else ``count`` (domain.md §1.3, SUP-ISS:
-    "If Autoscaler is enabled, the max-count from each nodepool is counted")."""
-    if pool.enable_auto_scaling and pool.HasField("max_count"):
+    "If Autoscaler is enabled, the max-count from each nodepool is counted").
+
+    An autoscaling pool without ``maxCount`` has no known maximum:
+    :class:`PoolCapacityUnknown`, never a guess from today's ``count``.
+    """
+    if pool.enable_auto_scaling:
+        if not pool.HasField("max_count"):
+            raise PoolCapacityUnknown(
+                f"pool {pool.name} autoscales but ARM gave no maxCount, so its maximum size "
+                "is unknown"
+            )
         return pool.max_count
     return pool.count
 
@@ -100,9 +117,11 @@ def _number(text: str, pool: inventory_pb2.AgentPool) -> Fraction:
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError) as exc:
-        raise ValueError(f"pool {pool.name}: maxSurge {pool.max_surge!r} is not a number") from exc
+        raise PoolCapacityUnknown(
+            f"pool {pool.name}: maxSurge {pool.max_surge!r} is not a number or percentage"
+        ) from exc
     if value < 0:
-        raise ValueError(f"pool {pool.name}: maxSurge {pool.max_surge!r} is negative")
+        raise PoolCapacityUnknown(f"pool {pool.name}: maxSurge {pool.max_surge!r} is negative")
     return value
 
 
@@ -165,7 +184,11 @@ class PoolTerm:
 
 @dataclass(frozen=True)
 class SubnetRequirement:
-    """IPs a cluster needs from one subnet at max scale plus upgrade surge, and what it has."""
+    """IPs a cluster needs from one subnet at max scale plus upgrade surge, and what it has.
+
+    ``unknown_pools`` maps a pool whose N or S cannot be known to the reason; its
+    term is missing, so ``required`` is then a lower bound.
+    """
 
     subnet_id: str
     role: SubnetRole
@@ -173,6 +196,7 @@ class SubnetRequirement:
     usable: int
     pool_terms: tuple[PoolTerm, ...]
     other_consumers: Mapping[str, int] = field(default_factory=dict)
+    unknown_pools: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def required(self) -> int:
@@ -181,6 +205,31 @@ class SubnetRequirement:
     @property
     def shortfall(self) -> int:
         return max(self.required - self.usable, 0)
+
+    @property
+    def surge_ips(self) -> int:
+        """IPs the upgrade surge alone takes: Σ S·IPs-per-node (CNI-003)."""
+        return sum(t.surge * t.ips_per_node for t in self.pool_terms)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown_pools
+
+
+def pool_model(pool: inventory_pb2.AgentPool, cluster_model: NetworkModel) -> NetworkModel:
+    """The IPAM model one pool runs: a pod-subnet cluster may mix static-block and dynamic
+    pools, each sized by its own ``podIPAllocationMode`` (A-PSN: one mode per subnet,
+    not per cluster); every other model is cluster-wide."""
+    if cluster_model in (
+        NetworkModel.AZURE_POD_SUBNET_DYNAMIC,
+        NetworkModel.AZURE_POD_SUBNET_STATIC,
+    ):
+        if not pool.pod_subnet_id:
+            return NetworkModel.AZURE_NODE_SUBNET
+        if pool.pod_ip_allocation_mode.lower() == STATIC_BLOCK:
+            return NetworkModel.AZURE_POD_SUBNET_STATIC
+        return NetworkModel.AZURE_POD_SUBNET_DYNAMIC
+    return cluster_model
 
 
 def subnet_requirements(
@@ -191,7 +240,9 @@ def subnet_requirements(
 ) -> list[SubnetRequirement]:
     """Per subnet of ``role``: Σ_pool (N+S)·IPs-per-node + other consumers (domain.md §1.11).
 
-    ``model`` defaults to the one the inventory's network profile names.
+    ``model`` defaults to the one the inventory's network profile names; each pool
+    is sized by :func:`pool_model`. A pool whose N or S is unknown goes to
+    ``unknown_pools`` with the reason, and the other pools are still summed.
 
     Only subnets ARM returned are sized (pools on the AKS-managed VNet have no
     ``vnetSubnetID`` and are skipped); models without an :data:`IPS_PER_NODE`
@@ -202,14 +253,11 @@ def subnet_requirements(
     """
     if model is None:
         model = model_from_inventory(inventory).model
-    per_node = IPS_PER_NODE.get((model, role))
-    if per_node is None:
-        return []
     subnets = {s.id.lower(): s for s in inventory.subnets}
     pools_by_subnet: dict[str, list[inventory_pb2.AgentPool]] = {}
     for pool in inventory.agent_pools:
         subnet_id = pool.vnet_subnet_id if role is SubnetRole.NODE else pool.pod_subnet_id
-        if subnet_id:
+        if subnet_id and (pool_model(pool, model), role) in IPS_PER_NODE:
             pools_by_subnet.setdefault(subnet_id.lower(), []).append(pool)
 
     requirements = []
@@ -217,15 +265,13 @@ def subnet_requirements(
         subnet = subnets.get(key)
         if subnet is None or not ipv4_prefix_lengths(subnet.address_prefixes):
             continue
-        terms = tuple(
-            PoolTerm(
-                pool=p.name,
-                nodes=pool_node_count(p),
-                surge=pool_surge(p, inventory.kubernetes_version),
-                ips_per_node=per_node(p),
-            )
-            for p in pools
-        )
+        terms: list[PoolTerm] = []
+        unknown: dict[str, str] = {}
+        for pool in pools:
+            try:
+                terms.append(_pool_term(pool, model, role, inventory.kubernetes_version))
+            except PoolCapacityUnknown as exc:
+                unknown[pool.name] = str(exc)
         others = _other_consumers(inventory, subnet, report) if role is SubnetRole.NODE else {}
         requirements.append(
             SubnetRequirement(
@@ -233,11 +279,24 @@ def subnet_requirements(
                 role=role,
                 address_prefixes=tuple(subnet.address_prefixes),
                 usable=subnet_usable_ips(subnet),
-                pool_terms=terms,
+                pool_terms=tuple(terms),
                 other_consumers=others,
+                unknown_pools=unknown,
             )
         )
     return requirements
+
+
+def _pool_term(
+    pool: inventory_pb2.AgentPool, model: NetworkModel, role: SubnetRole, cluster_version: str
+) -> PoolTerm:
+    per_node = IPS_PER_NODE[(pool_model(pool, model), role)]
+    return PoolTerm(
+        pool=pool.name,
+        nodes=pool_node_count(pool),
+        surge=pool_surge(pool, cluster_version),
+        ips_per_node=per_node(pool),
+    )
 
 
 def _other_consumers(

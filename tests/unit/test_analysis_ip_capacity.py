@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from netaudit.collector.analysis.ip_capacity import (
+    PoolCapacityUnknown,
     PoolTerm,
     SubnetRole,
     internal_load_balancer_frontends,
@@ -82,7 +83,6 @@ def test_a_slash_24_holds_eight_nodes_at_thirty_pods() -> None:
     [
         ({"count": 3, "enableAutoScaling": True, "minCount": 1, "maxCount": 10}, 10),
         ({"count": 3, "enableAutoScaling": False, "maxCount": 10}, 3),
-        ({"count": 4, "enableAutoScaling": True}, 4),
         ({"count": 0}, 0),
     ],
 )
@@ -90,6 +90,11 @@ def test_node_count_is_max_count_only_when_autoscaling(
     properties: dict[str, Any], nodes: int
 ) -> None:
     assert pool_node_count(pool(**properties)) == nodes
+
+
+def test_an_autoscaling_pool_without_max_count_has_no_known_size() -> None:
+    with pytest.raises(PoolCapacityUnknown, match="autoscales but ARM gave no maxCount"):
+        pool_node_count(pool(count=4, enableAutoScaling=True))
 
 
 @pytest.mark.parametrize(

@@ -73,3 +73,22 @@ def test_visibility_timeout_must_outlast_the_task_time_limit(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="visibility_timeout_seconds must exceed"):
         load_settings(config)
     assert load_settings().broker.effective_visibility_timeout == 600
+
+
+def test_rule_settings_from_the_file_and_their_mistakes_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text(
+        "rules:\n  report_max_age_seconds: 600\n  CNI-002: {high: 0.95, medium: 0.85}\n"
+        "  KUB-001: {enabled: false}\n  NPL-001: {scope: {clusters: ['prod-*']}}\n"
+    )
+    rules = load_settings(config).rules
+    assert rules.report_max_age_seconds == 600
+    assert rules.per_rule["CNI-002"].thresholds == {"high": 0.95, "medium": 0.85}
+    assert not rules.enabled("KUB-001")
+    config.write_text("rules:\n  CNI-999: {enabled: false}\n  CNI-002: {hgh: 0.9}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "unknown rule ids CNI-999" in message
+    assert "CNI-002 has no threshold hgh" in message
