@@ -1,59 +1,155 @@
 """Compliance rules: one file per family, one registration line per rule.
 
-Rules see only protobuf facts (``audit_pb2.ClusterFacts``) and return findings;
-``evaluate_rules`` applies the fleet's :class:`RuleSettings` (disabled rules,
-severity overrides).
+Rules see one cluster's facts through :class:`ClusterView` and return
+findings; :func:`evaluate_cluster` turns each (rule, cluster) into an outcome
+(findings, passed, not assessed with the reason, or error) and applies the
+fleet's :class:`RuleSettings`. The order here is domain.md §5's.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
-
-from netaudit.collector.rules import cni, coredns, gateway, kubenet, private_dns
-from netaudit.collector.rules.rule import DataSource, Rule
+from netaudit.collector.rules import (
+    agc,
+    agic,
+    cni,
+    coredns,
+    external_dns,
+    gateway,
+    ingress,
+    ip_exhaustion,
+    kubenet,
+    network_policy,
+    overlay,
+    private_dns,
+    scale,
+    services,
+    virtual_nodes,
+    windows,
+)
+from netaudit.collector.rules.engine import (
+    ClusterEvaluation,
+    RuleOutcome,
+    evaluate_cluster,
+    evaluate_rule,
+)
+from netaudit.collector.rules.rule import DataSource, NotAssessed, Outcome, Rule
 from netaudit.collector.rules.settings import RuleSettings
-from netaudit.v1 import audit_pb2
+from netaudit.collector.rules.view import ClusterView
 
-__all__ = ["RULES", "RULES_BY_ID", "DataSource", "Rule", "RuleSettings", "evaluate_rules"]
-
-logger = logging.getLogger(__name__)
+__all__ = [
+    "RULES",
+    "RULES_BY_ID",
+    "ClusterEvaluation",
+    "ClusterView",
+    "DataSource",
+    "NotAssessed",
+    "Outcome",
+    "Rule",
+    "RuleOutcome",
+    "RuleSettings",
+    "evaluate_cluster",
+    "evaluate_rule",
+]
 
 RULES: tuple[Rule, ...] = (
     cni.CNI_001,
     cni.CNI_002,
+    cni.CNI_003,
+    cni.CNI_004,
+    cni.CNI_005,
+    cni.CNI_006,
+    cni.CNI_007,
+    cni.CNI_008,
+    cni.CNI_009,
+    cni.CNI_010,
+    cni.CNI_011,
+    cni.CNI_012,
+    cni.CNI_013,
+    cni.CNI_014,
+    overlay.OVL_001,
+    overlay.OVL_002,
+    overlay.OVL_003,
+    overlay.OVL_004,
+    overlay.OVL_005,
+    overlay.OVL_006,
+    overlay.OVL_007,
     kubenet.KUB_001,
+    kubenet.KUB_002,
+    kubenet.KUB_003,
+    kubenet.KUB_004,
+    kubenet.KUB_005,
+    ip_exhaustion.IPX_001,
+    ip_exhaustion.IPX_002,
+    ip_exhaustion.IPX_003,
+    ip_exhaustion.IPX_004,
+    ip_exhaustion.IPX_005,
+    services.SVC_001,
+    services.SVC_002,
+    services.SVC_003,
+    scale.SCL_001,
+    scale.SCL_002,
+    network_policy.NPL_001,
+    network_policy.NPL_002,
+    network_policy.NPL_003,
+    network_policy.NPL_004,
+    network_policy.NPL_005,
+    network_policy.NPL_006,
+    network_policy.NPL_007,
+    windows.WIN_001,
+    windows.WIN_002,
+    windows.WIN_003,
+    windows.WIN_004,
+    virtual_nodes.VND_001,
+    virtual_nodes.VND_002,
+    virtual_nodes.VND_003,
+    agic.AGW_001,
+    agic.AGW_002,
+    agc.AGC_001,
+    agc.AGC_002,
+    agc.AGC_003,
+    agc.AGC_004,
+    agc.AGC_005,
+    gateway.GWA_001,
     gateway.GWA_002,
+    gateway.GWA_003,
+    gateway.GWA_004,
+    gateway.GWA_005,
+    gateway.GWA_006,
+    gateway.GWA_007,
+    gateway.GWA_008,
+    ingress.ING_001,
+    ingress.ING_002,
+    ingress.ING_003,
+    external_dns.EDN_001,
+    external_dns.EDN_002,
+    external_dns.EDN_003,
+    external_dns.EDN_004,
+    external_dns.EDN_005,
+    external_dns.EDN_006,
+    external_dns.EDN_007,
     private_dns.PDN_001,
+    private_dns.PDN_002,
+    private_dns.PDN_003,
+    private_dns.PDN_004,
+    private_dns.PDN_005,
+    private_dns.PDN_006,
+    private_dns.PDN_007,
+    private_dns.PDN_008,
+    private_dns.PDN_009,
+    private_dns.PDN_010,
+    private_dns.PDN_011,
+    private_dns.PDN_012,
+    coredns.DNS_001,
     coredns.DNS_002,
+    coredns.DNS_003,
+    coredns.DNS_004,
+    coredns.DNS_005,
+    coredns.DNS_006,
+    coredns.DNS_007,
+    coredns.DNS_008,
+    coredns.DNS_009,
+    coredns.DNS_010,
+    coredns.DNS_011,
 )
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
-
-
-def evaluate_rules(
-    facts: audit_pb2.ClusterFacts,
-    settings: RuleSettings,
-    rules: Iterable[Rule] = RULES,
-) -> list[audit_pb2.Finding]:
-    """Every enabled rule's findings for one cluster, with severity overrides applied.
-
-    A rule that raises is logged and skipped, so one rule's bug or one odd ARM
-    value cannot hide every other rule's findings for the cluster.
-    """
-    disabled = set(settings.disabled)
-    findings: list[audit_pb2.Finding] = []
-    for rule in rules:
-        if rule.id in disabled:
-            continue
-        try:
-            rule_findings = rule.evaluate(facts, settings)
-        except Exception:
-            logger.exception("rule %s failed on cluster %s", rule.id, facts.cluster_key)
-            continue
-        override = settings.severity_override(rule.id)
-        for finding in rule_findings:
-            if override is not None:
-                finding.severity = override
-            findings.append(finding)
-    return findings

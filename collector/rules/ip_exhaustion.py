@@ -1,0 +1,206 @@
+"""IP exhaustion rules (domain.md §5 IPX-*)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netaudit.collector.analysis.address_ranges import parse_address
+from netaudit.collector.rules.rule import (
+    DataSource,
+    NotAssessed,
+    Rule,
+    Threshold,
+    inventory,
+    pending,
+    report,
+)
+from netaudit.collector.rules.services import service_cidrs
+from netaudit.collector.rules.settings import RuleSettings
+from netaudit.collector.rules.view import ClusterView
+from netaudit.v1 import audit_pb2
+
+IPX_001 = Rule(
+    id="IPX-001",
+    title="Forecast IP exhaustion < 30 days",
+    severity=audit_pb2.SEVERITY_HIGH,
+    rationale=(
+        "A subnet that fills at its current growth rate within a month blocks scaling before "
+        "anyone reacts to a utilisation alert."
+    ),
+    remediation=(
+        "Plan the capacity now: add a pool on a bigger subnet, move to Azure CNI Overlay, or "
+        "slow the growth (maxCount)."
+    ),
+    references=("https://learn.microsoft.com/azure/aks/concepts-network-ip-address-planning",),
+    data_source=DataSource.BOTH,
+    reads=(pending("a history of subnet IP usage for the forecast"),),
+    check=None,
+)
+
+
+IPX_002 = Rule(
+    id="IPX-002",
+    title="Pods failing IP allocation",
+    severity=audit_pb2.SEVERITY_CRITICAL,
+    rationale=(
+        "Pods whose sandbox cannot get an IP ('failed to allocate for range', 'no IP "
+        "addresses available', SubnetIsFull) never start."
+    ),
+    remediation=(
+        "Free IPs in the exhausted range (pod CIDR, pod subnet or node subnet) or add "
+        "capacity; see the events with kubectl get events -A --field-selector "
+        "reason=FailedCreatePodSandBox."
+    ),
+    references=(
+        "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-subnetisfull-upgrade",
+    ),
+    data_source=DataSource.AGENT,
+    reads=(pending("pod events of failed IP allocation"),),
+    check=None,
+)
+
+
+def _service_cidr_nearly_full(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Per serviceCidr: ClusterIPs of the agent's Service list inside it / 2^(32-p) above
+    ``ratio`` (domain.md §5 IPX-003, §1.11); the inventory gives the CIDR, the report the IPs."""
+    cidrs = service_cidrs(view.require_inventory().network_profile)
+    ips = view.require_report().services.cluster_ips
+    addresses = {address for address in map(parse_address, ips) if address is not None}
+    invalid = [ip for ip in ips if parse_address(ip) is None]
+    threshold = rule.threshold("ratio", settings)
+    full = []
+    for cidr in cidrs:
+        used = sum(1 for address in addresses if address in cidr)
+        if used / cidr.num_addresses > threshold:
+            full.append((cidr, used))
+    if full:
+        evidence: dict[str, object] = {"threshold": threshold}
+        for cidr, used in full:
+            evidence[f"used.{cidr}"] = used
+            evidence[f"size.{cidr}"] = cidr.num_addresses
+            evidence[f"ratio.{cidr}"] = round(used / cidr.num_addresses, 3)
+        described = ", ".join(
+            f"{cidr} has {used} of {cidr.num_addresses} addresses in use "
+            f"({used / cidr.num_addresses:.1%})"
+            for cidr, used in full
+        )
+        yield rule.finding(
+            view,
+            resource=view.cluster_key,
+            message=f"service CIDR nearly full: {described}, above {threshold:.0%}; new "
+            "Services will fail to get a cluster IP",
+            evidence=evidence,
+        )
+    if invalid:
+        raise NotAssessed(f"cluster IPs do not parse: {', '.join(invalid)}")
+
+
+IPX_003 = Rule(
+    id="IPX-003",
+    title="Service CIDR nearly full",
+    severity=audit_pb2.SEVERITY_MEDIUM,
+    rationale=(
+        "Every ClusterIP Service takes an address of the service CIDR; when it runs out, new "
+        "Services are refused, and the range cannot be enlarged in place on AKS."
+    ),
+    remediation=(
+        "Delete unused Services or make internal ones headless (clusterIP: None); plan a "
+        "larger --service-cidr for a replacement cluster (Kubernetes >= 1.33 can add ranges "
+        "with ServiceCIDR objects)."
+    ),
+    references=("https://learn.microsoft.com/azure/aks/concepts-network-ip-address-planning",),
+    data_source=DataSource.BOTH,
+    reads=(inventory("cluster"), report("services")),
+    check=_service_cidr_nearly_full,
+    thresholds=(
+        Threshold(
+            "ratio",
+            0.8,
+            "Share (0..1) of the service CIDR's addresses in use above which it is flagged: "
+            "80% leaves room to plan before Service creation fails.",
+        ),
+    ),
+)
+
+
+IPX_004 = Rule(
+    id="IPX-004",
+    title="Node IP pool empty with pending pods",
+    severity=audit_pb2.SEVERITY_HIGH,
+    rationale=(
+        "A node whose azure-cns pool has no free IP while pods wait for it cannot start them "
+        "until the next batch arrives, or ever when the subnet is full."
+    ),
+    remediation=(
+        "Check cx_ipam_available_ips on the node and the pod subnet's free IPs; add pod "
+        "subnet capacity or spread the pods."
+    ),
+    references=(
+        "https://github.com/Azure/azure-container-networking/blob/master/cns/doc/examples/metrics/README.md",
+    ),
+    data_source=DataSource.AGENT,
+    reads=(pending("azure-cns available-IP metrics per node and pending pods"),),
+    check=None,
+)
+
+
+VNET_PRIVATE_IP_LIMIT = 65_536
+"""Configured private IPs per virtual network (A-IPP)."""
+
+
+def _vnet_near_limit(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Σ currentValue of a VNet's subnet usages > ``ratio`` * 65,536 (domain.md §5 IPX-005);
+    rows without a value (-1, e.g. GatewaySubnet) are skipped."""
+    threshold = rule.threshold("ratio", settings)
+    for vnet in view.require_inventory().virtual_networks:
+        rows = [usage for usage in vnet.subnet_usages if usage.current_value >= 0]
+        used = int(sum(usage.current_value for usage in rows))
+        if used <= threshold * VNET_PRIVATE_IP_LIMIT:
+            continue
+        name = vnet.name or vnet.id.rstrip("/").rsplit("/", 1)[-1]
+        yield rule.finding(
+            view,
+            resource=vnet.id.lower(),
+            message=f"VNet {name} has {used} private IPs in use over {len(rows)} subnets, "
+            f"{used / VNET_PRIVATE_IP_LIMIT:.1%} of the {VNET_PRIVATE_IP_LIMIT:,} a VNet "
+            f"may hold, above {threshold:.0%}",
+            evidence={
+                "used": used,
+                "limit": VNET_PRIVATE_IP_LIMIT,
+                "ratio": round(used / VNET_PRIVATE_IP_LIMIT, 3),
+                "threshold": threshold,
+                "subnets": len(rows),
+            },
+        )
+
+
+IPX_005 = Rule(
+    id="IPX-005",
+    title="VNet near 65,536 private IP limit",
+    severity=audit_pb2.SEVERITY_MEDIUM,
+    rationale=(
+        "A virtual network holds at most 65,536 configured private IPs whatever its address "
+        "space; near it, new nodes, pod IPs and private endpoints fail even in subnets with "
+        "free addresses."
+    ),
+    remediation=(
+        "Move workloads to another VNet (peered), use Azure CNI Overlay so pods take no VNet "
+        "IPs, or static block allocation, whose /28 blocks count once each."
+    ),
+    references=("https://learn.microsoft.com/azure/aks/concepts-network-ip-address-planning",),
+    data_source=DataSource.ARM,
+    reads=(inventory("cluster"), inventory("virtual_networks")),
+    check=_vnet_near_limit,
+    thresholds=(
+        Threshold(
+            "ratio",
+            0.8,
+            "Share (0..1) of the 65,536 private IPs a VNet may hold above which it is "
+            "flagged: 80% leaves room for a migration before allocations fail.",
+        ),
+    ),
+)

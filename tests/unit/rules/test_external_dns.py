@@ -1,0 +1,484 @@
+"""ExternalDNS rules EDN-005 and EDN-007, from the published ExternalDNS Azure tutorials
+and the Gateway API / AGC route manifests and statuses.
+
+Objects go through the agent's converters (agent/gatherers/externaldns.py,
+gateway_api.py) into the report, as the agent would send them. Namespaced objects
+without a namespace land in ``default``, as kubectl applies them. The published
+ExternalDNS Deployment runs v0.22.0 with --source=service --source=ingress and
+--domain-filter=example.com; cases alter its tag or flags where they need to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from netaudit.agent.gatherers import externaldns as convert
+from netaudit.agent.gatherers import gateway_api
+from netaudit.collector.analysis.external_dns_scope import (
+    ALPHA_PREFIX,
+    GA_PREFIX,
+    instance_scope,
+    version_default_prefix,
+)
+from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
+from netaudit.collector.rules.external_dns import EDN_005, EDN_007
+from netaudit.collector.rules.rule import Rule
+from netaudit.collector.rules.view import ClusterView
+from netaudit.v1 import audit_pb2, report_pb2
+from tests.rule_cases import RuleCase, facts_of, k8s_documents, new_report
+
+CLUSTER = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+    "Microsoft.ContainerService/managedClusters/aks-1"
+)
+RULES: dict[str, Rule] = {EDN_005.id: EDN_005, EDN_007.id: EDN_007}
+
+Document = dict[str, Any]
+
+
+# -- building reports from manifests --------------------------------------------------
+
+
+def one(relative: str, kind: str) -> Document:
+    (document,) = [d for d in k8s_documents(relative) if d.get("kind") == kind]
+    document.setdefault("metadata", {}).setdefault("namespace", "default")
+    return document
+
+
+def external_dns(
+    tag: str = "v0.22.0", *, replace: tuple[str, str] | None = None, add: Iterable[str] = ()
+) -> Document:
+    """The Azure tutorial's ExternalDNS Deployment, with its image tag, one argument
+    replaced and arguments added as a case needs."""
+    deployment = one("externaldns/azure_manifest_rbac-cluster.yaml", "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    container["image"] = container["image"].replace(":v0.22.0", f":{tag}" if tag else "")
+    if replace is not None:
+        container["args"] = [replace[1] if a == replace[0] else a for a in container["args"]]
+    container["args"] += list(add)
+    return deployment
+
+
+def ga_service() -> Document:
+    """Service nginx-svc with external-dns.kubernetes.io/hostname: server.example.com."""
+    return one("externaldns/azure_nginx_ingress.yaml", "Service")
+
+
+def alpha_service() -> Document:
+    """The same Service annotated with the pre-v0.22 prefix (altered)."""
+    service = ga_service()
+    annotations = service["metadata"]["annotations"]
+    annotations[f"{ALPHA_PREFIX}hostname"] = annotations.pop(f"{GA_PREFIX}hostname")
+    return service
+
+
+def tagged_route() -> Document:
+    """HTTPRoute my-route (api.example.com -> parent my-gateway), no status as published."""
+    return one("externaldns/azure_httproute_azure-tags.yaml", "HTTPRoute")
+
+
+def agc_route(*, accepted: str = "True", generation: int | None = None) -> Document:
+    """AGC's traffic-split route with the status AGC published for it, a hostname added
+    (altered) and the Accepted condition's status set to ``accepted``."""
+    route = one("gateway-api/agc_httproute_traffic-split.yaml", "HTTPRoute")
+    route["spec"]["hostnames"] = ["contoso.example.com"]
+    (status,) = k8s_documents("gateway-api/agc_httproute_status.yaml")
+    route["status"] = status["status"]
+    for condition in route["status"]["parents"][0]["conditions"]:
+        if condition["type"] == "Accepted":
+            condition["status"] = accepted
+            if accepted != "True":
+                condition["reason"] = "NotAllowedByListeners"
+    if generation is not None:
+        route["metadata"]["generation"] = generation
+    return route
+
+
+def gateway_source() -> tuple[str, str]:
+    return ("--source=ingress", "--source=gateway-httproute")
+
+
+def report_of(
+    instances: Iterable[Document] = (),
+    objects: Iterable[Document] = (),
+    gaps: Iterable[tuple[str, str, str]] = (),
+) -> report_pb2.Report:
+    report = new_report(CLUSTER)
+    evidence = report.external_dns
+    evidence.instances.extend(convert.external_dns_instance(d) for d in instances)
+    for document in objects:
+        kind = document["kind"]
+        if kind == "Service":
+            evidence.requested_names.extend(convert.service_names(document))
+        elif kind == "Ingress":
+            evidence.requested_names.extend(convert.ingress_names(document))
+        else:
+            evidence.requested_names.extend(convert.route_names(document, kind))
+            report.gateway_api.routes.append(gateway_api.route(document, kind))
+    for gatherer, resource, reason in gaps:
+        report.gaps.add(gatherer=gatherer, resource=resource, reason=reason, message="denied")
+    return report
+
+
+def facts(
+    instances: Iterable[Document] = (),
+    objects: Iterable[Document] = (),
+    gaps: Iterable[tuple[str, str, str]] = (),
+) -> audit_pb2.ClusterFacts:
+    return facts_of(report=report_of(instances, objects, gaps))
+
+
+def built(
+    instances: Callable[[], Iterable[Document]],
+    objects: Callable[[], Iterable[Document]],
+    gaps: Iterable[tuple[str, str, str]] = (),
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    return lambda: facts(instances(), objects(), gaps)
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def finding_with(resource: str, **evidence: str) -> Callable[[RuleOutcome], None]:
+    def check(result: RuleOutcome) -> None:
+        (finding,) = result.findings
+        assert finding.resource == resource
+        for key, value in evidence.items():
+            assert finding.evidence[key] == value, (key, dict(finding.evidence))
+
+    return check
+
+
+def reason(*parts: str) -> Callable[[RuleOutcome], None]:
+    def check(result: RuleOutcome) -> None:
+        for part in parts:
+            assert part in result.reason, result.reason
+
+    return check
+
+
+# -- the cases ----------------------------------------------------------------------------
+
+CASES = [
+    # EDN-005
+    RuleCase(
+        "EDN-005",
+        "v0.21-reads-alpha-but-service-has-ga-annotation",
+        built(lambda: [external_dns("v0.21.0")], lambda: [ga_service()]),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "Service default/nginx-svc",
+            annotations=f"{GA_PREFIX}hostname",
+            instance_prefixes=ALPHA_PREFIX,
+            instances="default/external-dns",
+            versions="v0.21.0",
+        ),
+    ),
+    RuleCase(
+        "EDN-005",
+        "v0.22-reads-ga-but-service-has-alpha-annotation",
+        built(lambda: [external_dns()], lambda: [alpha_service()]),
+        Outcome.FINDINGS,
+        check=finding_with("Service default/nginx-svc", instance_prefixes=GA_PREFIX),
+    ),
+    RuleCase(
+        "EDN-005",
+        "published-v0.22-and-ga-annotations",
+        built(
+            lambda: [external_dns()],
+            lambda: [
+                ga_service(),
+                one("externaldns/azure-private-dns_service_internal-lb.yaml", "Service"),
+            ],
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-005",
+        "v0.22-with-annotation-prefix-alpha",
+        built(
+            lambda: [external_dns(add=[f"--annotation-prefix={ALPHA_PREFIX}"])],
+            lambda: [alpha_service()],
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-005",
+        "image-without-tag",
+        built(lambda: [external_dns("")], lambda: [ga_service()]),
+        Outcome.NOT_ASSESSED,
+        check=reason("default/external-dns", "annotation prefix is unknown"),
+    ),
+    RuleCase(
+        "EDN-005",
+        "services-forbidden",
+        built(
+            lambda: [external_dns()],
+            lambda: [ga_service()],
+            [("externaldns", "services/v1", "forbidden")],
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason("services/v1"),
+    ),
+    # EDN-007
+    RuleCase(
+        "EDN-007",
+        "published-route-without-status",
+        built(lambda: [external_dns(replace=gateway_source())], lambda: [tagged_route()]),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "HTTPRoute default/my-route",
+            hostnames="api.example.com",
+            instances="default/external-dns",
+            parent_refs="default/my-gateway",
+        ),
+    ),
+    RuleCase(
+        "EDN-007",
+        "agc-route-rejected",
+        built(
+            lambda: [external_dns(replace=gateway_source())],
+            lambda: [agc_route(accepted="False")],
+        ),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "HTTPRoute test-infra/traffic-split-route",
+            **{"parent.test-infra/gateway-01": "Accepted=False (NotAllowedByListeners)"},
+        ),
+    ),
+    RuleCase(
+        "EDN-007",
+        "agc-route-accepted",
+        built(lambda: [external_dns(replace=gateway_source())], lambda: [agc_route()]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-007",
+        "instance-without-gateway-source",
+        built(lambda: [external_dns()], lambda: [tagged_route()]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-007",
+        "httproutes-forbidden",
+        built(
+            lambda: [external_dns(replace=gateway_source())],
+            list,
+            [("gateway_api", "httproutes.gateway.networking.k8s.io/v1", "forbidden")],
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason("httproutes.gateway.networking.k8s.io/v1"),
+    ),
+    RuleCase(
+        "EDN-007",
+        "gateway-api-not-installed",
+        built(
+            lambda: [external_dns(replace=gateway_source())],
+            list,
+            [("gateway_api", "httproutes.gateway.networking.k8s.io", "not_found")],
+        ),
+        Outcome.PASSED,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_case(case: RuleCase) -> None:
+    """Each case through the engine (the catalogue runs them too once the rules are registered)."""
+    result = evaluate_rule(RULES[case.rule_id], ClusterView(case.facts()), RuleSettings())
+    assert result.outcome is case.expect, f"{result.outcome}: {result.reason}"
+    if case.expect is Outcome.FINDINGS:
+        assert result.findings and all(f.rule_id == case.rule_id for f in result.findings)
+    else:
+        assert result.findings == ()
+    if case.expect is Outcome.NOT_ASSESSED:
+        assert result.reason
+    if case.check is not None:
+        case.check(result)
+
+
+def outcome(rule: Rule, facts_: audit_pb2.ClusterFacts) -> RuleOutcome:
+    return evaluate_rule(rule, ClusterView(facts_), RuleSettings())
+
+
+# -- versions and scopes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "prefix"),
+    [
+        ("v0.22.0", GA_PREFIX),
+        ("v0.23.1", GA_PREFIX),
+        ("0.22.0-debian-12-r3", GA_PREFIX),
+        ("v1.0.0", GA_PREFIX),
+        ("v0.21.0", ALPHA_PREFIX),
+        ("v0.14.2", ALPHA_PREFIX),
+        ("0.9.0", ALPHA_PREFIX),
+        ("latest", None),
+        ("", None),
+    ],
+)
+def test_default_prefix_by_version(tag: str, prefix: str | None) -> None:
+    assert version_default_prefix(tag) == prefix
+
+
+def test_the_legacy_prefix_flag_adds_the_alpha_prefix() -> None:
+    instance = convert.external_dns_instance(
+        external_dns("v0.23.0", add=["--enable-legacy-annotation-prefix"])
+    )
+    assert instance_scope(instance).prefixes == frozenset({GA_PREFIX, ALPHA_PREFIX})
+    assert outcome(EDN_005, facts([external_dns("v0.23.0")], [alpha_service()])).findings
+    legacy = external_dns("v0.23.0", add=["--enable-legacy-annotation-prefix"])
+    assert outcome(EDN_005, facts([legacy], [alpha_service()])).outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    ("filters", "hostname", "published"),
+    [
+        ((), "anything.org", True),
+        (("--domain-filter=example.com",), "example.com", True),
+        (("--domain-filter=example.com",), "a.b.example.com", True),
+        (("--domain-filter=example.com",), "notexample.com", False),
+        (("--domain-filter=.example.com",), "example.com", False),
+        (("--domain-filter=.example.com",), "a.example.com", True),
+        (("--domain-filter=example.com,example.org",), "x.example.org", True),
+        (("--domain-filter=Example.COM.",), "x.example.com", True),
+        (
+            ("--domain-filter=example.com", "--exclude-domains=dev.example.com"),
+            "a.dev.example.com",
+            False,
+        ),
+        (("--regex-domain-filter=^api\\.",), "api.example.net", True),
+        (("--regex-domain-filter=^api\\.",), "www.example.net", False),
+    ],
+)
+def test_domain_filters_follow_external_dns(
+    filters: tuple[str, ...], hostname: str, published: bool
+) -> None:
+    deployment = external_dns(replace=("--domain-filter=example.com", "--source=service"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"] += list(filters)
+    scope = instance_scope(convert.external_dns_instance(deployment))
+    assert scope.publishes(hostname) is published
+
+
+def test_a_regex_that_does_not_compile_is_not_assessed() -> None:
+    broken = external_dns(add=["--regex-domain-filter=(unclosed"])
+    result = outcome(EDN_005, facts([broken], [ga_service()]))
+    assert result.outcome is Outcome.NOT_ASSESSED
+    assert "--regex-domain-filter" in result.reason
+
+
+# -- EDN-005 --------------------------------------------------------------------------------
+
+
+def test_objects_outside_the_instance_sources_namespace_or_filters_do_not_count() -> None:
+    old = "v0.21.0"
+    ingress_only = external_dns(old, replace=("--source=service", "--source=ingress"))
+    assert outcome(EDN_005, facts([ingress_only], [ga_service()])).outcome is Outcome.PASSED
+    other_namespace = external_dns(old, add=["--namespace=apps"])
+    assert outcome(EDN_005, facts([other_namespace], [ga_service()])).outcome is Outcome.PASSED
+    other_domain = external_dns(
+        old, replace=("--domain-filter=example.com", "--domain-filter=contoso.com")
+    )
+    assert outcome(EDN_005, facts([other_domain], [ga_service()])).outcome is Outcome.PASSED
+
+
+def test_an_object_with_both_prefixes_is_read_by_either_version() -> None:
+    service = ga_service()
+    service["metadata"]["annotations"][f"{ALPHA_PREFIX}hostname"] = "server.example.com"
+    for tag in ("v0.21.0", "v0.22.0"):
+        assert outcome(EDN_005, facts([external_dns(tag)], [service])).outcome is Outcome.PASSED
+
+
+def test_one_finding_per_object_names_every_blind_instance() -> None:
+    first = external_dns("v0.21.0")
+    second = external_dns("v0.20.0")
+    second["metadata"]["name"] = "external-dns-private"
+    (finding,) = outcome(EDN_005, facts([first, second], [ga_service()])).findings
+    assert finding.evidence["instances"] == "default/external-dns,default/external-dns-private"
+    assert finding.severity == audit_pb2.SEVERITY_HIGH
+
+
+def test_spec_hosts_are_not_annotations() -> None:
+    ingress = one("externaldns/azure_nginx_service-annotation.yaml", "Ingress")
+    result = outcome(EDN_005, facts([external_dns("v0.21.0")], [ingress]))
+    assert result.outcome is Outcome.PASSED
+
+
+def test_route_annotations_count_for_gateway_sources() -> None:
+    route = tagged_route()
+    route["metadata"]["annotations"][f"{GA_PREFIX}hostname"] = "www.example.com"
+    old = external_dns("v0.21.0", replace=gateway_source())
+    (finding,) = outcome(EDN_005, facts([old], [route])).findings
+    assert finding.resource == "HTTPRoute default/my-route"
+
+
+def test_no_external_dns_passes() -> None:
+    assert outcome(EDN_005, facts([], [alpha_service()])).outcome is Outcome.PASSED
+
+
+def test_instance_without_source_flags_is_not_assessed_when_objects_are_annotated() -> None:
+    deployment = external_dns()
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"] = ["--provider=azure"]
+    result = outcome(EDN_005, facts([deployment], [alpha_service()]))
+    assert result.outcome is Outcome.NOT_ASSESSED
+    assert "no --source flag" in result.reason
+
+
+# -- EDN-007 --------------------------------------------------------------------------------
+
+
+def test_accepted_for_an_older_generation_is_not_accepted() -> None:
+    instance = external_dns(replace=gateway_source())
+    stale = agc_route(generation=2)  # the published status says observedGeneration 1
+    (finding,) = outcome(EDN_007, facts([instance], [stale])).findings
+    assert "for generation 1, route is at 2" in finding.evidence["parent.test-infra/gateway-01"]
+    current = agc_route(generation=1)
+    assert outcome(EDN_007, facts([instance], [current])).outcome is Outcome.PASSED
+
+
+def test_a_status_for_another_parent_does_not_count() -> None:
+    route = agc_route()
+    route["spec"]["parentRefs"] = [{"name": "other-gateway"}]
+    result = outcome(EDN_007, facts([external_dns(replace=gateway_source())], [route]))
+    (finding,) = result.findings
+    assert finding.evidence["parent_refs"] == "test-infra/other-gateway"
+    assert finding.severity == audit_pb2.SEVERITY_MEDIUM
+
+
+@pytest.mark.parametrize(
+    ("flag", "selected"),
+    [
+        ("--gateway-namespace=test-infra", True),
+        ("--gateway-namespace=infra", False),
+        ("--gateway-name=gateway-01", True),
+        ("--gateway-name=other", False),
+        ("--namespace=test-infra", True),
+        ("--namespace=apps", False),
+    ],
+)
+def test_gateway_and_namespace_filters_select_routes(flag: str, selected: bool) -> None:
+    instance = external_dns(replace=gateway_source(), add=[flag])
+    result = outcome(EDN_007, facts([instance], [agc_route(accepted="False")]))
+    assert bool(result.findings) is selected
+
+
+def test_hostname_annotation_selects_a_route_without_spec_hostnames() -> None:
+    route = agc_route(accepted="False")
+    del route["spec"]["hostnames"]
+    route["metadata"]["annotations"] = {f"{GA_PREFIX}hostname": "app.example.com"}
+    instance = external_dns(replace=gateway_source())
+    (finding,) = outcome(EDN_007, facts([instance], [route])).findings
+    assert finding.evidence["hostnames"] == "app.example.com"
+    ignoring = external_dns(replace=gateway_source(), add=["--ignore-hostname-annotation"])
+    assert outcome(EDN_007, facts([ignoring], [route])).outcome is Outcome.PASSED
+
+
+def test_routes_outside_the_domain_filter_pass() -> None:
+    route = agc_route(accepted="False")
+    route["spec"]["hostnames"] = ["contoso.net"]
+    result = outcome(EDN_007, facts([external_dns(replace=gateway_source())], [route]))
+    assert result.outcome is Outcome.PASSED

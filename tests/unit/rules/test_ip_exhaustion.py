@@ -1,0 +1,227 @@
+"""IP exhaustion rules with a check: service CIDR (IPX-003, inventory + agent report) and the
+VNet private-IP limit (IPX-005). The pending IPX-001/002/004 are covered by test_pending."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from netaudit.collector.rules import Outcome, RuleOutcome, ip_exhaustion
+from netaudit.v1 import audit_pb2, report_pb2
+from tests.rule_cases import (
+    RuleCase,
+    arm_json,
+    facts_of,
+    inventory_of,
+    managed_cluster,
+    new_report,
+)
+from tests.unit.rules.network_payloads import (
+    NODE_SUBNET_ID,
+    VNET_ID,
+    evaluate,
+    recorded_cni_cluster,
+    service_network,
+    subnet_id,
+    usage_row,
+    vnet_body,
+)
+
+Body = dict[str, Any]
+
+
+def evidence_has(**expected: str) -> Callable[[RuleOutcome], None]:
+    def check(outcome: RuleOutcome) -> None:
+        (finding,) = outcome.findings
+        for key, value in expected.items():
+            assert finding.evidence[key] == value, (key, dict(finding.evidence))
+
+    return check
+
+
+def reason_names(*words: str) -> Callable[[RuleOutcome], None]:
+    def check(outcome: RuleOutcome) -> None:
+        for word in words:
+            assert word in outcome.reason, outcome.reason
+
+    return check
+
+
+# -- IPX-003 service CIDR nearly full -----------------------------------------------------
+
+
+def hosts(cidr: str, count: int) -> list[str]:
+    """The first ``count`` host addresses of ``cidr`` (.1 is kubernetes.default's)."""
+    network = ipaddress.ip_network(cidr)
+    return [str(network.network_address + offset) for offset in range(1, count + 1)]
+
+
+def service_facts(
+    cluster_ips: list[str],
+    service_cidr: str | None = "10.0.0.0/24",
+    cluster: Body | None = None,
+    gaps: tuple[report_pb2.Gap, ...] = (),
+) -> audit_pb2.ClusterFacts:
+    """ManagedClustersGet (service CIDR 10.0.0.0/16, here narrowed to ``service_cidr``) and
+    an agent report whose Services hold ``cluster_ips``."""
+    body = cluster or managed_cluster("ManagedClustersGet.json")
+    if service_cidr is not None:
+        body["properties"]["networkProfile"].update(
+            serviceCidr=service_cidr, serviceCidrs=[service_cidr]
+        )
+    inventory = inventory_of(body)
+    report = new_report(inventory.arm_resource_id)
+    report.services.CopyFrom(service_network(cluster_ips))
+    report.gaps.extend(gaps)
+    return facts_of(inventory, report)
+
+
+CASES: list[RuleCase] = [
+    # 205 of 256 = 80.1%
+    RuleCase(
+        "IPX-003",
+        "205-services-in-a-slash-24",
+        lambda: service_facts(hosts("10.0.0.0/24", 205)),
+        Outcome.FINDINGS,
+        check=evidence_has(
+            **{"used.10.0.0.0/24": "205", "size.10.0.0.0/24": "256", "threshold": "0.8"}
+        ),
+    ),
+    RuleCase(
+        "IPX-003",
+        "204-services-in-a-slash-24",
+        lambda: service_facts(hosts("10.0.0.0/24", 204)),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "IPX-003",
+        "rest-example-slash-16-with-kube-dns",
+        lambda: service_facts(["10.0.0.1", "10.0.0.10"], service_cidr=None),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "IPX-003",
+        "ratio-from-settings",
+        lambda: service_facts(hosts("10.0.0.0/24", 129)),
+        Outcome.FINDINGS,
+        settings={"IPX-003": {"ratio": 0.5}},
+        check=evidence_has(**{"used.10.0.0.0/24": "129", "threshold": "0.5"}),
+    ),
+    RuleCase(
+        "IPX-003",
+        "services-forbidden",
+        lambda: service_facts(
+            hosts("10.0.0.0/24", 205),
+            gaps=(report_pb2.Gap(gatherer="services", resource="services/v1", reason="forbidden"),),
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("services/v1", "forbidden"),
+    ),
+    RuleCase(
+        "IPX-003",
+        "inventory-only",
+        lambda: facts_of(inventory_of(managed_cluster("ManagedClustersGet.json"))),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("no agent report"),
+    ),
+]
+
+# -- IPX-005 VNet near 65,536 ------------------------------------------------------------------
+
+
+def vnet_facts(rows: list[Body], gap: bool = False) -> audit_pb2.ClusterFacts:
+    """The recorded cluster with the fixture VNet and these usage rows."""
+    usages: list[Mapping[str, Any]] = list(rows)
+    inventory = inventory_of(recorded_cni_cluster(), vnets=[(vnet_body(), usages)])
+    if gap:
+        inventory.gaps.add(resource_id=VNET_ID, reason="forbidden", message="no usages")
+    return facts_of(inventory)
+
+
+def published_usages() -> list[Body]:
+    """VirtualNetworks_ListUsage as published: GatewaySubnet -1/-1, newSubnet 2 of 3."""
+    body: dict[str, Any] = arm_json("network/VirtualNetworkListUsage.json")
+    rows: list[Body] = body["value"]
+    return rows
+
+
+def busy_vnet(pod_ips: float) -> list[Body]:
+    """The published rows plus subnet1 full and two pod subnets of a /17 (32,763 usable
+    each) holding ``pod_ips`` between them."""
+    first = min(pod_ips, 32763)
+    return [
+        *published_usages(),
+        usage_row(NODE_SUBNET_ID, 251, 251),
+        usage_row(subnet_id("pods-a"), first, 32763),
+        usage_row(subnet_id("pods-b"), pod_ips - first, 32763),
+    ]
+
+
+CASES += [
+    # 2 + 251 + 52,300 = 52,553 > 0.8 * 65,536 = 52,428.8
+    RuleCase(
+        "IPX-005",
+        "52553-ips-in-use",
+        lambda: vnet_facts(busy_vnet(52300)),
+        Outcome.FINDINGS,
+        check=evidence_has(used="52553", limit="65536", ratio="0.802", subnets="4"),
+    ),
+    RuleCase(
+        "IPX-005",
+        "52428-ips-in-use",
+        lambda: vnet_facts(busy_vnet(52175)),
+        Outcome.PASSED,
+    ),
+    RuleCase("IPX-005", "published-usages", lambda: vnet_facts(published_usages()), Outcome.PASSED),
+    RuleCase(
+        "IPX-005",
+        "ratio-from-settings",
+        lambda: vnet_facts(busy_vnet(30000)),
+        Outcome.FINDINGS,
+        settings={"IPX-005": {"ratio": 0.4}},
+        check=evidence_has(used="30253", threshold="0.4"),
+    ),
+    RuleCase(
+        "IPX-005",
+        "vnet-not-read",
+        lambda: vnet_facts(busy_vnet(52300), gap=True),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("forbidden"),
+    ),
+]
+
+
+# -- plain tests ---------------------------------------------------------------------------
+
+
+def test_dual_stack_ips_count_in_their_own_range() -> None:
+    """IPv6 cluster IPs fill the IPv6 range only (fd00:1234::/108 narrowed to /120 here)."""
+    body = managed_cluster("ManagedClustersCreate_DualStackNetworking.json")
+    body["properties"]["networkProfile"]["serviceCidrs"] = ["10.0.0.0/16", "fd00:1234::/120"]
+    ips = hosts("fd00:1234::/120", 250) + hosts("10.0.0.0/16", 250)
+    outcome = evaluate(ip_exhaustion.IPX_003, service_facts(ips, service_cidr=None, cluster=body))
+    (finding,) = outcome.findings
+    assert finding.resource == finding.cluster_key
+    assert finding.evidence["used.fd00:1234::/120"] == "250"
+    assert "used.10.0.0.0/16" not in finding.evidence
+
+
+def test_ips_outside_the_service_cidr_do_not_count() -> None:
+    ips = hosts("10.0.0.0/24", 100) + hosts("10.1.0.0/24", 200)
+    outcome = evaluate(ip_exhaustion.IPX_003, service_facts(ips))
+    assert outcome.outcome is Outcome.PASSED
+
+
+def test_unparsable_cluster_ip_is_named_after_the_findings() -> None:
+    outcome = evaluate(ip_exhaustion.IPX_003, service_facts([*hosts("10.0.0.0/24", 210), "x"]))
+    assert outcome.outcome is Outcome.FINDINGS
+    assert outcome.reason == "cluster IPs do not parse: x"
+
+
+def test_vnet_usage_rows_without_a_value_are_skipped() -> None:
+    rows = [*busy_vnet(52300), usage_row(subnet_id("GatewaySubnet2"), -1, -1)]
+    (finding,) = evaluate(ip_exhaustion.IPX_005, vnet_facts(rows)).findings
+    assert finding.evidence["used"] == "52553"
+    assert finding.resource == VNET_ID.lower()
+    assert finding.severity == audit_pb2.SEVERITY_MEDIUM
