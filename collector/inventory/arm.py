@@ -331,7 +331,10 @@ class ArmReader:
             except ClientAuthenticationError:
                 raise
             except HttpResponseError as exc:
-                state.failures[key] = _gap(f"/subscriptions/{subscription_id}", exc)
+                state.failures[key] = _gap(
+                    f"/subscriptions/{subscription_id}/providers/Microsoft.Network/privateDnsZones",
+                    exc,
+                )
                 state.values[key] = []
         zones: list[Payload] = state.values[key]
         return zones

@@ -34,6 +34,10 @@ def fingerprint(rule_id: str, cluster_key: str, resource: str) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
+CLUSTER_SCOPE = "cluster"
+FLEET_SCOPE = "fleet"
+
+
 def record_findings(
     connection: Connection,
     scan_id: int,
@@ -42,34 +46,45 @@ def record_findings(
     *,
     now: datetime,
 ) -> None:
+    """One cluster's findings from an evaluation in which every rule was assessed:
+    upsert them and resolve the cluster's other open findings."""
     lock_cluster(connection, key)
     require_scan(connection, scan_id)
-    rows = _rows_by_fingerprint(key, verdicts, scan_id, now)
-    if rows:
-        insert = upsert(connection, findings)
-        new = insert.excluded
-        connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[findings.c.fingerprint],
-                set_={
-                    "severity": new.severity,
-                    "title": new.title,
-                    "message": new.message,
-                    "evidence": new.evidence,
-                    "remediation": new.remediation,
-                    "last_seen": new.last_seen,
-                    "resolved_at": None,
-                    "last_scan_id": new.last_scan_id,
-                },
-            ),
-            list(rows.values()),
-        )
-    _resolve_absent(connection, key, set(rows), now)
+    rows = finding_rows(key, verdicts, scan_id, now, CLUSTER_SCOPE)
+    upsert_findings(connection, list(rows.values()))
+    open_rows = open_findings_of(connection, [key], CLUSTER_SCOPE)
+    resolve(connection, [row.fingerprint for row in open_rows if row.fingerprint not in rows], now)
 
 
-def _rows_by_fingerprint(
-    key: str, verdicts: Iterable[audit_pb2.Finding], scan_id: int, now: datetime
+def upsert_findings(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert or refresh findings by fingerprint: first seen kept, reopened if resolved."""
+    if not rows:
+        return
+    insert = upsert(connection, findings)
+    new = insert.excluded
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[findings.c.fingerprint],
+            set_={
+                "severity": new.severity,
+                "title": new.title,
+                "message": new.message,
+                "evidence": new.evidence,
+                "remediation": new.remediation,
+                "last_seen": new.last_seen,
+                "resolved_at": None,
+                "last_scan_id": new.last_scan_id,
+                "scope": new.scope,
+            },
+        ),
+        rows,
+    )
+
+
+def finding_rows(
+    key: str, verdicts: Iterable[audit_pb2.Finding], scan_id: int, now: datetime, scope: str
 ) -> dict[str, dict[str, Any]]:
+    """Rows by fingerprint for one cluster's findings (InvalidFinding for another cluster's)."""
     rows: dict[str, dict[str, Any]] = {}
     for verdict in verdicts:
         if verdict.cluster_key and cluster_key(verdict.cluster_key) != key:
@@ -99,18 +114,29 @@ def _rows_by_fingerprint(
             "last_seen": now,
             "resolved_at": None,
             "last_scan_id": scan_id,
+            "scope": scope,
         }
     return rows
 
 
-def _resolve_absent(connection: Connection, key: str, present: set[str], now: datetime) -> None:
-    still_open = connection.scalars(
-        sa.select(findings.c.fingerprint).where(
-            findings.c.cluster_key == key, findings.c.resolved_at.is_(None)
+def open_findings_of(connection: Connection, keys: list[str], scope: str) -> list[sa.Row[Any]]:
+    """(fingerprint, cluster_key, rule_id) of the clusters' open findings of one scope."""
+    result: list[sa.Row[Any]] = []
+    for chunk in _chunks(sorted(keys), _IN_CHUNK):
+        result.extend(
+            connection.execute(
+                sa.select(findings.c.fingerprint, findings.c.cluster_key, findings.c.rule_id).where(
+                    findings.c.cluster_key.in_(chunk),
+                    findings.c.resolved_at.is_(None),
+                    findings.c.scope == scope,
+                )
+            )
         )
-    )
-    gone = sorted(set(still_open) - present)
-    for chunk in _chunks(gone, _IN_CHUNK):
+    return result
+
+
+def resolve(connection: Connection, fingerprints: list[str], now: datetime) -> None:
+    for chunk in _chunks(sorted(fingerprints), _IN_CHUNK):
         connection.execute(
             sa.update(findings).where(findings.c.fingerprint.in_(chunk)).values(resolved_at=now)
         )

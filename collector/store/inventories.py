@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from google.protobuf.message import DecodeError
 from sqlalchemy.engine import Connection
 
+from netaudit.collector.analysis.fleet import inventory_claims
+from netaudit.collector.store.claims import INVENTORY_SOURCE, replace_claims
 from netaudit.collector.store.clusters import (
     Sighting,
     cluster_key,
@@ -16,7 +18,7 @@ from netaudit.collector.store.clusters import (
 )
 from netaudit.collector.store.engine import upsert
 from netaudit.collector.store.errors import InvalidInventory, StoreError
-from netaudit.collector.store.tables import inventories
+from netaudit.collector.store.tables import inventories as inventories_table
 from netaudit.v1 import inventory_pb2
 
 
@@ -46,33 +48,50 @@ def save_inventory(
             seen_at=refreshed,
         ),
     )
-    insert = upsert(connection, inventories).values(
+    insert = upsert(connection, inventories_table).values(
         cluster_key=key,
         refreshed_at=refreshed,
         payload=inventory.SerializeToString(deterministic=True),
     )
     new = insert.excluded
-    connection.execute(
+    stored = connection.execute(
         insert.on_conflict_do_update(
-            index_elements=[inventories.c.cluster_key],
+            index_elements=[inventories_table.c.cluster_key],
             set_={"refreshed_at": new.refreshed_at, "payload": new.payload},
             # a retried or slow refresh must not overwrite a newer one
-            where=new.refreshed_at >= inventories.c.refreshed_at,
+            where=new.refreshed_at >= inventories_table.c.refreshed_at,
         )
     )
+    if stored.rowcount:
+        replace_claims(connection, key, INVENTORY_SOURCE, inventory_claims(inventory))
 
 
 def inventory(connection: Connection, key: str) -> inventory_pb2.ClusterInventory | None:
     payload = connection.scalar(
-        sa.select(inventories.c.payload).where(inventories.c.cluster_key == key)
+        sa.select(inventories_table.c.payload).where(inventories_table.c.cluster_key == key)
     )
     return None if payload is None else _decode(key, payload)
 
 
+def inventories(
+    connection: Connection, keys: list[str]
+) -> dict[str, inventory_pb2.ClusterInventory]:
+    found: dict[str, inventory_pb2.ClusterInventory] = {}
+    for start in range(0, len(keys), 500):
+        rows = connection.execute(
+            sa.select(inventories_table.c.cluster_key, inventories_table.c.payload).where(
+                inventories_table.c.cluster_key.in_(keys[start : start + 500])
+            )
+        )
+        for key, payload in rows:
+            found[key] = _decode(key, payload)
+    return found
+
+
 def all_inventories(connection: Connection) -> list[inventory_pb2.ClusterInventory]:
     rows = connection.execute(
-        sa.select(inventories.c.cluster_key, inventories.c.payload).order_by(
-            inventories.c.cluster_key
+        sa.select(inventories_table.c.cluster_key, inventories_table.c.payload).order_by(
+            inventories_table.c.cluster_key
         )
     )
     return [_decode(key, payload) for key, payload in rows]

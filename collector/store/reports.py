@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from google.protobuf.message import DecodeError
 from sqlalchemy.engine import Connection
 
+from netaudit.collector.analysis.fleet import report_claims
+from netaudit.collector.store.claims import REPORT_SOURCE, replace_claims
 from netaudit.collector.store.clusters import (
     Sighting,
     cluster_key,
@@ -90,7 +92,19 @@ def commit_report(
         return CommitOutcome.DUPLICATE
     record_report_arrival(connection, key, agent_id, received_at)
     _prune(connection, key, retention)
+    if _is_latest(connection, key, report.report_id):
+        replace_claims(connection, key, REPORT_SOURCE, report_claims(report))
     return CommitOutcome.COMMITTED
+
+
+def _is_latest(connection: Connection, key: str, report_id: str) -> bool:
+    latest = connection.scalar(
+        sa.select(reports.c.report_id)
+        .where(reports.c.cluster_key == key)
+        .order_by(*_NEWEST_FIRST)
+        .limit(1)
+    )
+    return bool(latest == report_id)
 
 
 def _already_committed(connection: Connection, report_id: str) -> bool:
@@ -127,15 +141,33 @@ def latest_report(connection: Connection, key: str) -> StoredReport | None:
 
 
 def all_latest_reports(connection: Connection) -> list[StoredReport]:
-    ranked = sa.select(
-        reports.c.cluster_key,
-        reports.c.payload,
-        reports.c.received_at,
-        reports.c.agent_id,
-        sa.func.row_number()
-        .over(partition_by=reports.c.cluster_key, order_by=_NEWEST_FIRST)
-        .label("rank"),
-    ).subquery()
+    return _latest(connection, None)
+
+
+def latest_reports(connection: Connection, keys: list[str]) -> dict[str, StoredReport]:
+    """The latest report of each of ``keys`` that has one (one query per 500 keys)."""
+    found: dict[str, StoredReport] = {}
+    for start in range(0, len(keys), 500):
+        for stored in _latest(connection, keys[start : start + 500]):
+            found[stored.cluster_key] = stored
+    return found
+
+
+def _latest(connection: Connection, keys: list[str] | None) -> list[StoredReport]:
+    scope = sa.true() if keys is None else reports.c.cluster_key.in_(keys)
+    ranked = (
+        sa.select(
+            reports.c.cluster_key,
+            reports.c.payload,
+            reports.c.received_at,
+            reports.c.agent_id,
+            sa.func.row_number()
+            .over(partition_by=reports.c.cluster_key, order_by=_NEWEST_FIRST)
+            .label("rank"),
+        )
+        .where(scope)
+        .subquery()
+    )
     rows = connection.execute(
         sa.select(ranked.c.cluster_key, ranked.c.payload, ranked.c.received_at, ranked.c.agent_id)
         .where(ranked.c.rank == 1)

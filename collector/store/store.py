@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from netaudit.collector.store import claims as claim_rows
 from netaudit.collector.store import clusters as cluster_rows
 from netaudit.collector.store import findings as finding_rows
 from netaudit.collector.store import inventories as inventory_rows
+from netaudit.collector.store import outcomes as outcome_rows
 from netaudit.collector.store import reports as report_rows
 from netaudit.collector.store import scans as scan_rows
 from netaudit.collector.store.clusters import cluster_key as normalized_key
@@ -222,6 +224,64 @@ class Store:
                 findings,
                 now=aware("now", now),
             )
+
+    def record_evaluations(
+        self, scan_id: int, evaluations: Sequence[outcome_rows.Evaluation], *, now: datetime
+    ) -> outcome_rows.RecordedBatch:
+        """A batch of clusters' rule outcomes in one transaction: findings upserted, open
+        findings resolved only where their rule was completely assessed, the latest
+        outcome per (cluster, rule) kept, this scan's counts added. Clusters that a newer
+        scan already recorded are skipped (``stale``)."""
+        with self._write() as connection:
+            return outcome_rows.record_evaluations(
+                connection, scan_id, evaluations, now=aware("now", now)
+            )
+
+    def record_fleet_findings(
+        self,
+        scan_id: int,
+        fleet_rules: Iterable[str],
+        findings: Sequence[audit_pb2.Finding],
+        *,
+        now: datetime,
+    ) -> bool:
+        """The fleet-wide step's findings; False when a newer scan already recorded its own."""
+        with self._write() as connection:
+            return outcome_rows.record_fleet_findings(
+                connection, scan_id, fleet_rules, findings, now=aware("now", now)
+            )
+
+    def shared_claims(
+        self, kind: str, *, per_claim: bool = False
+    ) -> Iterator[tuple[str, list[audit_pb2.FleetClaim]]]:
+        """(resource, claims) of every resource of ``kind`` that several clusters claim."""
+        with self._read() as connection:
+            yield from claim_rows.shared_groups(connection, kind, per_claim=per_claim)
+
+    def outcomes(
+        self, cluster_key: str | None = None, rule_id: str | None = None
+    ) -> list[outcome_rows.OutcomeRecord]:
+        """The latest outcome of each (cluster, rule), optionally of one cluster or rule."""
+        key = None if cluster_key is None else normalized_key(cluster_key)
+        with self._read() as connection:
+            return outcome_rows.outcomes(connection, key=key, rule_id=rule_id)
+
+    def scan_outcome_totals(self, scan_id: int) -> dict[tuple[str, str], int]:
+        """(rule_id, outcome) -> number of clusters, for one scan."""
+        with self._read() as connection:
+            return outcome_rows.scan_outcome_totals(connection, scan_id)
+
+    def latest_reports(self, cluster_keys: Sequence[str]) -> dict[str, StoredReport]:
+        """The latest report of each of these clusters that has one."""
+        keys = [normalized_key(k) for k in cluster_keys]
+        with self._read() as connection:
+            return report_rows.latest_reports(connection, keys)
+
+    def inventories(self, cluster_keys: Sequence[str]) -> dict[str, inventory_pb2.ClusterInventory]:
+        """The inventory of each of these clusters that has one."""
+        keys = [normalized_key(k) for k in cluster_keys]
+        with self._read() as connection:
+            return inventory_rows.inventories(connection, keys)
 
     def open_findings(self, cluster_key: str | None = None) -> list[StoredFinding]:
         """Open findings, most severe first (of one cluster, or of the fleet)."""

@@ -61,6 +61,9 @@ clusters = sa.Table(
     # received last when it carries an older (epoch, sequence) than the ones kept.
     sa.Column("last_report_at", UtcDateTime, nullable=True),
     sa.Column("last_agent_id", sa.Text, nullable=False),
+    # The newest scan whose verdicts were recorded for this cluster: an older scan's late
+    # retry must not overwrite them.
+    sa.Column("last_scan_id", sa.Integer, nullable=True),
 )
 
 reports = sa.Table(
@@ -98,6 +101,8 @@ scans = sa.Table(
     sa.Column("clusters", sa.Integer, nullable=False),
     sa.Column("findings", sa.Integer, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
+    # When the fleet-wide step of this scan recorded its verdicts (None: not yet).
+    sa.Column("reduced_at", UtcDateTime, nullable=True),
 )
 
 findings = sa.Table(
@@ -117,6 +122,48 @@ findings = sa.Table(
     sa.Column("last_seen", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
     sa.Column("last_scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=False),
+    # "cluster": found by the per-cluster rules; "fleet": by the fleet-wide step. Each step
+    # resolves only its own findings, so neither resolves what the other still sees.
+    sa.Column("scope", sa.Text, nullable=False, server_default="cluster"),
     sa.Index("ix_findings_cluster_key_resolved_at", "cluster_key", "resolved_at"),
     sa.Index("ix_findings_resolved_at", "resolved_at"),
+)
+
+rule_outcomes = sa.Table(
+    "rule_outcomes",
+    metadata,
+    # The latest outcome of each (cluster, rule): findings, passed, not_assessed or error.
+    sa.Column("cluster_key", sa.Text, sa.ForeignKey("clusters.key"), primary_key=True),
+    sa.Column("rule_id", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("findings", sa.Integer, nullable=False),
+    # When this outcome (and reason) began; rows are rewritten only when they change.
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Column("scan_id", sa.Integer, nullable=False),
+    sa.Index("ix_rule_outcomes_rule_id_outcome", "rule_id", "outcome"),
+)
+
+scan_outcome_counts = sa.Table(
+    "scan_outcome_counts",
+    metadata,
+    # Per scan: how many clusters ended in each outcome of each rule (coverage).
+    sa.Column("scan_id", sa.Integer, sa.ForeignKey("scans.id"), primary_key=True),
+    sa.Column("rule_id", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("clusters", sa.Integer, nullable=False),
+)
+
+fleet_claims = sa.Table(
+    "fleet_claims",
+    metadata,
+    # What a cluster uses that others may share (audit.proto FleetClaim), replaced whenever
+    # the cluster's inventory ("inventory") or latest report ("report") is stored.
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("resource_key", sa.Text, primary_key=True),
+    sa.Column("cluster_key", sa.Text, sa.ForeignKey("clusters.key"), primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("item", sa.Integer, primary_key=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Index("ix_fleet_claims_cluster_key_source", "cluster_key", "source"),
 )

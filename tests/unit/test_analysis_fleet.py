@@ -1,18 +1,27 @@
-"""Fleet context: other clusters sharing a subnet, route table, private zone or owner id."""
+"""Fleet claims: the compact projection the fleet-wide rules read, and ExternalDNS overlap."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from netaudit.collector.analysis.fleet import cluster_key, fleet_context, fleet_contexts
+import pytest
+
+from netaudit.collector.analysis.fleet import (
+    claim_kind,
+    claim_resource,
+    cluster_key,
+    inventory_claims,
+    overlap_components,
+    report_claims,
+)
 from netaudit.collector.inventory import convert
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
 SUB = "/subscriptions/aaaaaaaa-0000-0000-0000-000000000001"
 NET = f"{SUB}/resourceGroups/rg-net/providers/Microsoft.Network"
 SHARED_SUBNET = f"{NET}/virtualNetworks/hub/subnets/shared"
+POD_SUBNET = f"{NET}/virtualNetworks/hub/subnets/pods"
 ROUTE_TABLE = f"{NET}/routeTables/rt-kubenet"
-ZONE = f"{NET}/privateDnsZones/privatelink.westeurope.azmk8s.io"
 
 
 def cluster_id(name: str) -> str:
@@ -22,30 +31,42 @@ def cluster_id(name: str) -> str:
 
 
 def inventory(
-    name: str, subnet: str, *, zone: str | None = None, route_table: str | None = None
+    name: str, *, plugin: str = "azure", pod_subnet: bool = False, route_table: str | None = None
 ) -> inventory_pb2.ClusterInventory:
-    properties: dict[str, Any] = {
-        "agentPoolProfiles": [{"name": "nodepool1", "vnetSubnetID": subnet}],
-        "apiServerAccessProfile": {
-            "enablePrivateCluster": True,
-            "privateDNSZone": zone or "system",
-        },
+    """A hand-made cluster body in ARM's shape: one autoscaling pool on the shared subnet."""
+    pool: dict[str, Any] = {
+        "name": "nodepool1",
+        "vnetSubnetID": SHARED_SUBNET.upper(),
+        "enableAutoScaling": True,
+        "maxCount": 5,
+        "count": 2,
+        "maxPods": 30,
+        "upgradeSettings": {"maxSurge": "1"},
     }
+    if pod_subnet:
+        pool.update(podSubnetID=POD_SUBNET, podIPAllocationMode="StaticBlock")
     result = convert.cluster_inventory(
-        {"id": cluster_id(name), "name": name, "properties": properties}
+        {
+            "id": cluster_id(name),
+            "name": name,
+            "properties": {
+                "networkProfile": {"networkPlugin": plugin},
+                "agentPoolProfiles": [pool],
+            },
+        }
     )
     subnet_properties: dict[str, Any] = {"addressPrefix": "10.0.0.0/24"}
     if route_table:
         subnet_properties["routeTable"] = {"id": route_table}
-    result.subnets.append(convert.subnet({"id": subnet, "properties": subnet_properties}))
-    return result
-
-
-def report(name: str, *owner_ids: str) -> report_pb2.Report:
-    result = report_pb2.Report()
-    result.cluster.arm_resource_id = cluster_id(name).upper()
-    result.external_dns.instances.extend(
-        report_pb2.ExternalDnsInstance(txt_owner_id=o) for o in owner_ids
+    result.subnets.append(convert.subnet({"id": SHARED_SUBNET, "properties": subnet_properties}))
+    result.subnets.append(
+        convert.subnet({"id": POD_SUBNET, "properties": {"addressPrefix": "10.1.0.0/22"}})
+    )
+    result.virtual_networks.append(
+        convert.virtual_network(
+            {"id": f"{NET}/virtualNetworks/hub"},
+            [{"id": SHARED_SUBNET, "currentValue": 100, "limit": 251}],
+        )
     )
     return result
 
@@ -54,65 +75,77 @@ def test_cluster_key_is_the_lower_cased_resource_id() -> None:
     assert cluster_key(" /Subscriptions/A/resourceGroups/B ") == "/subscriptions/a/resourcegroups/b"
 
 
-def test_clusters_sharing_a_subnet_name_each_other() -> None:
-    inventories = [
-        inventory("a", SHARED_SUBNET),
-        inventory("b", SHARED_SUBNET.replace("resourceGroups", "resourcegroups").upper()),
-        inventory("c", f"{NET}/virtualNetworks/spoke/subnets/own"),
+def test_a_legacy_cni_cluster_claims_its_node_subnet_with_its_terms() -> None:
+    (claim,) = inventory_claims(inventory("a"))
+    assert (claim_kind(claim), claim_resource(claim)) == ("subnet", SHARED_SUBNET.lower())
+    assert claim.cluster_key == cluster_id("a").lower()
+    subnet = claim.subnet
+    assert (subnet.role, subnet.network_model, subnet.usable, subnet.free) == (
+        "node",
+        "azure-node-subnet",
+        251,
+        151,
+    )
+    assert [(p.pool, p.nodes, p.surge, p.ips_per_node) for p in subnet.pools] == [
+        ("nodepool1", 5, 1, 31)
     ]
-    contexts = fleet_contexts(inventories, [])
-    key_a, key_b, key_c = (cluster_key(cluster_id(n)) for n in "abc")
-    assert [(s.resource, list(s.cluster_keys)) for s in contexts[key_a].shared_subnets] == [
-        (SHARED_SUBNET.lower(), [key_b])
-    ]
-    assert [list(s.cluster_keys) for s in contexts[key_b].shared_subnets] == [[key_a]]
-    assert contexts[key_c] == audit_pb2.FleetContext()
 
 
-def test_route_tables_are_shared_through_different_subnets() -> None:
-    inventories = [
-        inventory("a", f"{NET}/virtualNetworks/v/subnets/a", route_table=ROUTE_TABLE),
-        inventory("b", f"{NET}/virtualNetworks/v/subnets/b", route_table=ROUTE_TABLE.upper()),
-    ]
-    context = fleet_context(cluster_id("a"), inventories, [])
-    assert [(s.resource, list(s.cluster_keys)) for s in context.shared_route_tables] == [
-        (ROUTE_TABLE.lower(), [cluster_key(cluster_id("b"))])
-    ]
-    assert list(context.shared_subnets) == []
+def test_pod_subnet_claims_carry_the_allocation_mode() -> None:
+    node, pod = inventory_claims(inventory("a", pod_subnet=True))
+    assert (node.subnet.role, node.subnet.pools[0].ips_per_node) == ("node", 1)
+    assert pod.subnet.subnet_id == POD_SUBNET.lower()
+    assert (pod.subnet.role, pod.subnet.pools[0].pod_ip_allocation_mode) == ("pod", "StaticBlock")
+    assert pod.subnet.pools[0].ips_per_node == 32  # 16 * ceil((30 + 1) / 16)
+    assert not pod.subnet.HasField("free")
 
 
-def test_custom_private_zones_are_shared_but_system_zones_are_not() -> None:
-    inventories = [
-        inventory("a", f"{NET}/virtualNetworks/v/subnets/a", zone=ZONE),
-        inventory("b", f"{NET}/virtualNetworks/v/subnets/b", zone=ZONE),
-        inventory("c", f"{NET}/virtualNetworks/v/subnets/c"),
-        inventory("d", f"{NET}/virtualNetworks/v/subnets/d"),
-    ]
-    contexts = fleet_contexts(inventories, [])
-    assert [
-        s.resource for s in contexts[cluster_key(cluster_id("a"))].shared_private_dns_zones
-    ] == [ZONE.lower()]
-    assert list(contexts[cluster_key(cluster_id("c"))].shared_private_dns_zones) == []
+def test_route_tables_on_the_pool_subnets_are_claimed() -> None:
+    claims = inventory_claims(inventory("k", plugin="kubenet", route_table=ROUTE_TABLE))
+    (table,) = [c for c in claims if claim_kind(c) == "route_table"]
+    assert claim_resource(table) == ROUTE_TABLE.lower()
+    assert (table.route_table.network_plugin, list(table.route_table.subnet_ids)) == (
+        "kubenet",
+        [SHARED_SUBNET.lower()],
+    )
 
 
 def test_external_dns_owner_ids_default_to_default() -> None:
-    reports = [
-        report("a", ""),
-        report("b", "default"),
-        report("c", "team-c"),
-        report("d", "team-c", "x"),
-    ]
-    contexts = fleet_contexts([], reports)
-    assert [
-        (s.resource, list(s.cluster_keys))
-        for s in contexts[cluster_key(cluster_id("a"))].shared_external_dns_owner_ids
-    ] == [("default", [cluster_key(cluster_id("b"))])]
-    assert [
-        s.resource for s in contexts[cluster_key(cluster_id("d"))].shared_external_dns_owner_ids
-    ] == ["team-c"]
+    report = report_pb2.Report()
+    report.cluster.arm_resource_id = cluster_id("a").upper()
+    report.external_dns.instances.add(domain_filters=["Example.COM."])
+    report.external_dns.instances.add(txt_owner_id="Team-B")
+    first, second = report_claims(report)
+    assert (claim_resource(first), list(first.external_dns.domain_filters)) == (
+        "default",
+        ["example.com"],
+    )
+    assert claim_resource(second) == "team-b"
+    assert first.cluster_key == cluster_id("a").lower()
 
 
-def test_a_cluster_unknown_to_the_fleet_has_an_empty_context() -> None:
-    assert fleet_context(
-        "/subscriptions/x/resourcegroups/y/providers/p/t/z", [inventory("a", SHARED_SUBNET)], []
-    ) == (audit_pb2.FleetContext())
+def dns(*domains: str) -> audit_pb2.FleetClaim:
+    return audit_pb2.FleetClaim(external_dns=audit_pb2.ExternalDnsClaim(domain_filters=domains))
+
+
+@pytest.mark.parametrize(
+    ("claims", "groups"),
+    [
+        ([dns("a.io"), dns("a.io")], [[0, 1]]),
+        ([dns("a.io"), dns("b.io")], []),
+        ([dns("shop.a.io"), dns("a.io"), dns("b.io")], [[0, 1]]),
+        ([dns("a.io"), dns(), dns("b.io")], [[0, 1, 2]]),
+        ([dns("x.a.io"), dns("y.a.io")], []),
+        ([dns("x.a.io", "b.io"), dns("b.io"), dns("c.io")], [[0, 1]]),
+    ],
+)
+def test_external_dns_instances_overlap_by_domain(
+    claims: list[audit_pb2.FleetClaim], groups: list[list[int]]
+) -> None:
+    assert overlap_components(claims) == groups
+
+
+def test_overlap_is_linear_for_thousands_of_instances_of_one_owner() -> None:
+    claims = [dns(f"team{i}.example.com") for i in range(20_000)] + [dns("example.com")]
+    (group,) = overlap_components(claims)
+    assert len(group) == 20_001

@@ -216,3 +216,192 @@ class Finding(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Finding: _TypeAlias = Finding  # noqa: Y015
+
+@_typing.final
+class FleetClaim(_message.Message):
+    """FleetClaim is one resource a cluster uses that other clusters may share.
+    Claims are derived when a cluster's inventory or report is stored, so the
+    fleet-wide rules read these compact projections, never whole reports.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLUSTER_KEY_FIELD_NUMBER: _builtins.int
+    CLUSTER_NAME_FIELD_NUMBER: _builtins.int
+    SUBNET_FIELD_NUMBER: _builtins.int
+    ROUTE_TABLE_FIELD_NUMBER: _builtins.int
+    EXTERNAL_DNS_FIELD_NUMBER: _builtins.int
+    cluster_key: _builtins.str
+    """Lower-cased ARM resource id of the cluster."""
+    cluster_name: _builtins.str
+    @_builtins.property
+    def subnet(self) -> Global___SubnetClaim: ...
+    @_builtins.property
+    def route_table(self) -> Global___RouteTableClaim: ...
+    @_builtins.property
+    def external_dns(self) -> Global___ExternalDnsClaim: ...
+    def __init__(
+        self,
+        *,
+        cluster_key: _builtins.str = ...,
+        cluster_name: _builtins.str = ...,
+        subnet: Global___SubnetClaim | None = ...,
+        route_table: Global___RouteTableClaim | None = ...,
+        external_dns: Global___ExternalDnsClaim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "external_dns", b"external_dns", "route_table", b"route_table", "subnet", b"subnet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "cluster_key", b"cluster_key", "cluster_name", b"cluster_name", "external_dns", b"external_dns", "route_table", b"route_table", "subnet", b"subnet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_claim: _TypeAlias = _typing.Literal["subnet", "route_table", "external_dns"]  # noqa: Y015
+    _WhichOneofArgType_claim: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_claim) -> _WhichOneofReturnType_claim | None: ...
+
+Global___FleetClaim: _TypeAlias = FleetClaim  # noqa: Y015
+
+@_typing.final
+class SubnetClaim(_message.Message):
+    """SubnetClaim is what a cluster needs from a node or pod subnet at max scale plus surge."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBNET_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    NETWORK_MODEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_PREFIXES_FIELD_NUMBER: _builtins.int
+    USABLE_FIELD_NUMBER: _builtins.int
+    FREE_FIELD_NUMBER: _builtins.int
+    POOLS_FIELD_NUMBER: _builtins.int
+    UNKNOWN_POOLS_FIELD_NUMBER: _builtins.int
+    subnet_id: _builtins.str
+    """Lower-cased subnet resource id."""
+    role: _builtins.str
+    """"node" or "pod"."""
+    network_model: _builtins.str
+    usable: _builtins.int
+    free: _builtins.int
+    """limit - currentValue from the VNet's usages; unset when ARM gave no usage row."""
+    @_builtins.property
+    def address_prefixes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def pools(self) -> _containers.RepeatedCompositeFieldContainer[Global___PoolDemand]: ...
+    @_builtins.property
+    def unknown_pools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Reasons a pool's capacity is unknown (its demand is then missing)."""
+
+    def __init__(
+        self,
+        *,
+        subnet_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        network_model: _builtins.str = ...,
+        address_prefixes: _abc.Iterable[_builtins.str] | None = ...,
+        usable: _builtins.int = ...,
+        free: _builtins.int | None = ...,
+        pools: _abc.Iterable[Global___PoolDemand] | None = ...,
+        unknown_pools: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_free", b"_free", "free", b"free"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_free", b"_free", "address_prefixes", b"address_prefixes", "free", b"free", "network_model", b"network_model", "pools", b"pools", "role", b"role", "subnet_id", b"subnet_id", "unknown_pools", b"unknown_pools", "usable", b"usable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__free: _TypeAlias = _typing.Literal["free"]  # noqa: Y015
+    _WhichOneofArgType__free: _TypeAlias = _typing.Literal["_free", b"_free"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__free) -> _WhichOneofReturnType__free | None: ...
+
+Global___SubnetClaim: _TypeAlias = SubnetClaim  # noqa: Y015
+
+@_typing.final
+class PoolDemand(_message.Message):
+    """PoolDemand is one pool's share of a subnet: (nodes + surge) * ips_per_node."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POOL_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    SURGE_FIELD_NUMBER: _builtins.int
+    IPS_PER_NODE_FIELD_NUMBER: _builtins.int
+    POD_IP_ALLOCATION_MODE_FIELD_NUMBER: _builtins.int
+    pool: _builtins.str
+    nodes: _builtins.int
+    surge: _builtins.int
+    ips_per_node: _builtins.int
+    pod_ip_allocation_mode: _builtins.str
+    def __init__(
+        self,
+        *,
+        pool: _builtins.str = ...,
+        nodes: _builtins.int = ...,
+        surge: _builtins.int = ...,
+        ips_per_node: _builtins.int = ...,
+        pod_ip_allocation_mode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ips_per_node", b"ips_per_node", "nodes", b"nodes", "pod_ip_allocation_mode", b"pod_ip_allocation_mode", "pool", b"pool", "surge", b"surge"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PoolDemand: _TypeAlias = PoolDemand  # noqa: Y015
+
+@_typing.final
+class RouteTableClaim(_message.Message):
+    """RouteTableClaim is a route table on a subnet the cluster's pools use."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROUTE_TABLE_ID_FIELD_NUMBER: _builtins.int
+    NETWORK_PLUGIN_FIELD_NUMBER: _builtins.int
+    SUBNET_IDS_FIELD_NUMBER: _builtins.int
+    route_table_id: _builtins.str
+    """Lower-cased route table resource id."""
+    network_plugin: _builtins.str
+    @_builtins.property
+    def subnet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        route_table_id: _builtins.str = ...,
+        network_plugin: _builtins.str = ...,
+        subnet_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["network_plugin", b"network_plugin", "route_table_id", b"route_table_id", "subnet_ids", b"subnet_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RouteTableClaim: _TypeAlias = RouteTableClaim  # noqa: Y015
+
+@_typing.final
+class ExternalDnsClaim(_message.Message):
+    """ExternalDnsClaim is one ExternalDNS instance's registry ownership."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    DOMAIN_FILTERS_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    INSTANCE_FIELD_NUMBER: _builtins.int
+    owner_id: _builtins.str
+    """--txt-owner-id ("default" when the flag is absent)."""
+    provider: _builtins.str
+    instance: _builtins.str
+    """namespace/name of the ExternalDNS workload."""
+    @_builtins.property
+    def domain_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        owner_id: _builtins.str = ...,
+        domain_filters: _abc.Iterable[_builtins.str] | None = ...,
+        provider: _builtins.str = ...,
+        instance: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain_filters", b"domain_filters", "instance", b"instance", "owner_id", b"owner_id", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExternalDnsClaim: _TypeAlias = ExternalDnsClaim  # noqa: Y015
