@@ -21,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from bench import scan_scale
 from netaudit.agent.gatherers.nodes import count_pods_by_node, node
 from netaudit.agent.report import chunk_report
 from netaudit.collector.exporter import StoreCollector
@@ -212,6 +213,8 @@ class _Static:
 
 def main() -> None:
     results = [bench_agent_node_aggregation(), bench_ingest_reassembly(), bench_metrics_scrape()]
+    print("scan at fleet scale (synthetic fleets cloned from the sample):", flush=True)
+    scale = scan_scale.run()
     header = f"{'benchmark':44} {'size':34} {'seconds':>8} {'floor s':>8} {'ratio':>6}  target"
     print(header)
     print("-" * len(header))
@@ -220,6 +223,8 @@ def main() -> None:
             f"{r.name:44} {r.size:34} {r.seconds:8.3f} {r.floor_seconds:8.3f} "
             f"{r.ratio:6.2f}  {r.target}"
         )
+    print()
+    print(scan_scale.table(scale))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -228,6 +233,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "results": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in results],
+                "scan_scale": scan_scale.figures(scale),
             },
             indent=2,
         )

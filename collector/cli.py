@@ -124,25 +124,24 @@ def scan(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the scan.")] = 300,
 ) -> None:
     """Evaluate the rules over the fleet's facts (in the workers) and print the findings."""
-    from netaudit.collector.reports.table import render_findings_table
-    from netaudit.collector.scanning import run_scan
+    from netaudit.collector.scanning import run_scan, scan_summary
     from netaudit.collector.store import Store
 
     settings = _settings()
     store = Store(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
-        findings = [stored.finding for stored in store.open_findings()]
-        names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+        summary = scan_summary(store, record.id)
     finally:
         store.close()
-    print(render_findings_table(findings, names))
+    print(summary)
     print(f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)")
 
 
 @app.command()
 def report() -> None:
-    """Print the open findings from the store."""
+    """Print the open findings from the store, and what the last scans could not assess."""
+    from netaudit.collector.reports.coverage import render_not_assessed
     from netaudit.collector.reports.table import render_findings_table
     from netaudit.collector.store import Store
 
@@ -151,19 +150,30 @@ def report() -> None:
     try:
         findings = [stored.finding for stored in store.open_findings()]
         names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+        outcomes = store.outcomes()
     finally:
         store.close()
     print(render_findings_table(findings, names))
+    not_assessed = render_not_assessed(outcomes, names)
+    if not_assessed:
+        print(not_assessed)
 
 
 @app.command()
 def rules() -> None:
-    """List the registered rules."""
+    """List the rule catalogue: id, base severity, source (arm, agent, both), title.
+
+    Rules marked "pending" wait for evidence not gathered yet and come out not assessed.
+    """
     from netaudit.collector.reports.table import severity_name
     from netaudit.collector.rules import RULES
 
     for rule in RULES:
-        print(f"{rule.id:8}  {severity_name(rule.severity):8}  {rule.title}")
+        state = "pending" if rule.pending_evidence else ""
+        print(
+            f"{rule.id:8}  {severity_name(rule.severity):8}  {rule.data_source:5}  "
+            f"{state:7}  {rule.title}".rstrip()
+        )
 
 
 @app.command()

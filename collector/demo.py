@@ -20,8 +20,7 @@ import yaml
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.processes import ManagedProcess
-from netaudit.collector.reports.table import render_findings_table
-from netaudit.collector.scanning import Progress, refresh_inventory, run_scan
+from netaudit.collector.scanning import Progress, refresh_inventory, run_scan, scan_summary
 from netaudit.collector.service import Endpoints
 from netaudit.collector.store import Store
 from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
@@ -162,10 +161,9 @@ def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> i
         store = Store(settings.store_url)
         stack.callback(store.close)
         record = run_scan(settings, store, STEP_TIMEOUT_SECONDS, progress)
-        findings = [stored.finding for stored in store.open_findings()]
-        names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+        summary = scan_summary(store, record.id)
         scrape(endpoints.metrics_url)
-        print(render_findings_table(findings, names))
+        print(summary)
         print()
         print(
             f"{record.findings} finding(s) on {record.clusters} cluster(s) "

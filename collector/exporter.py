@@ -155,7 +155,16 @@ class StoreCollector(Collector):
         finished = GaugeMetricFamily(
             "netaudit_last_scan_timestamp_seconds", "When the last finished scan ended."
         )
+        outcomes = GaugeMetricFamily(
+            "netaudit_rule_evaluations",
+            "Clusters on which the last finished scan's evaluation of the rule ended in each "
+            "outcome (findings, passed, not_assessed, error): how much was actually judged.",
+            labels=["rule_id", "outcome"],
+        )
         scan = self._store.last_scan(finished=True)
         if scan is not None and scan.finished_at is not None:
             finished.add_metric([], scan.finished_at.timestamp())
-        return [finished]
+            totals = self._store.scan_outcome_totals(scan.id)
+            for (rule_id, outcome), count in sorted(totals.items()):
+                outcomes.add_metric([rule_id, outcome], count)
+        return [finished, outcomes]

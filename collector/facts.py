@@ -21,7 +21,6 @@ def assemble_facts(
     report: report_pb2.Report | None,
     report_received_at: datetime | None,
     inventory: inventory_pb2.ClusterInventory | None,
-    fleet: audit_pb2.FleetContext,
     now: datetime,
 ) -> audit_pb2.ClusterFacts:
     facts = audit_pb2.ClusterFacts(cluster_key=cluster_key.lower(), evaluated_at=_timestamp(now))
@@ -31,5 +30,4 @@ def assemble_facts(
             facts.report_received_at.CopyFrom(_timestamp(report_received_at))
     if inventory is not None:
         facts.inventory.CopyFrom(inventory)
-    facts.fleet.CopyFrom(fleet)
     return facts

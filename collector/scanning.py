@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from netaudit.collector.config import Settings
 from netaudit.collector.errors import ScanFailed, ServiceUnavailable
+from netaudit.collector.reports.coverage import render_not_assessed, render_totals
+from netaudit.collector.reports.table import render_findings_table
 from netaudit.collector.store import ScanRecord, Store
 from netaudit.collector.tasks import configure_app, enqueue_scan, run_inventory_refresh
 
@@ -47,3 +49,15 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
         f"scan {scan_id} did not finish within {timeout:.0f} s: is a worker running "
         "(netaudit worker) and the broker reachable?"
     )
+
+
+def scan_summary(store: Store, scan_id: int) -> str:
+    """The open findings, what could not be assessed and why, and the scan's outcome totals."""
+    findings = [stored.finding for stored in store.open_findings()]
+    names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+    parts = [render_findings_table(findings, names)]
+    not_assessed = render_not_assessed(store.outcomes(), names)
+    if not_assessed:
+        parts.append(not_assessed)
+    parts.append(render_totals(store.scan_outcome_totals(scan_id)))
+    return "\n".join(parts)

@@ -1,14 +1,15 @@
 """Celery tasks: thin, idempotent, take ids and call pure code.
 
-A scan fans out: scan_fleet ▶ one scan_cluster per cluster ▶ finish_scan
-(the fleet-wide reduce). Inventory refresh fans out per subscription. Every
-task can run twice without harm (findings upsert by fingerprint; inventories
-upsert by cluster), so acks_late + reject_on_worker_lost are safe.
+A scan fans out: scan_fleet ▶ one scan_clusters per chunk of clusters ▶
+finish_scan (the fleet-wide reduce over the stored fleet claims). Inventory
+refresh fans out per subscription. Every task can run twice without harm
+(findings upsert by fingerprint, outcomes by (cluster, rule), a cluster's
+verdicts are written only by the newest scan that reached it), so acks_late +
+reject_on_worker_lost are safe.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 from datetime import UTC, datetime
@@ -18,13 +19,12 @@ from celery import Celery, chord, group
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import GroupResult
 
-from netaudit.collector.analysis.fleet import fleet_contexts
 from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
-from netaudit.collector.rules import evaluate_rules
+from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
+from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
-from netaudit.v1 import audit_pb2
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,6 @@ def _store() -> Store:
     return _WorkerState.store
 
 
-def _encode(message: audit_pb2.FleetContext) -> str:
-    return base64.b64encode(message.SerializeToString()).decode()
-
-
-def _decode_fleet(data: str) -> audit_pb2.FleetContext:
-    return audit_pb2.FleetContext.FromString(base64.b64decode(data))
-
-
 # Tasks that only read and write the store: idempotent, so acks_late is safe, and
 # retried with backoff while the store is briefly unavailable (locked, failover).
 STORE_TASK: dict[str, Any] = {
@@ -123,25 +115,19 @@ STORE_TASK: dict[str, Any] = {
     **STORE_TASK,
 )
 def scan_fleet(scan_id: int) -> None:
-    """Fan out one scan_cluster per known cluster, then finish_scan (fail_scan on error)."""
+    """Fan out one scan_clusters task per chunk of clusters, then finish_scan (the
+    fleet-wide reduce; fail_scan on error). Messages carry cluster keys only."""
     store = _store()
     keys = store.cluster_keys()
     log.info("scan started", extra={"scan_id": scan_id, "clusters": len(keys)})
-    if not keys:
-        store.finish_scan(scan_id, status="succeeded", clusters=0, findings=0)
+    size = _settings().scan.clusters_per_task
+    chunks = [keys[start : start + size] for start in range(0, len(keys), size)]
+    if not chunks:
+        finish_scan.delay([], scan_id)
         return
-    try:
-        inventories = store.all_inventories()
-        reports = [stored.report for stored in store.all_latest_reports()]
-    except StoreUnavailable:
-        raise
-    except StoreError as exc:  # unreadable records: retrying cannot help
-        _mark_failed(scan_id, exc)
-        return
-    contexts = fleet_contexts(inventories, reports)
-    empty = audit_pb2.FleetContext()
-    per_cluster = [scan_cluster.s(scan_id, key, _encode(contexts.get(key, empty))) for key in keys]
-    chord(per_cluster)(finish_scan.s(scan_id).on_error(fail_scan.s(scan_id)))
+    chord(scan_clusters.s(scan_id, chunk) for chunk in chunks)(
+        finish_scan.s(scan_id).on_error(fail_scan.s(scan_id))
+    )
 
 
 def _mark_failed(scan_id: int, exc: BaseException) -> None:
@@ -152,43 +138,86 @@ def _mark_failed(scan_id: int, exc: BaseException) -> None:
 
 @app.task(name="netaudit.fail_scan")
 def fail_scan(request: Any, exc: BaseException, traceback: Any, scan_id: int) -> None:
-    """Errback of the scan's chord: a cluster task failed for good, so the scan did."""
-    _mark_failed(scan_id, exc)
+    """Errback of the scan's chord: a cluster task failed for good, so the scan did. A
+    task that already recorded why (scan_clusters) is not overwritten by the chord's
+    wrapper error."""
+    record = _store().scan(scan_id)
+    if record is None or record.finished_at is None:
+        _mark_failed(scan_id, exc)
 
 
 @app.task(
-    name="netaudit.scan_cluster",
+    name="netaudit.scan_clusters",
     **STORE_TASK,
 )
-def scan_cluster(scan_id: int, cluster_key: str, fleet: str) -> int:
-    """Evaluate every rule on one cluster's facts and record the findings."""
-    store = _store()
-    stored = store.latest_report(cluster_key)
-    now = datetime.now(UTC)
-    facts = assemble_facts(
-        cluster_key,
-        report=stored.report if stored else None,
-        report_received_at=stored.received_at if stored else None,
-        inventory=store.inventory(cluster_key),
-        fleet=_decode_fleet(fleet),
-        now=now,
-    )
-    findings = evaluate_rules(facts, _settings().rules)
-    store.record_findings(scan_id, cluster_key, findings, now=now)
+def scan_clusters(scan_id: int, cluster_keys: list[str]) -> dict[str, int]:
+    """Evaluate every rule on a chunk of clusters and record their verdicts together."""
+    try:
+        evaluation = evaluate_chunk(_store(), scan_id, cluster_keys, _settings().rules)
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:  # an unreadable record: retrying cannot help
+        _mark_failed(scan_id, exc)
+        raise
     log.info(
-        "cluster scanned",
-        extra={"scan_id": scan_id, "cluster": cluster_key, "findings": len(findings)},
+        "clusters scanned",
+        extra={"scan_id": scan_id, "clusters": evaluation["clusters"]},
     )
-    return len(findings)
+    return evaluation
+
+
+def evaluate_chunk(
+    store: Store, scan_id: int, cluster_keys: list[str], settings: RuleSettings
+) -> dict[str, int]:
+    """Load the chunk's facts in two queries, evaluate, record in one transaction."""
+    now = datetime.now(UTC)
+    reports = store.latest_reports(cluster_keys)
+    inventories = store.inventories(cluster_keys)
+    evaluations = []
+    for key in cluster_keys:
+        stored = reports.get(key)
+        facts = assemble_facts(
+            key,
+            report=stored.report if stored else None,
+            report_received_at=stored.received_at if stored else None,
+            inventory=inventories.get(key),
+            now=now,
+        )
+        evaluations.append(evaluate_cluster(facts, settings, RULES))
+    recorded = store.record_evaluations(scan_id, evaluations, now=now)
+    return {"clusters": recorded.clusters, "findings": recorded.findings}
 
 
 @app.task(
     name="netaudit.finish_scan",
     **STORE_TASK,
 )
-def finish_scan(counts: list[int], scan_id: int) -> None:
-    _store().finish_scan(scan_id, status="succeeded", clusters=len(counts), findings=sum(counts))
-    log.info("scan finished", extra={"scan_id": scan_id, "findings": sum(counts)})
+def finish_scan(results: list[dict[str, int]], scan_id: int) -> None:
+    """The fleet-wide reduce, then the scan's summary."""
+    store = _store()
+    fleet = reduce_fleet(store, scan_id, _settings().rules)
+    clusters = sum(r["clusters"] for r in results)
+    findings = sum(r["findings"] for r in results) + len(fleet.findings)
+    store.finish_scan(
+        scan_id,
+        status="succeeded",
+        clusters=clusters,
+        findings=findings,
+        error="; ".join(fleet.errors),
+    )
+    log.info(
+        "scan finished",
+        extra={"scan_id": scan_id, "clusters": clusters, "findings": findings},
+    )
+
+
+def reduce_fleet(store: Store, scan_id: int, settings: RuleSettings) -> FleetEvaluation:
+    """Evaluate the fleet-wide rules over the shared claims and record their findings."""
+    fleet = evaluate_fleet(
+        lambda kind, per_claim: store.shared_claims(kind, per_claim=per_claim), settings, RULES
+    )
+    store.record_fleet_findings(scan_id, fleet.rule_ids, fleet.findings, now=datetime.now(UTC))
+    return fleet
 
 
 @app.task(

@@ -25,7 +25,7 @@ from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from tests.conftest import require
 
-# Rules decided by ARM alone (no agent report in this test).
+# Some of the findings decided by ARM alone (no agent report in this test).
 EXPECTED = {
     ("CNI-001", "aks-cni-neu"),
     ("CNI-002", "aks-cni-neu"),
@@ -113,10 +113,15 @@ def test_scan_runs_in_worker_processes_and_records_findings(
         }
     assert record is not None and record.status == "succeeded"
     assert record.clusters == 3
-    assert found == EXPECTED
-    assert "4 finding(s)" in scanned.stdout
+    assert found >= EXPECTED
+    assert f"{record.findings} finding(s)" in scanned.stdout
+    assert (
+        "not assessed GWA-002 on aks-cni-neu, aks-kubenet-weu, aks-overlay-priv-weu: no agent "
+        "report from this cluster" in scanned.stdout
+    )
+    assert "rule evaluations:" in scanned.stdout
     log = (tmp_path / "worker.log").read_text()
-    assert '"cluster scanned"' in log, "the scan must run in the worker process"
+    assert '"clusters scanned"' in log, "the scan must run in the worker process"
 
 
 def test_scan_over_an_unreadable_record_fails_with_the_reason(

@@ -22,7 +22,7 @@ from netaudit.collector.inventory.arm import (
     client_secret_credential,
     make_credential,
 )
-from netaudit.collector.rules import RuleSettings, evaluate_rules
+from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_data import ArmData
 from netaudit.sandbox.runner import Sandbox, start_sandbox
@@ -123,12 +123,15 @@ def test_rules_find_the_sample_problems_in_what_arm_returned(
     fleet: dict[str, inventory_pb2.ClusterInventory],
 ) -> None:
     found = set()
+    errors = []
     for inventory in fleet.values():
         facts = audit_pb2.ClusterFacts(
             cluster_key=cluster_key(inventory.arm_resource_id), inventory=inventory
         )
         facts.evaluated_at.FromDatetime(NOW)
-        for finding in evaluate_rules(facts, RuleSettings()):
+        evaluation = evaluate_cluster(facts, RuleSettings(), RULES)
+        errors += [(o.rule_id, o.reason) for o in evaluation.outcomes if o.outcome == "error"]
+        for finding in evaluation.findings:
             found.add(
                 (
                     inventory.name,
@@ -136,7 +139,8 @@ def test_rules_find_the_sample_problems_in_what_arm_returned(
                     finding.evidence.get("required") or finding.evidence.get("ratio"),
                 )
             )
-    assert found == {
+    assert errors == []
+    assert found >= {
         ("aks-cni-neu", "CNI-001", "403"),
         ("aks-cni-neu", "CNI-002", "0.988"),
         ("aks-kubenet-weu", "KUB-001", None),

@@ -1,0 +1,122 @@
+"""Verdicts over real loopback servers: the sandbox's Kubernetes API and ARM, the agent's
+own gatherers, the store, and the scan's chunk and fleet steps (in this process; the
+Celery path is tested in test_celery_scan).
+
+The user story of the verdicts issue: when the agent may no longer read config maps,
+the CoreDNS rules come out not assessed with the reason, and the open critical
+DNS-002 stays open instead of being marked resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from netaudit.agent.config import load_settings
+from netaudit.agent.kube import Kube
+from netaudit.agent.report import build_report, cluster_identity
+from netaudit.collector.config import AzureSettings
+from netaudit.collector.inventory.arm import ArmReader, make_credential
+from netaudit.collector.rules import RuleSettings
+from netaudit.collector.store import Store, upgrade
+from netaudit.collector.tasks import evaluate_chunk, reduce_fleet
+from netaudit.sandbox.kube_api import KubeFaults
+from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
+from netaudit.v1 import report_pb2
+
+CLUSTER = "aks-overlay-priv-weu"
+COREDNS_CONFIG_RULES = ("DNS-001", "DNS-002", "DNS-003", "DNS-005", "DNS-006", "DNS-011")
+
+
+def gather(cluster: SandboxCluster, dns_server: str) -> report_pb2.Report:
+    settings = load_settings(
+        {
+            "cluster": {"id": cluster.arm_resource_id, "region": cluster.region},
+            "dns": {"server": dns_server, "extra_probe_names": list(cluster.dns_probe_names)},
+        }
+    )
+    with Kube.connect(cluster.kubeconfig) as kube:
+        return build_report(kube, cluster_identity(settings.cluster), settings)
+
+
+def read_inventories(sandbox: Sandbox, store: Store) -> None:
+    azure = AzureSettings(
+        subscriptions=list(sandbox.subscriptions),
+        arm_url=sandbox.arm_url,
+        authority_url=sandbox.authority_url,
+        tenant_id=sandbox.tenant_id,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        ca_bundle=sandbox.ca_pem,
+    )
+    for inventory in ArmReader.from_settings(azure, make_credential(azure)).read():
+        store.save_inventory(inventory)
+
+
+def scan(store: Store) -> int:
+    scan_id = store.start_scan()
+    evaluate_chunk(store, scan_id, store.cluster_keys(), RuleSettings())
+    reduce_fleet(store, scan_id, RuleSettings())
+    return scan_id
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path / 'netaudit.db'}"
+    upgrade(url)
+    with Store(url) as opened:
+        yield opened
+
+
+def test_forbidden_config_maps_leave_the_coredns_rules_not_assessed_and_dns_002_open(
+    tmp_path: Path, store: Store
+) -> None:
+    with start_sandbox(tmp_path / "open") as running:
+        cluster = running.cluster(CLUSTER)
+        read_inventories(running, store)
+        first = gather(cluster, running.dns_server)
+    store.commit_report(first, agent_id="agent-1", received_at=datetime.now(UTC))
+    scan(store)
+    (dns_002,) = [f for f in store.open_findings(cluster.key) if f.finding.rule_id == "DNS-002"]
+    outcomes = {o.rule_id: o for o in store.outcomes(cluster.key)}
+    assert outcomes["DNS-002"].outcome == "findings"
+
+    faults = {CLUSTER: KubeFaults(forbidden=("configmaps",))}
+    with start_sandbox(tmp_path / "forbidden", kube_faults=faults) as running:
+        second = gather(running.cluster(CLUSTER), running.dns_server)
+    assert any(g.reason == "forbidden" and "configmaps" in g.resource for g in second.gaps)
+    store.commit_report(second, agent_id="agent-1", received_at=datetime.now(UTC))
+    later = scan(store)
+
+    still_open = {f.fingerprint: f for f in store.open_findings(cluster.key)}
+    assert dns_002.fingerprint in still_open, "unknown must not resolve the critical finding"
+    assert still_open[dns_002.fingerprint].last_seen == dns_002.last_seen
+    outcomes = {o.rule_id: o for o in store.outcomes(cluster.key)}
+    for rule_id in COREDNS_CONFIG_RULES:
+        assert outcomes[rule_id].outcome == "not_assessed", rule_id
+        assert "could not read configmaps/v1 kube-system/coredns" in outcomes[rule_id].reason
+        assert "forbidden" in outcomes[rule_id].reason
+    assert outcomes["DNS-007"].outcome in {"passed", "findings"}, "replicas come from deployments"
+    totals = store.scan_outcome_totals(later)
+    assert totals[("DNS-002", "not_assessed")] == 3, "the other two clusters sent no report"
+    assert ("DNS-002", "passed") not in totals
+
+
+def test_a_cluster_without_an_agent_report_is_not_assessed_on_agent_rules(
+    tmp_path: Path, store: Store
+) -> None:
+    with start_sandbox(tmp_path / "sandbox") as running:
+        read_inventories(running, store)
+    scan_id = scan(store)
+    outcomes = {(o.cluster_key.rsplit("/", 1)[-1], o.rule_id): o for o in store.outcomes()}
+    gateway = outcomes[(CLUSTER, "GWA-002")]
+    assert (gateway.outcome, gateway.reason) == (
+        "not_assessed",
+        "no agent report from this cluster",
+    )
+    assert outcomes[(CLUSTER, "PDN-001")].outcome == "findings"
+    totals = store.scan_outcome_totals(scan_id)
+    assert sum(totals.values()) == 3 * 98
+    assert ("GWA-002", "passed") not in totals
