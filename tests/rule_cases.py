@@ -92,6 +92,18 @@ def managed_cluster(relative: str) -> dict[str, Any]:
     return dict(body)
 
 
+Alter = Callable[[dict[str, Any]], None]
+"""A change a case makes to a copy of a published payload."""
+
+
+def altered_cluster(relative: str, *alters: Alter) -> dict[str, Any]:
+    """A managed cluster body with each ``alter`` applied in turn."""
+    body = managed_cluster(relative)
+    for alter in alters:
+        alter(body)
+    return body
+
+
 def inventory_of(
     cluster: Mapping[str, Any],
     subnets: Iterable[Mapping[str, Any]] = (),
@@ -179,3 +191,38 @@ class FleetCase:
         fleet = evaluate_fleet(shared, RuleSettings(), [RULES_BY_ID[self.rule_id]])
         assert fleet.errors == ()
         return [f for f in fleet.findings if f.rule_id == self.rule_id]
+
+
+# -- checks a case runs on its outcome ----------------------------------------------------
+
+OutcomeCheck = Callable[[RuleOutcome], None]
+
+
+def evidence_has(**expected: str) -> OutcomeCheck:
+    """The one finding carries this evidence."""
+
+    def check(outcome: RuleOutcome) -> None:
+        (finding,) = outcome.findings
+        for key, value in expected.items():
+            assert finding.evidence[key] == value, (key, dict(finding.evidence))
+
+    return check
+
+
+def every_finding_has(key: str, value: str) -> OutcomeCheck:
+    """Every finding carries ``key=value`` (for keys that are not identifiers)."""
+
+    def check(outcome: RuleOutcome) -> None:
+        assert [f.evidence[key] for f in outcome.findings] == [value] * len(outcome.findings)
+
+    return check
+
+
+def reason_mentions(*parts: str) -> OutcomeCheck:
+    """The outcome's reason (not assessed, or a partial assessment) names every part."""
+
+    def check(outcome: RuleOutcome) -> None:
+        for part in parts:
+            assert part in outcome.reason, outcome.reason
+
+    return check

@@ -16,6 +16,7 @@ from netaudit.collector.rules.settings import PerRuleSettings
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2
 from tests.rule_cases import RuleCase, facts_of, inventory_of, managed_cluster, new_report
+from tests.rule_cases import reason_mentions as reason_has
 
 Document = dict[str, Any]
 CLUSTER = (
@@ -96,13 +97,6 @@ def helm_only(result: RuleOutcome) -> None:
     (finding,) = result.findings
     assert finding.evidence["deployments"] == "agic/agic-ingress-azure"
     assert "addon_enabled" not in finding.evidence
-
-
-def reason_has(text: str) -> Callable[[RuleOutcome], None]:
-    def check(result: RuleOutcome) -> None:
-        assert text in result.reason, result.reason
-
-    return check
 
 
 def disabled(body: Document) -> None:

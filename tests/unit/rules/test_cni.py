@@ -18,10 +18,14 @@ from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
     FactsFactory,
     RuleCase,
+    evidence_has,
     facts_of,
     inventory_of,
     managed_cluster,
     new_report,
+)
+from tests.rule_cases import (
+    reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
     NODE_SUBNET_ID,
@@ -166,23 +170,6 @@ NNC_GAP = "nodenetworkconfigs.acn.azure.com/v1alpha"
 def evidence_is(expected: dict[str, str], index: int = 0) -> Callable[[RuleOutcome], None]:
     def check(outcome: RuleOutcome) -> None:
         assert dict(outcome.findings[index].evidence) == expected
-
-    return check
-
-
-def evidence_has(**expected: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        (finding,) = outcome.findings
-        for key, value in expected.items():
-            assert finding.evidence[key] == value, (key, dict(finding.evidence))
-
-    return check
-
-
-def reason_names(*words: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        for word in words:
-            assert word in outcome.reason, outcome.reason
 
     return check
 

@@ -36,6 +36,12 @@ from tests.rule_cases import (
     managed_cluster,
     new_report,
 )
+from tests.rule_cases import (
+    every_finding_has as evidence,
+)
+from tests.rule_cases import (
+    reason_mentions as reason_has,
+)
 
 CLUSTER = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
@@ -132,20 +138,6 @@ def outcome(
     rule: Rule, cluster: audit_pb2.ClusterFacts, config: Mapping[str, Any] | None = None
 ) -> RuleOutcome:
     return evaluate_rule(rule, ClusterView(cluster), settings_of(config or {}))
-
-
-def evidence(key: str, value: str) -> Callable[[RuleOutcome], None]:
-    def check(result: RuleOutcome) -> None:
-        assert [f.evidence[key] for f in result.findings] == [value] * len(result.findings)
-
-    return check
-
-
-def reason_has(text: str) -> Callable[[RuleOutcome], None]:
-    def check(result: RuleOutcome) -> None:
-        assert text in result.reason, result.reason
-
-    return check
 
 
 # -- GWA-002 ---------------------------------------------------------------------------

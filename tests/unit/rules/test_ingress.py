@@ -32,6 +32,12 @@ from tests.rule_cases import (
     managed_cluster,
     new_report,
 )
+from tests.rule_cases import (
+    every_finding_has as evidence,
+)
+from tests.rule_cases import (
+    reason_mentions as reason_has,
+)
 
 Document = dict[str, Any]
 CLUSTER = (
@@ -144,20 +150,6 @@ def outcome(
         per_rule={k: PerRuleSettings.model_validate(v) for k, v in (config or {}).items()}
     )
     return evaluate_rule(rule, ClusterView(cluster), settings)
-
-
-def evidence(key: str, value: str) -> Callable[[RuleOutcome], None]:
-    def check(result: RuleOutcome) -> None:
-        assert [f.evidence[key] for f in result.findings] == [value] * len(result.findings)
-
-    return check
-
-
-def reason_has(text: str) -> Callable[[RuleOutcome], None]:
-    def check(result: RuleOutcome) -> None:
-        assert text in result.reason, result.reason
-
-    return check
 
 
 def severity(expected: int, days: int) -> Callable[[RuleOutcome], None]:

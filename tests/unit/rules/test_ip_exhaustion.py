@@ -4,18 +4,22 @@ VNet private-IP limit (IPX-005). The pending IPX-001/002/004 are covered by test
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from netaudit.collector.rules import Outcome, RuleOutcome, ip_exhaustion
+from netaudit.collector.rules import Outcome, ip_exhaustion
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
     RuleCase,
     arm_json,
+    evidence_has,
     facts_of,
     inventory_of,
     managed_cluster,
     new_report,
+)
+from tests.rule_cases import (
+    reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
     NODE_SUBNET_ID,
@@ -29,23 +33,6 @@ from tests.unit.rules.network_payloads import (
 )
 
 Body = dict[str, Any]
-
-
-def evidence_has(**expected: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        (finding,) = outcome.findings
-        for key, value in expected.items():
-            assert finding.evidence[key] == value, (key, dict(finding.evidence))
-
-    return check
-
-
-def reason_names(*words: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        for word in words:
-            assert word in outcome.reason, outcome.reason
-
-    return check
 
 
 # -- IPX-003 service CIDR nearly full -----------------------------------------------------

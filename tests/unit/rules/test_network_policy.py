@@ -20,6 +20,7 @@ from netaudit.collector.rules.network_policy import (
 )
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
+    Alter,
     RuleCase,
     arm_json,
     facts_of,
@@ -28,6 +29,9 @@ from tests.rule_cases import (
     managed_cluster,
     new_report,
     outcome_of,
+)
+from tests.rule_cases import (
+    altered_cluster as cluster,
 )
 
 FAMILY = (NPL_001, NPL_002, NPL_003, NPL_004, NPL_005)
@@ -45,15 +49,7 @@ TRANSIT_ENCRYPTION = "AdvancedNetworkingTransitEncryption.json"
 """Overlay with the Cilium dataplane and no networkPolicy in the request-shaped example."""
 
 
-Alter = Callable[[dict[str, Any]], None]
 Facts = Callable[[], audit_pb2.ClusterFacts]
-
-
-def cluster(name: str, *alters: Alter) -> dict[str, Any]:
-    body = managed_cluster(name)
-    for alter in alters:
-        alter(body)
-    return body
 
 
 def arm_facts(

@@ -22,7 +22,16 @@ from netaudit.collector.rules.overlay import (
     nodes_from_pod_cidr,
 )
 from netaudit.v1 import audit_pb2
-from tests.rule_cases import RuleCase, arm_json, facts_of, inventory_of, managed_cluster, outcome_of
+from tests.rule_cases import (
+    Alter,
+    RuleCase,
+    arm_json,
+    facts_of,
+    inventory_of,
+    managed_cluster,
+    outcome_of,
+)
+from tests.rule_cases import altered_cluster as cluster
 
 FAMILY = (OVL_001, OVL_002, OVL_003, OVL_005, OVL_006, OVL_007)
 OVERLAY = "azcli-recording_ManagedClusterGet_cni-overlay.json"
@@ -38,15 +47,7 @@ AZURE_CNI = "azcli-recording_ManagedClusterGet_azure-cni-windows-pool.json"
 """Azure CNI node subnet (no pod CIDR), with Windows pool npwin."""
 
 
-Alter = Callable[[dict[str, Any]], None]
 Facts = Callable[[], audit_pb2.ClusterFacts]
-
-
-def cluster(name: str, *alters: Alter) -> dict[str, Any]:
-    body = managed_cluster(name)
-    for alter in alters:
-        alter(body)
-    return body
 
 
 def arm_facts(name: str, *alters: Alter) -> Facts:

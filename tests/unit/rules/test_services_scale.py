@@ -6,20 +6,23 @@ VNet examples."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from netaudit.collector.rules import Outcome, RuleOutcome, scale, services
+from netaudit.collector.rules import Outcome, scale, services
 from netaudit.v1 import audit_pb2
 from tests.rule_cases import (
     FactsFactory,
     RuleCase,
     arm_json,
+    evidence_has,
     facts_of,
     inventory_of,
     managed_cluster,
+)
+from tests.rule_cases import (
+    reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
     VNET_ID,
@@ -78,23 +81,6 @@ def facts(
 def aks_default_vnet(peerings: list[Body] | None = None) -> Body:
     """The fixture VNet with the AKS default address space 10.224.0.0/12."""
     return vnet_body(["10.224.0.0/12"], peerings)
-
-
-def evidence_has(**expected: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        (finding,) = outcome.findings
-        for key, value in expected.items():
-            assert finding.evidence[key] == value, (key, dict(finding.evidence))
-
-    return check
-
-
-def reason_names(*words: str) -> Callable[[RuleOutcome], None]:
-    def check(outcome: RuleOutcome) -> None:
-        for word in words:
-            assert word in outcome.reason, outcome.reason
-
-    return check
 
 
 # -- SVC-001 dnsServiceIP ---------------------------------------------------------------------

@@ -13,12 +13,15 @@ from netaudit.collector.rules import Outcome, RuleOutcome
 from netaudit.collector.rules.windows import WIN_001, WIN_002, WIN_003, WIN_004
 from netaudit.v1 import audit_pb2
 from tests.rule_cases import (
+    Alter,
     RuleCase,
     arm_json,
     facts_of,
     inventory_of,
-    managed_cluster,
     outcome_of,
+)
+from tests.rule_cases import (
+    altered_cluster as cluster,
 )
 
 FAMILY = (WIN_001, WIN_002, WIN_003, WIN_004)
@@ -26,16 +29,6 @@ WINDOWS_CNI = "azcli-recording_ManagedClusterGet_azure-cni-windows-pool.json"
 """Azure CNI node subnet, Azure NPM, a Linux pool and Windows2022 pool npwin (1.25.6)."""
 KUBENET = "ManagedClustersGet.json"
 OVERLAY_CILIUM = "azcli-recording_ManagedClusterGet_cni-overlay-cilium.json"
-
-
-Alter = Callable[[dict[str, Any]], None]
-
-
-def cluster(name: str, *alters: Alter) -> dict[str, Any]:
-    body = managed_cluster(name)
-    for alter in alters:
-        alter(body)
-    return body
 
 
 def arm_facts(name: str, *alters: Alter) -> Callable[[], audit_pb2.ClusterFacts]:
