@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from netaudit.collector.analysis.network_model import NetworkModel
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     NotAssessed,
     Rule,
     inventory,
@@ -97,7 +98,7 @@ def _agc_on_kubenet(
     """AGC present (add-on, ALB controller or ApplicationLoadBalancer objects) on a kubenet
     cluster (domain.md §5 AGC-001, AGC-NET: kubenet is not supported)."""
     if view.require_network_model() is not NetworkModel.KUBENET:
-        return
+        raise DoesNotApply
     signals = _agc_signals(view)
     if not signals:
         return

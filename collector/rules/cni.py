@@ -22,6 +22,7 @@ from netaudit.collector.analysis.ip_capacity import (
 from netaudit.collector.analysis.network_model import STATIC_BLOCK, NetworkModel
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     FleetGroup,
     NotAssessed,
     Rule,
@@ -41,7 +42,7 @@ def _node_subnet_too_small(
     """networkPlugin=azure, no networkPluginMode, no pool podSubnetID; per vnetSubnetID:
     Σ(N+S)(maxPods+1) + other > usable(prefix) (domain.md §5 CNI-001, §1.3)."""
     if view.require_network_model() is not NetworkModel.AZURE_NODE_SUBNET:
-        return
+        raise DoesNotApply
     requirements = view.requirements(SubnetRole.NODE)
     for requirement in requirements:
         if requirement.required > requirement.usable:

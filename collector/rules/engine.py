@@ -130,7 +130,11 @@ def _unmet_needs(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[tuple[Needs, str]]:
     for need in rule.reads:
-        reason = _unmet(need, view, settings)
+        # Many rules share a need (the coredns ConfigMaps, the inventory): judge each once
+        # per cluster.
+        if need not in view.need_reasons:
+            view.need_reasons[need] = _unmet(need, view, settings)
+        reason = view.need_reasons[need]
         if reason is not None:
             yield need, reason
 
@@ -256,10 +260,10 @@ def _fleet_findings(
     rule: Rule, group: FleetGroup, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
     assert rule.fleet is not None
+    names = {claim.cluster_key: claim.cluster_name for claim in group.claims}
     for finding in rule.fleet[1](rule, group, settings):
-        claim = next(c for c in group.claims if c.cluster_key == finding.cluster_key)
-        view = ClusterView(audit_pb2.ClusterFacts(cluster_key=claim.cluster_key))
-        name = claim.cluster_name or view.name
+        view = ClusterView(audit_pb2.ClusterFacts(cluster_key=finding.cluster_key))
+        name = names.get(finding.cluster_key) or view.name
         if settings.out_of_scope(rule, view.subscription_id, view.resource_group, name):
             continue
         yield _rebased(rule, finding, settings)

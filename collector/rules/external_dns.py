@@ -65,24 +65,28 @@ def _collision_findings(
     rule: Rule, owner: str, members: list[audit_pb2.FleetClaim]
 ) -> Iterator[audit_pb2.Finding]:
     labels = [f"{_cluster_name(c)}/{c.external_dns.instance}" for c in members]
+    # Sorted once: with thousands of instances on the default owner id, each finding names
+    # the first few others and counts the rest (linear, not a sort per instance).
+    ordered = sorted(labels)
     domains = sorted({d for c in members for d in c.external_dns.domain_filters}) or ["(any)"]
     for claim, label in zip(members, labels, strict=True):
-        others = sorted(other for other in labels if other != label)
-        shown = ", ".join(others[:SHARED_NAMES_SHOWN])
-        more = len(others) - SHARED_NAMES_SHOWN
+        named = [other for other in ordered[: SHARED_NAMES_SHOWN + 1] if other != label]
+        named = named[:SHARED_NAMES_SHOWN]
+        others = len(labels) - 1
+        more = others - len(named)
         yield rule.finding_for(
             claim.cluster_key,
             resource=f"externaldns {claim.external_dns.instance}",
             message=f"ExternalDNS {claim.external_dns.instance} uses --txt-owner-id {owner!r} "
-            f"like {len(others)} other instance(s) writing overlapping domains ({shown}"
-            f"{f' and {more} more' if more > 0 else ''}): each takes the other's records for "
-            "its own and deletes or overwrites them",
+            f"like {others} other instance(s) writing overlapping domains "
+            f"({', '.join(named)}{f' and {more} more' if more > 0 else ''}): each takes the "
+            "other's records for its own and deletes or overwrites them",
             evidence={
                 "txt_owner_id": owner,
                 "provider": claim.external_dns.provider,
                 "domain_filters": ",".join(claim.external_dns.domain_filters) or "(none)",
-                "colliding_instances": len(others),
-                "shared_with": ",".join(others[:SHARED_NAMES_SHOWN]),
+                "colliding_instances": others,
+                "shared_with": ",".join(named),
                 "domains": ",".join(domains[:SHARED_NAMES_SHOWN]),
             },
         )

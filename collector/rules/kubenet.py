@@ -106,10 +106,12 @@ def _route_table_shared(
         return
     names = {key: claim.cluster_name or key.rsplit("/", 1)[-1] for key, claim in clusters.items()}
     table = group.resource.rsplit("/", 1)[-1]
+    ordered = sorted(names.values())  # once: a finding names the first few others
     for key, claim in sorted(clusters.items()):
-        others = sorted(names[other] for other in clusters if other != key)
-        shown = ", ".join(others[:SHARED_NAMES_SHOWN])
-        more = len(others) - SHARED_NAMES_SHOWN
+        others = [name for name in ordered[: SHARED_NAMES_SHOWN + 1] if name != names[key]]
+        others = others[:SHARED_NAMES_SHOWN]
+        shown = ", ".join(others)
+        more = len(clusters) - 1 - len(others)
         yield rule.finding_for(
             key,
             resource=group.resource,
@@ -119,7 +121,7 @@ def _route_table_shared(
             "other's pod routes",
             evidence={
                 "clusters": len(clusters),
-                "shared_with": ",".join(others[:SHARED_NAMES_SHOWN]),
+                "shared_with": ",".join(others),
                 "network_plugin": plugins[key],
                 "subnets": ",".join(claim.route_table.subnet_ids),
             },

@@ -23,7 +23,7 @@ from netaudit.collector.analysis.network_model import (
     NetworkModelVerdict,
     decide_network_model,
 )
-from netaudit.collector.rules.rule import NotAssessed
+from netaudit.collector.rules.rule import Needs, NotAssessed
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
 
@@ -34,6 +34,8 @@ class ClusterView:
         self.facts = facts
         self.cluster_key = facts.cluster_key or self._key_from_facts(facts)
         self._requirements: dict[SubnetRole, list[SubnetRequirement]] = {}
+        self.need_reasons: dict[Needs, str | None] = {}
+        """The engine's verdict on each declared need, judged once per cluster."""
 
     @staticmethod
     def _key_from_facts(facts: audit_pb2.ClusterFacts) -> str:

@@ -251,15 +251,16 @@ def _add_counts(
     )
 
 
-def _outcome_rows(connection: Connection, keys: list[str]) -> list[OutcomeRecord]:
+def _outcome_rows(
+    connection: Connection, keys: list[str], rule_ids: set[str] | None = None
+) -> list[OutcomeRecord]:
+    """Outcome rows of these clusters (of these rules only, when given)."""
     result: list[OutcomeRecord] = []
     for chunk in _chunks(sorted(keys), _IN_CHUNK):
-        result.extend(
-            _record(row)
-            for row in connection.execute(
-                sa.select(rule_outcomes).where(rule_outcomes.c.cluster_key.in_(chunk))
-            )
-        )
+        query = sa.select(rule_outcomes).where(rule_outcomes.c.cluster_key.in_(chunk))
+        if rule_ids is not None:
+            query = query.where(rule_outcomes.c.rule_id.in_(sorted(rule_ids)))
+        result.extend(_record(row) for row in connection.execute(query))
     return result
 
 
@@ -326,7 +327,7 @@ def _resolve_fleet(
     candidates = [r for r in open_rows if r.rule_id in rules and r.fingerprint not in present]
     unassessed = {
         (r.cluster_key, r.rule_id)
-        for r in _outcome_rows(connection, sorted({r.cluster_key for r in candidates}))
+        for r in _outcome_rows(connection, sorted({r.cluster_key for r in candidates}), rules)
         if r.outcome in (NOT_ASSESSED, ERROR)
     }
     resolve(
@@ -350,8 +351,7 @@ def _mark_fleet_outcomes(
     )
     previous = {
         (r.cluster_key, r.rule_id): r
-        for r in _outcome_rows(connection, list(by_cluster))
-        if r.rule_id in fleet_rules
+        for r in _outcome_rows(connection, list(by_cluster), fleet_rules)
     }
     rows: list[dict[str, Any]] = []
     moved: Counter[tuple[str, str]] = Counter()

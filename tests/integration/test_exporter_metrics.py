@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from netaudit.collector.config import AzureSettings
 from netaudit.collector.exporter import StoreCollector
 from netaudit.collector.inventory.arm import ArmReader, make_credential
+from netaudit.collector.rules import RuleSettings
 from netaudit.collector.store import Store, upgrade
+from netaudit.collector.tasks import evaluate_chunk, reduce_fleet
 from netaudit.sandbox.runner import start_sandbox
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.conftest import require
@@ -127,3 +129,31 @@ def test_findings_and_agent_report_times_come_from_the_store(scrape: str) -> Non
         ({"cluster": "aks-cni-neu"}, NOW.timestamp())
     ]
     assert _samples(scrape, "netaudit_store_up") == [({}, 1.0)]
+
+
+def test_rule_evaluations_show_coverage_of_the_last_finished_scan(
+    store: Store, tmp_path: Path
+) -> None:
+    """A scan through the scan's own chunk and fleet steps on a copy of the sample store:
+    the agent rules on the two clusters without a report are counted as not assessed."""
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    upgrade(copy)
+    with Store(copy) as scanned:
+        for inventory in store.all_inventories():
+            scanned.save_inventory(inventory)
+        scan_id = scanned.start_scan()
+        keys = scanned.cluster_keys()
+        evaluate_chunk(scanned, scan_id, keys, RuleSettings())
+        reduce_fleet(scanned, scan_id, RuleSettings())
+        scanned.finish_scan(scan_id, status="succeeded", clusters=len(keys), findings=0)
+        registry = CollectorRegistry()
+        registry.register(StoreCollector(scanned))
+        text = generate_latest(registry).decode()
+    evaluations = {
+        (labels["rule_id"], labels["outcome"]): value
+        for labels, value in _samples(text, "netaudit_rule_evaluations")
+    }
+    assert evaluations[("GWA-002", "not_assessed")] == 3
+    assert evaluations[("CNI-001", "findings")] == 1
+    assert evaluations[("CNI-001", "passed")] == 2
+    assert sum(evaluations.values()) == 3 * 98

@@ -23,6 +23,7 @@ from netaudit.collector.rules import (
 from netaudit.collector.rules.engine import evaluate_fleet
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     FleetGroup,
     NotAssessed,
     Threshold,
@@ -307,3 +308,15 @@ def test_the_fleet_step_runs_fleet_rules_over_shared_groups() -> None:
     assert result.rule_ids == ("TST-100",)
     assert sorted(f.cluster_key for f in result.findings) == [KEY, other]
     assert result.errors == ("TST-101: RuntimeError: boom",)
+
+
+def test_a_rule_that_does_not_apply_passes_even_without_an_optional_input() -> None:
+    def check(rule: Rule, view: ClusterView, settings: RuleSettings) -> Iterator[audit_pb2.Finding]:
+        raise DoesNotApply
+        yield  # pragma: no cover
+
+    rule = Rule(
+        "TST-010", "t", audit_pb2.SEVERITY_HIGH, "w", "f", ("r",), DataSource.ARM,
+        (inventory(), report("services", optional=True)), check,
+    )  # fmt: skip
+    assert outcome(rule, facts_of(cluster_inventory())).outcome is Outcome.PASSED
