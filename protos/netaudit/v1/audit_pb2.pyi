@@ -55,7 +55,6 @@ class ClusterFacts(_message.Message):
     REPORT_FIELD_NUMBER: _builtins.int
     REPORT_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     INVENTORY_FIELD_NUMBER: _builtins.int
-    FLEET_FIELD_NUMBER: _builtins.int
     EVALUATED_AT_FIELD_NUMBER: _builtins.int
     cluster_key: _builtins.str
     """Lower-cased ARM resource id: the cluster's key everywhere."""
@@ -70,8 +69,6 @@ class ClusterFacts(_message.Message):
         """The latest inventory refresh; unset when ARM has not been read."""
 
     @_builtins.property
-    def fleet(self) -> Global___FleetContext: ...
-    @_builtins.property
     def evaluated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
@@ -80,75 +77,15 @@ class ClusterFacts(_message.Message):
         report: _report_pb2.Report | None = ...,
         report_received_at: _timestamp_pb2.Timestamp | None = ...,
         inventory: _inventory_pb2.ClusterInventory | None = ...,
-        fleet: Global___FleetContext | None = ...,
         evaluated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at", "fleet", b"fleet", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "evaluated_at", b"evaluated_at", "fleet", b"fleet", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClusterFacts: _TypeAlias = ClusterFacts  # noqa: Y015
-
-@_typing.final
-class FleetContext(_message.Message):
-    """FleetContext names the other clusters that share something with this one."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    SHARED_SUBNETS_FIELD_NUMBER: _builtins.int
-    SHARED_ROUTE_TABLES_FIELD_NUMBER: _builtins.int
-    SHARED_PRIVATE_DNS_ZONES_FIELD_NUMBER: _builtins.int
-    SHARED_EXTERNAL_DNS_OWNER_IDS_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def shared_subnets(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedResource]: ...
-    @_builtins.property
-    def shared_route_tables(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedResource]: ...
-    @_builtins.property
-    def shared_private_dns_zones(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedResource]: ...
-    @_builtins.property
-    def shared_external_dns_owner_ids(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedResource]: ...
-    def __init__(
-        self,
-        *,
-        shared_subnets: _abc.Iterable[Global___SharedResource] | None = ...,
-        shared_route_tables: _abc.Iterable[Global___SharedResource] | None = ...,
-        shared_private_dns_zones: _abc.Iterable[Global___SharedResource] | None = ...,
-        shared_external_dns_owner_ids: _abc.Iterable[Global___SharedResource] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["shared_external_dns_owner_ids", b"shared_external_dns_owner_ids", "shared_private_dns_zones", b"shared_private_dns_zones", "shared_route_tables", b"shared_route_tables", "shared_subnets", b"shared_subnets"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___FleetContext: _TypeAlias = FleetContext  # noqa: Y015
-
-@_typing.final
-class SharedResource(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    RESOURCE_FIELD_NUMBER: _builtins.int
-    CLUSTER_KEYS_FIELD_NUMBER: _builtins.int
-    resource: _builtins.str
-    @_builtins.property
-    def cluster_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Keys of the other clusters (this one excluded)."""
-
-    def __init__(
-        self,
-        *,
-        resource: _builtins.str = ...,
-        cluster_keys: _abc.Iterable[_builtins.str] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_keys", b"cluster_keys", "resource", b"resource"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___SharedResource: _TypeAlias = SharedResource  # noqa: Y015
 
 @_typing.final
 class Finding(_message.Message):
