@@ -18,6 +18,10 @@ T = TypeVar("T")
 ListKey = tuple[str, str, str, str | None, str | None, bool]
 
 
+NOT_SERVED = "not_found"
+"""The gap reason for a kind the API server does not serve."""
+
+
 class UndeclaredRead(RuntimeError):
     """A gatherer read something its ``reads`` (and so the ClusterRole) does not list."""
 
@@ -126,9 +130,7 @@ class Reads:
         if served is None:
             return None
         if not served:
-            self.gap(
-                resource.label, "not_found", "not served by the API server (CRD not installed)"
-            )
+            self.gap(resource.label, NOT_SERVED, "not served by the API server (CRD not installed)")
             return None
         return self.list(resource, namespace, metadata_only=metadata_only)
 
@@ -194,7 +196,10 @@ class Reads:
         if (resource, reason) in self._gapped:
             return
         self._gapped.add((resource, reason))
-        log.info("%s: cannot read %s (%s): %s", self.gatherer, resource, reason, message)
+        # A kind the cluster does not serve (a CRD not installed) is normal on most
+        # clusters; the gap in the report says so without a log line per CRD.
+        level = logging.DEBUG if reason == NOT_SERVED else logging.INFO
+        log.log(level, "%s: cannot read %s (%s): %s", self.gatherer, resource, reason, message)
         self._report.gaps.add(
             gatherer=self.gatherer, resource=resource, reason=reason, message=message
         )

@@ -3,6 +3,7 @@ server (and the sandbox DNS server) on loopback, read through kubeconfig files."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +205,13 @@ def test_a_failing_gatherer_becomes_a_gap_and_the_others_still_run(sandbox: Sand
     assert "KeyError" in by_gatherer["broken"].message
     assert "without declaring it" in by_gatherer["sneaky"].message
     assert len(report.nodes) == 3
+
+
+def test_crds_that_are_not_installed_are_gaps_not_log_lines(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="netaudit.agent"):
+        report = gather(sandbox.cluster("aks-kubenet-weu"), sandbox.dns_server)
+    not_served = [g for g in report.gaps if g.reason == "not_found"]
+    assert len(not_served) >= 5, "a kubenet cluster serves no Gateway API, NNC or ALB kinds"
+    assert [r.getMessage() for r in caplog.records if "CRD not installed" in r.getMessage()] == []
