@@ -40,6 +40,26 @@ def subnet_label_values(subnet_id: str) -> list[str]:
     ]
 
 
+CLUSTER_LABELS = ["subscription_id", "resource_group", "cluster"]
+"""AKS cluster names are unique only within a resource group: per-cluster series carry all
+three, so two clusters of one name never share a series."""
+
+
+def cluster_label_values(cluster_key: str, name: str) -> list[str]:
+    """subscription, resource group and cluster name from the cluster's ARM id."""
+    parts = cluster_key.strip("/").split("/")
+    lowered = [p.lower() for p in parts]
+
+    def after(segment: str) -> str:
+        return parts[lowered.index(segment) + 1] if segment in lowered[:-1] else ""
+
+    return [
+        after("subscriptions").lower(),
+        after("resourcegroups").lower(),
+        name or after("managedclusters"),
+    ]
+
+
 def _severity_name(value: int) -> str:
     return (
         audit_pb2.Severity.Name(audit_pb2.Severity.ValueType(value))
@@ -143,11 +163,12 @@ class StoreCollector(Collector):
         family = GaugeMetricFamily(
             "netaudit_agent_last_report_timestamp_seconds",
             "When the collector last committed a report from the cluster's agent.",
-            labels=["cluster"],
+            labels=CLUSTER_LABELS,
         )
         for agent in self._store.agents_last_report():
             family.add_metric(
-                [agent.cluster_name or agent.cluster_key], agent.received_at.timestamp()
+                cluster_label_values(agent.cluster_key, agent.cluster_name),
+                agent.received_at.timestamp(),
             )
         return family
 

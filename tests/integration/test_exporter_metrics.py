@@ -126,7 +126,14 @@ def test_findings_and_agent_report_times_come_from_the_store(scrape: str) -> Non
         ({"rule_id": "CNI-002", "severity": "high"}, 1.0)
     ]
     assert _samples(scrape, "netaudit_agent_last_report_timestamp_seconds") == [
-        ({"cluster": "aks-cni-neu"}, NOW.timestamp())
+        (
+            {
+                "subscription_id": "aaaaaaaa-0000-0000-0000-000000000001",
+                "resource_group": "rg-payments-neu",
+                "cluster": "aks-cni-neu",
+            },
+            NOW.timestamp(),
+        )
     ]
     assert _samples(scrape, "netaudit_store_up") == [({}, 1.0)]
 
