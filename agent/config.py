@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from netaudit.agent.errors import ConfigError
@@ -104,12 +104,21 @@ class CollectorSettings(BaseModel):
     address: str = Field(default="", description="Collector HOST:PORT; required by `run`.")
     tls_root_cert: Path | None = Field(
         default=None,
-        description="PEM CA bundle to verify the collector; unset: plaintext, meant for loopback "
-        "and in-mesh traffic only.",
+        description="PEM CA bundle to verify the collector. Unset (and no client certificate): "
+        "plaintext, which a collector accepts only when it runs --insecure.",
     )
     tls_server_name: str | None = Field(
         default=None,
         description="Name to verify in the collector's certificate when it differs from HOST.",
+    )
+    tls_client_cert: Path | None = Field(
+        default=None,
+        description="PEM client certificate for mutual TLS; its URI SAN names this cluster's ARM "
+        "id (`netaudit certs issue`). Re-read at every connect, so a renewed one is used. Set "
+        "without tls_root_cert, the collector is verified with the system's CAs.",
+    )
+    tls_client_key: Path | None = Field(
+        default=None, description="PEM private key of tls_client_cert (unencrypted)."
     )
     token_file: Path | None = Field(
         default=None,
@@ -175,6 +184,16 @@ class CollectorSettings(BaseModel):
         if value:
             parse_host_port(value)
         return value
+
+    @model_validator(mode="after")
+    def _client_certificate_with_its_key(self) -> CollectorSettings:
+        if (self.tls_client_cert is None) != (self.tls_client_key is None):
+            raise ValueError("tls_client_cert and tls_client_key go together: set both or neither")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls_root_cert is not None or self.tls_client_cert is not None
 
 
 class SpoolSettings(BaseModel):

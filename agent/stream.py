@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
@@ -79,16 +80,27 @@ def channel_options(settings: CollectorSettings) -> list[tuple[str, int | str]]:
 
 
 def open_channel(settings: CollectorSettings) -> grpc.Channel:
-    """A plaintext channel, or TLS verified against ``tls_root_cert``."""
+    """A plaintext channel, or TLS verified against ``tls_root_cert`` (the system's CAs when
+    only a client certificate is set), with the client certificate for mutual TLS.
+    The files are read at every connect, so rotated ones are used."""
     options = channel_options(settings)
-    if settings.tls_root_cert is None:
+    if not settings.uses_tls:
         return grpc.insecure_channel(settings.address, options=options)
-    try:
-        roots = settings.tls_root_cert.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"cannot read collector CA {settings.tls_root_cert}: {error}") from error
-    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=_read_pem(settings.tls_root_cert, "collector CA"),
+        private_key=_read_pem(settings.tls_client_key, "client key"),
+        certificate_chain=_read_pem(settings.tls_client_cert, "client certificate"),
+    )
     return grpc.secure_channel(settings.address, credentials, options=options)
+
+
+def _read_pem(path: Path | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {path}: {error}") from error
 
 
 def call_metadata(settings: CollectorSettings) -> tuple[tuple[str, str], ...]:
@@ -100,6 +112,11 @@ def call_metadata(settings: CollectorSettings) -> tuple[tuple[str, str], ...]:
     except OSError as error:
         raise ConfigError(f"cannot read collector token {settings.token_file}: {error}") from error
     return (("authorization", f"Bearer {token}"),)
+
+
+def code_name(code: int) -> str:
+    """The name of a gRPC status code number, as a REJECTED ack carries it."""
+    return next((c.name for c in grpc.StatusCode if c.value[0] == code), f"code {code}")
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
@@ -231,7 +248,10 @@ class _Session:
         elif ack.status == ingest_pb2.ACK_STATUS_REJECTED:
             self._spool.remove(ack.report_id)
             log.error(
-                "report %s rejected by the collector, dropped: %s", ack.report_id, ack.message
+                "report %s rejected by the collector (%s), dropped: %s",
+                ack.report_id,
+                code_name(ack.code),
+                ack.message,
             )
         else:
             log.warning("report %s: ack without a status, will resend", ack.report_id)

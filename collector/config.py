@@ -69,6 +69,56 @@ class IngestSettings(BaseModel):
         description="Streams are closed after this many seconds so agents rebalance "
         "across collector replicas.",
     )
+    insecure: bool = Field(
+        default=False,
+        description="Plaintext without credentials: anyone who reaches the port writes reports "
+        "for any cluster. For loopback tests only (`netaudit serve --insecure`); off, the port "
+        "needs tls_cert_file and tls_key_file.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) of the ingest port; `netaudit certs init` makes one.",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key of tls_cert_file, unencrypted (mode 0600)."
+    )
+    tls_client_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA of the agents' client certificates. Set: mutual TLS, every agent "
+        "presents a certificate whose URI SAN is its cluster's ARM resource id (`netaudit certs "
+        "issue`). Unset: agents send per-cluster bearer tokens (`netaudit tokens create`).",
+    )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the plaintext gRPC health port (0.0.0.0 in a Pod, for kubelet).",
+    )
+    health_port: int = Field(
+        default=50052,
+        ge=0,
+        le=65535,
+        description="Plaintext gRPC health checking, apart from the TLS ingest port because "
+        "kubelet's gRPC probes cannot speak TLS; 0 picks a free one.",
+    )
+    reflection: bool = Field(
+        default=False,
+        description="Serve gRPC server reflection on the ingest port (for `buf curl`); off so "
+        "the port does not describe itself to whoever reaches it.",
+    )
+
+    @model_validator(mode="after")
+    def _transport_is_consistent(self) -> IngestSettings:
+        problems = []
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            problems.append("ingest.tls_cert_file and ingest.tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            problems.append("ingest.tls_client_ca_file (mutual TLS) needs ingest.tls_cert_file")
+        if self.insecure and (self.tls_cert_file or self.tls_client_ca_file):
+            problems.append("ingest.insecure (plaintext) excludes the ingest.tls_* files")
+        if self.port and self.port == self.health_port:
+            problems.append("ingest.health_port must differ from ingest.port")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class MetricsSettings(BaseModel):

@@ -3,26 +3,35 @@
 Starts the sandbox (a Kubernetes API per cluster, ARM, DNS), the collector
 (`netaudit serve`, which starts the embedded Redis), one Celery worker, and one
 agent per sample cluster; refreshes the inventory, runs one scan, prints the
-findings and the metrics URL, and stops everything it started.
+findings and the metrics URL, and stops everything it started. Ingest runs as in
+production: TLS from a CA made in the working folder, one bearer token per cluster.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from netaudit.collector.certificates import (
+    CA_CERT_FILE,
+    SERVER_CERT_FILE,
+    SERVER_KEY_FILE,
+    init_authority,
+)
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.processes import ManagedProcess
 from netaudit.collector.scanning import Progress, refresh_inventory, run_scan, scan_summary
 from netaudit.collector.service import Endpoints
-from netaudit.collector.store import Store
+from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
 
 STEP_TIMEOUT_SECONDS = 60.0
@@ -54,17 +63,61 @@ def write_config(folder: Path, config: dict[str, object]) -> Path:
     return path
 
 
-def write_demo_config(folder: Path, sandbox: Sandbox) -> Path:
+@dataclass(frozen=True)
+class AgentCredentials:
+    """What an agent needs to reach the demo's collector: its CA and a token file."""
+
+    root_cert: Path
+    token_file: Path
+
+
+def demo_tls(folder: Path) -> Path:
+    """The folder of a CA and a loopback server certificate (made once per working folder)."""
+    tls = folder / "tls"
+    if not (tls / CA_CERT_FILE).exists():
+        init_authority(tls, ["localhost", "127.0.0.1"])
+    return tls
+
+
+def write_demo_config(folder: Path, sandbox: Sandbox, tls: Path) -> Path:
     return write_config(
         folder,
         {
             "state_dir": str(folder / "collector"),
             "log_format": "json",
-            "ingest": {"host": "127.0.0.1", "port": 0},
+            "ingest": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "health_port": 0,
+                "tls_cert_file": str(tls / SERVER_CERT_FILE),
+                "tls_key_file": str(tls / SERVER_KEY_FILE),
+            },
             "metrics": {"host": "127.0.0.1", "port": 0},
             "azure": sandbox_azure_config(sandbox, folder),
         },
     )
+
+
+def write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text + "\n")
+
+
+def agent_credentials(
+    settings: Settings, sandbox: Sandbox, folder: Path, tls: Path
+) -> dict[str, AgentCredentials]:
+    """One bearer token per sample cluster, each in its own 0600 file, by cluster name."""
+    upgrade(settings.store_url)
+    credentials = {}
+    with Store(settings.store_url) as store:
+        for cluster in sandbox.clusters:
+            token_file = folder / "tokens" / cluster.name
+            write_secret(token_file, store.create_agent_token(cluster.arm_resource_id).token)
+            credentials[cluster.name] = AgentCredentials(tls / CA_CERT_FILE, token_file)
+    return credentials
 
 
 def wait_for_endpoints(settings: Settings, collector: ManagedProcess) -> Endpoints:
@@ -77,13 +130,23 @@ def wait_for_endpoints(settings: Settings, collector: ManagedProcess) -> Endpoin
     raise ServiceUnavailable(f"the collector did not start within {STEP_TIMEOUT_SECONDS:.0f} s")
 
 
-def agent_argv(cluster: SandboxCluster, sandbox: Sandbox, grpc: str, spool: Path) -> list[str]:
+def agent_argv(
+    cluster: SandboxCluster,
+    sandbox: Sandbox,
+    grpc: str,
+    spool: Path,
+    credentials: AgentCredentials,
+) -> list[str]:
     argv = [
         _bin("netaudit-agent"),
         "run",
         "--once",
         "--collector",
         grpc,
+        "--tls-root-cert",
+        str(credentials.root_cert),
+        "--token-file",
+        str(credentials.token_file),
         "--kubeconfig",
         str(cluster.kubeconfig),
         "--cluster-id",
@@ -102,11 +165,15 @@ def agent_argv(cluster: SandboxCluster, sandbox: Sandbox, grpc: str, spool: Path
     return argv
 
 
-def run_agents(sandbox: Sandbox, grpc: str, folder: Path) -> None:
+def run_agents(
+    sandbox: Sandbox, grpc: str, folder: Path, credentials: dict[str, AgentCredentials]
+) -> None:
     agents = [
         ManagedProcess(
             f"agent for {cluster.name}",
-            agent_argv(cluster, sandbox, grpc, folder / "agents" / cluster.name),
+            agent_argv(
+                cluster, sandbox, grpc, folder / "agents" / cluster.name, credentials[cluster.name]
+            ),
             folder / "logs" / f"agent-{cluster.name}.log",
         )
         for cluster in sandbox.clusters
@@ -135,8 +202,10 @@ def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> i
     with ExitStack() as stack:
         progress("starting the sandbox fleet (Kubernetes API per cluster, ARM, DNS)")
         sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
-        config = write_demo_config(folder, sandbox)
+        tls = demo_tls(folder)
+        config = write_demo_config(folder, sandbox, tls)
         settings = load_settings(config)
+        credentials = agent_credentials(settings, sandbox, folder, tls)
         progress(
             f"sandbox: {len(sandbox.clusters)} clusters in "
             f"{len(sandbox.subscriptions)} subscriptions; starting the collector"
@@ -146,7 +215,7 @@ def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> i
             ManagedProcess("collector", [*netaudit, "serve"], folder / "logs" / "collector.log")
         )
         endpoints = wait_for_endpoints(settings, collector)
-        progress(f"collector: gRPC {endpoints.grpc}; starting a Celery worker")
+        progress(f"collector: gRPC {endpoints.grpc} (TLS, one token per agent); starting a worker")
         stack.enter_context(
             ManagedProcess(
                 "worker",
@@ -155,7 +224,7 @@ def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> i
             )
         )
         progress(f"running {len(sandbox.clusters)} agents (one per cluster)")
-        run_agents(sandbox, endpoints.grpc, folder)
+        run_agents(sandbox, endpoints.grpc, folder, credentials)
         clusters = refresh_inventory(settings, STEP_TIMEOUT_SECONDS, progress)
         progress(f"inventory: {clusters} clusters read from ARM")
         store = Store(settings.store_url)

@@ -24,3 +24,9 @@ class ServiceUnavailable(NetauditError):
 
 class ScanFailed(NetauditError):
     """A scan did not finish or finished with an error."""
+
+
+class UsageError(NetauditError):
+    """A command's argument is invalid (a malformed id, a file that is in the way)."""
+
+    exit_code = USAGE_EXIT_CODE

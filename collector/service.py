@@ -1,4 +1,8 @@
-"""`netaudit serve`: the embedded broker (when no URL is set), gRPC ingest and /metrics."""
+"""`netaudit serve`: the embedded broker (when no URL is set), gRPC ingest and /metrics.
+
+Ingest serves TLS, and agents authenticate with a client certificate or a bearer
+token; plaintext without credentials only with `ingest.insecure` (`--insecure`).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from netaudit.collector.broker import EmbeddedRedis
-from netaudit.collector.config import Settings
-from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.certificates import ServerTls, load_server_tls
+from netaudit.collector.config import IngestSettings, Settings
+from netaudit.collector.errors import ConfigError, ServiceUnavailable
 from netaudit.collector.exporter import StoreCollector
+from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
@@ -31,6 +37,7 @@ class Endpoints:
     metrics_url: str
     broker_url: str
     pid: int
+    health: str = ""
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +64,39 @@ def _start_metrics(settings: Settings, registry: CollectorRegistry) -> tuple[Any
     return server, f"http://{settings.metrics.host}:{server.server_port}/metrics"
 
 
+def ingest_tls(ingest: IngestSettings) -> ServerTls | None:
+    """The ingest port's TLS files, checked; None (and a warning) only when insecure."""
+    if ingest.insecure:
+        log.warning(
+            "ingest runs insecure: plaintext and no credentials, so anyone who reaches its "
+            "port can write reports for any cluster; for loopback tests only",
+            extra={"host": ingest.host},
+        )
+        return None
+    if ingest.tls_cert_file is None or ingest.tls_key_file is None:
+        raise ConfigError(
+            "ingest needs TLS: set ingest.tls_cert_file and ingest.tls_key_file "
+            "(`netaudit certs init` makes them), or run `netaudit serve --insecure` for "
+            "plaintext without credentials (loopback tests only)"
+        )
+    return load_server_tls(ingest.tls_cert_file, ingest.tls_key_file, ingest.tls_client_ca_file)
+
+
+def ingest_options(ingest: IngestSettings, tls: ServerTls | None) -> ServerOptions:
+    return ServerOptions(
+        ingest.host,
+        ingest.port,
+        ingest.max_connection_age_seconds,
+        tls=tls,
+        health_host=ingest.health_host,
+        health_port=ingest.health_port,
+        reflection=ingest.reflection,
+    )
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set; stop everything this call started."""
+    tls = ingest_tls(settings.ingest)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     broker: EmbeddedRedis | None = None
     broker_url = settings.broker.url
@@ -80,21 +118,16 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             ),
             registry=registry,
             rejected_errors=(InvalidReport,),
+            authenticator=Authenticator.insecure() if tls is None else Authenticator(store),
         )
         metrics_server, metrics_url = _start_metrics(settings, registry)
-        ingest = await start_ingest(
-            servicer,
-            ServerOptions(
-                settings.ingest.host,
-                settings.ingest.port,
-                settings.ingest.max_connection_age_seconds,
-            ),
-        )
+        ingest = await start_ingest(servicer, ingest_options(settings.ingest, tls))
         endpoints = Endpoints(
             grpc=f"{settings.ingest.host}:{ingest.port}",
             metrics_url=metrics_url,
             broker_url=broker_url,
             pid=os.getpid(),
+            health=f"{settings.ingest.health_host}:{ingest.health_port}",
         )
         endpoints.write(settings.endpoints_file)
         log.info("collector serving", extra=endpoints.__dict__)

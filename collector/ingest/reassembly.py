@@ -2,7 +2,8 @@
 
 Chunks of one report arrive in order on one stream (index 0..count-1). A
 chunk out of order, a count that changes, or a report over the size limit is
-refused; the agent resends the whole report after the stream breaks.
+refused, once: the rest of a refused report's chunks are dropped unanswered.
+A report still incomplete when the stream ends is the servicer's to report.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
+from netaudit.collector.ingest.validation import clip
 from netaudit.v1 import ingest_pb2, report_pb2
 
 
@@ -49,16 +51,29 @@ class Reassembler:
         self._timeout = timeout_seconds
         self._clock = clock
         self._partial: dict[str, _Partial] = {}
+        self._refused: str | None = None
 
     def add(self, chunk: ingest_pb2.ReportChunk) -> CompleteReport | None:
-        """Add one chunk; return the report once its last chunk arrived."""
+        """Add one chunk; return the report once its last chunk arrived.
+
+        ChunkRejected once per refused report: its later chunks are dropped (None)."""
+        if chunk.report_id == self._refused and chunk.chunk_index > 0:
+            return None
+        self._refused = None
+        try:
+            return self._add(chunk)
+        except ChunkRejected:
+            self._refused = chunk.report_id
+            raise
+
+    def _add(self, chunk: ingest_pb2.ReportChunk) -> CompleteReport | None:
         self._drop_expired()
         if not chunk.report_id or chunk.chunk_count < 1:
             raise ChunkRejected("chunk without report_id or chunk_count")
         partial = self._partial.get(chunk.report_id)
         if partial is None:
             if chunk.chunk_index != 0:
-                raise ChunkRejected(f"report {chunk.report_id} did not start at chunk 0")
+                raise ChunkRejected(f"report {clip(chunk.report_id)} did not start at chunk 0")
             partial = _Partial(chunk.chunk_count, chunk.agent_epoch, chunk.sequence, self._clock())
             self._partial[chunk.report_id] = partial
         self._append(chunk, partial)
@@ -71,14 +86,14 @@ class Reassembler:
         if chunk.chunk_count != partial.chunk_count or chunk.chunk_index != len(partial.parts):
             del self._partial[chunk.report_id]
             raise ChunkRejected(
-                f"report {chunk.report_id}: chunk {chunk.chunk_index}/{chunk.chunk_count} "
+                f"report {clip(chunk.report_id)}: chunk {chunk.chunk_index}/{chunk.chunk_count} "
                 f"out of order (expected {len(partial.parts)}/{partial.chunk_count})"
             )
         partial.size += len(chunk.data)
         if partial.size > self._max:
             del self._partial[chunk.report_id]
             raise ChunkRejected(
-                f"report {chunk.report_id} exceeds {self._max} bytes; "
+                f"report {clip(chunk.report_id)} exceeds {self._max} bytes; "
                 "raise ingest.max_report_bytes if the cluster is really that large"
             )
         partial.parts.append(chunk.data)
@@ -89,11 +104,15 @@ class Reassembler:
         try:
             report.ParseFromString(data)
         except DecodeError as exc:
-            raise ChunkRejected(f"report {report_id} is not a valid Report message") from exc
+            raise ChunkRejected(
+                f"report {clip(report_id)} is not a valid Report message: {exc}"
+            ) from exc
         if report.report_id != report_id:
-            raise ChunkRejected(f"report {report_id} carries report_id {report.report_id!r}")
+            raise ChunkRejected(
+                f"report {clip(report_id)} carries report_id {clip(report.report_id)!r}"
+            )
         if not report.cluster.arm_resource_id:
-            raise ChunkRejected(f"report {report_id} has no cluster.arm_resource_id")
+            raise ChunkRejected(f"report {clip(report_id)} has no cluster.arm_resource_id")
         report.agent_epoch = report.agent_epoch or partial.agent_epoch
         report.sequence = report.sequence or partial.sequence
         return CompleteReport(report, len(data))
@@ -108,3 +127,10 @@ class Reassembler:
     @property
     def pending(self) -> int:
         return len(self._partial)
+
+    def incomplete(self) -> list[str]:
+        """The reports still waiting for chunks, as "report R: 2 of 5 chunks"."""
+        return [
+            f"report {clip(report_id)}: {len(p.parts)} of {p.chunk_count} chunks"
+            for report_id, p in self._partial.items()
+        ]

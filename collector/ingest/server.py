@@ -1,4 +1,9 @@
-"""The gRPC ingest server (grpc.aio) with health checking and reflection."""
+"""The gRPC ingest server (grpc.aio): TLS on the ingest port, health on a plaintext port.
+
+Kubelet's gRPC probes cannot speak TLS, so health checking gets its own plaintext
+port (and /metrics its own HTTP port); the ingest port serves only the ingest
+service, plus server reflection when asked for.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from netaudit.collector.certificates import ServerTls
 from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.ingest.servicer import IngestServicer
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc
@@ -24,6 +30,11 @@ class ServerOptions:
     port: int
     max_connection_age_seconds: float
     max_message_bytes: int = 8 * 1024 * 1024
+    tls: ServerTls | None = None
+    """None: plaintext (only for `--insecure`)."""
+    health_host: str = "127.0.0.1"
+    health_port: int = 0
+    reflection: bool = False
 
 
 def grpc_options(options: ServerOptions) -> list[tuple[str, int]]:
@@ -40,35 +51,80 @@ def grpc_options(options: ServerOptions) -> list[tuple[str, int]]:
     ]
 
 
+def server_credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    """TLS; with a client CA, mutual TLS: grpc then requires and verifies a client
+    certificate (grpc's Python API has no "verify if presented")."""
+    return grpc.ssl_server_credentials(
+        [(tls.private_key, tls.certificate_chain)],
+        root_certificates=tls.client_ca,
+        require_client_auth=tls.client_ca is not None,
+    )
+
+
+def transport(tls: ServerTls | None) -> str:
+    if tls is None:
+        return "plaintext"
+    return "mutual TLS" if tls.client_ca is not None else "TLS"
+
+
 @dataclass
 class RunningIngest:
     server: grpc.aio.Server
     port: int
     health: health.HealthServicer
+    health_server: grpc.aio.Server
+    health_port: int
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        await self.health_server.stop(0)
+
+
+def _bind(server: grpc.aio.Server, address: str, tls: ServerTls | None, setting: str) -> int:
+    try:
+        if tls is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, server_credentials(tls))
+    except RuntimeError as exc:
+        raise ServiceUnavailable(
+            f"cannot bind the gRPC server to {address}: {exc}; set {setting} to a free port"
+        ) from exc
+
+
+async def _start_health(
+    options: ServerOptions,
+) -> tuple[grpc.aio.Server, int, health.HealthServicer]:
+    server = grpc.aio.server()
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    address = f"{options.health_host}:{options.health_port}"
+    port = _bind(server, address, None, "ingest.health_port")
+    await server.start()
+    return server, port, servicer
 
 
 async def start_ingest(servicer: IngestServicer, options: ServerOptions) -> RunningIngest:
     server = grpc.aio.server(options=grpc_options(options))
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    address = f"{options.host}:{options.port}"
-    try:
-        port = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise ServiceUnavailable(
-            f"cannot bind the gRPC ingest server to {address}: {exc}; "
-            "set ingest.port to a free port"
-        ) from exc
+    if options.reflection:
+        reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = _bind(server, f"{options.host}:{options.port}", options.tls, "ingest.port")
     await server.start()
+    try:
+        health_server, health_port, health_servicer = await _start_health(options)
+    except BaseException:
+        await server.stop(0)
+        raise
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("ingest listening", extra={"address": f"{options.host}:{port}"})
-    return RunningIngest(server, port, health_servicer)
+    log.info(
+        "ingest listening",
+        extra={
+            "address": f"{options.host}:{port}",
+            "transport": transport(options.tls),
+            "health": f"{options.health_host}:{health_port}",
+            "reflection": options.reflection,
+        },
+    )
+    return RunningIngest(server, port, health_servicer, health_server, health_port)

@@ -1,4 +1,24 @@
-"""The IngestService: agents stream report chunks; a report is acked only after commit."""
+"""The IngestService: agents stream report chunks; a report is acked only after commit.
+
+What the agent is told, and what it does with it (agent/stream.py):
+
+- a report committed now or before: an ack COMMITTED or DUPLICATE; it leaves the spool;
+- a report no resend can cure: an ack REJECTED with a status code and the reason, and
+  the stream goes on; the agent drops the report. INVALID_ARGUMENT: it does not decode
+  or breaks a content rule (validation.py; the message names the field paths);
+  PERMISSION_DENIED: another cluster than the hello's (on a stream without credentials;
+  with one, auth.py ends the stream); FAILED_PRECONDITION: the store refused it (a later
+  report of the same agent run, or a name or region at odds with the inventory).
+  A status ending the stream instead would make the agent resend that same report,
+  oldest first, forever: one bad report would block every later one of its cluster;
+- a condition a resend cures ends the stream with a status, and the agent reconnects
+  with backoff and resends every unacked report in order (nothing lost, nothing stored
+  twice): UNAVAILABLE when the store is down, locked or full; ABORTED when the stream
+  ends with a report incomplete; INTERNAL for a collector bug (logged here, not sent).
+  Ending the stream also keeps one agent's reports committed in their order: the next
+  report is not committed before the one that failed.
+- a stream message that does not decode ends the stream with INVALID_ARGUMENT.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +31,33 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
+from google.protobuf.message import DecodeError
 from prometheus_client import CollectorRegistry, Counter
 
+from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.ingest.auth import (
+    Authenticator,
+    CredentialCheckFailed,
+    Identity,
+    PermissionDenied,
+    Unauthenticated,
+    require_cluster,
+)
 from netaudit.collector.ingest.reassembly import ChunkRejected, CompleteReport, Reassembler
+from netaudit.collector.ingest.validation import (
+    Violation,
+    agent_id_violations,
+    clip,
+    describe,
+    report_violations,
+)
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
+ACK_MESSAGE_CHARS = 8_192
+"""Longest reason sent in an ack (and logged): the rest is clipped."""
 
 
 class ReportCommitter(Protocol):
@@ -31,6 +70,22 @@ class ReportCommitter(Protocol):
 
 class RejectedReport(Exception):
     """Raised by a committer for a report that must not be retried."""
+
+
+class InvalidContent(Exception):
+    """The report breaks a content rule: never stored, never worth a resend."""
+
+    def __init__(self, report_id: str, violations: list[Violation]) -> None:
+        super().__init__(f"report {clip(report_id)} is invalid: {describe(violations)}")
+
+
+class StreamEnded(Exception):
+    """Ends the stream with ``code``: the agent resends every report it has no ack for."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -47,8 +102,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         registry: CollectorRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rejected_errors: tuple[type[Exception], ...] = (RejectedReport,),
+        authenticator: Authenticator | None = None,
     ) -> None:
+        """`authenticator`: who may write for which cluster; None accepts every stream
+        (plaintext tests and `--insecure` only)."""
         self._committer = committer
+        self._authenticator = authenticator or Authenticator.insecure()
         self._limits = limits
         self._clock = clock
         self._rejected_errors = rejected_errors
@@ -81,12 +140,22 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
         context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
     ) -> AsyncIterator[ingest_pb2.StreamResponse]:
+        identity = await self._identify(context)
         hello = await self._read_hello(request_iterator, context)
+        if identity is not None:
+            await self._authorize(context, identity, hello.cluster.arm_resource_id)
         cluster_key = hello.cluster.arm_resource_id.lower()
         outgoing: asyncio.Queue[object] = asyncio.Queue()
         stream = (asyncio.get_running_loop(), outgoing)
         self._streams[cluster_key] = stream
-        log.info("agent connected", extra={"cluster": cluster_key, "agent_id": hello.agent_id})
+        log.info(
+            "agent connected",
+            extra={
+                "cluster": cluster_key,
+                "agent_id": hello.agent_id,
+                "credential": identity.credential if identity else "none (insecure)",
+            },
+        )
         reader = asyncio.create_task(self._read_chunks(request_iterator, hello, outgoing))
         try:
             while True:
@@ -95,12 +164,53 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     break
                 assert isinstance(item, ingest_pb2.StreamResponse)
                 yield item
-            await reader
+            try:
+                await reader
+            except PermissionDenied as denied:
+                await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(denied))
+            except StreamEnded as ended:
+                await context.abort(ended.code, ended.details)
         finally:
             reader.cancel()
             if self._streams.get(cluster_key) is stream:
                 del self._streams[cluster_key]
             log.info("agent disconnected", extra={"cluster": cluster_key})
+
+    async def _identify(
+        self,
+        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
+    ) -> Identity | None:
+        try:
+            return await self._authenticator.identify(
+                context.invocation_metadata() or (), context.auth_context()
+            )
+        except Unauthenticated as exc:
+            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except PermissionDenied as exc:
+            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except CredentialCheckFailed as exc:
+            await self._refuse(context, grpc.StatusCode.UNAVAILABLE, str(exc))
+        return None
+
+    async def _authorize(
+        self,
+        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
+        identity: Identity,
+        cluster_id: str,
+    ) -> None:
+        try:
+            identity.require(cluster_id, "hello")
+        except PermissionDenied as exc:
+            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+
+    async def _refuse(
+        self,
+        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
+        code: grpc.StatusCode,
+        why: str,
+    ) -> None:
+        log.warning("stream refused", extra={"code": code.name, "why": why, "peer": context.peer()})
+        await context.abort(code, why)
 
     async def _read_hello(
         self,
@@ -127,12 +237,25 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             self._limits.max_report_bytes, self._limits.reassembly_timeout_seconds
         )
         try:
-            async for request in request_iterator:
-                if request.WhichOneof("message") != "chunk":
-                    continue
-                ack = await self._accept_chunk(reassembler, request.chunk, hello)
+            async for chunk in _chunks(request_iterator):
+                ack = await self._accept_chunk(reassembler, chunk, hello)
                 if ack is not None:
                     outgoing.put_nowait(ingest_pb2.StreamResponse(ack=ack))
+            if reassembler.pending:
+                raise StreamEnded(
+                    grpc.StatusCode.ABORTED,
+                    f"the stream ended with {'; '.join(reassembler.incomplete())} received; "
+                    "nothing of it is stored: resend it whole",
+                )
+        except (StreamEnded, PermissionDenied):
+            raise
+        except Exception as exc:  # a bug: the agent gets INTERNAL, never UNKNOWN
+            log.exception("stream failed", extra={"cluster": clip(hello.cluster.arm_resource_id)})
+            raise StreamEnded(
+                grpc.StatusCode.INTERNAL,
+                f"the collector failed ({type(exc).__name__}; its log has the details); "
+                "resend what was not acked",
+            ) from exc
         finally:
             outgoing.put_nowait(_DONE)
 
@@ -145,13 +268,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             complete = reassembler.add(chunk)
         except ChunkRejected as exc:
-            return self._rejected(chunk, str(exc))
+            return self._rejected(chunk, str(exc), grpc.StatusCode.INVALID_ARGUMENT)
         if complete is None:
             return None
+        if self._authenticator.binds_clusters:  # the hello named the credential's cluster
+            require_cluster(
+                complete.report.cluster.arm_resource_id,
+                hello.cluster.arm_resource_id,
+                "the report",
+                "the stream's credential",
+            )
         if complete.report.cluster.arm_resource_id.lower() != (
             hello.cluster.arm_resource_id.lower()
         ):
-            return self._rejected(chunk, "report is for another cluster than the stream's hello")
+            return self._rejected(
+                chunk,
+                "report is for another cluster than the stream's hello",
+                grpc.StatusCode.PERMISSION_DENIED,
+            )
         return await self._commit(complete, chunk, hello)
 
     async def _commit(
@@ -162,14 +296,31 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.ReportAck:
         loop = asyncio.get_running_loop()
         try:
+            # validation walks every field: off the event loop, like the commit
             outcome = await loop.run_in_executor(
-                None,
-                lambda: self._committer.commit_report(
-                    complete.report, agent_id=hello.agent_id, received_at=self._clock()
-                ),
+                None, self._validate_and_commit, complete.report, hello.agent_id
             )
+        except InvalidContent as exc:
+            return self._rejected(chunk, str(exc), grpc.StatusCode.INVALID_ARGUMENT)
         except self._rejected_errors as exc:
-            return self._rejected(chunk, str(exc))
+            return self._rejected(chunk, str(exc), grpc.StatusCode.FAILED_PRECONDITION)
+        except ServiceUnavailable as exc:
+            log.warning(
+                "report not committed: store unavailable",
+                extra={"report_id": clip(chunk.report_id), "why": str(exc)},
+            )
+            raise StreamEnded(
+                grpc.StatusCode.UNAVAILABLE,
+                f"report {clip(chunk.report_id)} was not stored: the collector's store is "
+                "unavailable; resend it later",
+            ) from exc
+        except Exception as exc:
+            log.exception("report not committed", extra={"report_id": clip(chunk.report_id)})
+            raise StreamEnded(
+                grpc.StatusCode.INTERNAL,
+                f"report {clip(chunk.report_id)} was not stored: the collector failed "
+                f"({type(exc).__name__}; its log has the details); resend it later",
+            ) from exc
         duplicate = getattr(outcome, "name", str(outcome)).upper() == "DUPLICATE"
         status = ingest_pb2.ACK_STATUS_DUPLICATE if duplicate else ingest_pb2.ACK_STATUS_COMMITTED
         self._reports.labels("duplicate" if duplicate else "committed").inc()
@@ -188,13 +339,43 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             status=status,
         )
 
-    def _rejected(self, chunk: ingest_pb2.ReportChunk, why: str) -> ingest_pb2.ReportAck:
+    def _validate_and_commit(self, report: report_pb2.Report, agent_id: str) -> object:
+        violations = report_violations(report) or agent_id_violations(agent_id)
+        if violations:
+            raise InvalidContent(report.report_id, violations)
+        return self._committer.commit_report(report, agent_id=agent_id, received_at=self._clock())
+
+    def _rejected(
+        self, chunk: ingest_pb2.ReportChunk, why: str, code: grpc.StatusCode
+    ) -> ingest_pb2.ReportAck:
+        """An ack REJECTED: logged once, both clipped (ids and values may be huge)."""
         self._reports.labels("rejected").inc()
-        log.warning("report rejected", extra={"report_id": chunk.report_id, "why": why})
+        why = clip(why, ACK_MESSAGE_CHARS)
+        log.warning(
+            "report rejected",
+            extra={"report_id": clip(chunk.report_id), "code": code.name, "why": why},
+        )
         return ingest_pb2.ReportAck(
             report_id=chunk.report_id,
             agent_epoch=chunk.agent_epoch,
             sequence=chunk.sequence,
             status=ingest_pb2.ACK_STATUS_REJECTED,
             message=why,
+            code=code.value[0],
         )
+
+
+async def _chunks(
+    request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
+) -> AsyncIterator[ingest_pb2.ReportChunk]:
+    """The stream's report chunks; StreamEnded(INVALID_ARGUMENT) at a message that does
+    not decode."""
+    try:
+        async for request in request_iterator:
+            if request.WhichOneof("message") == "chunk":
+                yield request.chunk
+    except DecodeError as exc:
+        raise StreamEnded(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"a stream message is not a netaudit.v1.StreamRequest: {exc}",
+        ) from exc

@@ -136,9 +136,9 @@ def translate(error: exc.DBAPIError, url: URL) -> StoreError:
         error.connection_invalidated
     ):
         return StoreUnavailable(
-            f"database {where} is unavailable: {detail}; check that it is running and "
-            "reachable (for SQLite: that the folder is writable and no process holds "
-            "the lock longer than the busy timeout)"
+            f"database {where} is unavailable: {detail}; check that it is running, "
+            "reachable and has disk space (for SQLite: that the folder is writable and no "
+            "process holds the lock longer than the busy timeout)"
         )
     return StoreError(f"database {where} refused the operation: {detail}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netaudit.collector.errors import NetauditError, ServiceUnavailable
+from netaudit.collector.errors import USAGE_EXIT_CODE, NetauditError, ServiceUnavailable
 
 
 class StoreError(NetauditError):
@@ -11,6 +11,14 @@ class StoreError(NetauditError):
 
 class InvalidReport(StoreError):
     """A report the store must never accept (retrying it cannot help)."""
+
+
+class StaleReport(InvalidReport):
+    """A report whose sequence is not after one already committed from the same agent run."""
+
+
+class ReportContradictsInventory(InvalidReport):
+    """A report naming its cluster, or its region, otherwise than ARM's inventory does."""
 
 
 class InvalidInventory(StoreError):
@@ -35,3 +43,9 @@ class SchemaNotCurrent(StoreError):
 
 class StoreUnavailable(StoreError, ServiceUnavailable):
     """The database cannot be reached or stayed locked: transient, worth retrying."""
+
+
+class UnknownToken(StoreError):
+    """An agent token id that `tokens create` never printed."""
+
+    exit_code = USAGE_EXIT_CODE

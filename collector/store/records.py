@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from netaudit.v1 import audit_pb2, report_pb2
@@ -51,3 +51,25 @@ class AgentLastReport:
     cluster_name: str
     agent_id: str
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class AgentToken:
+    """A per-cluster bearer token as the store keeps it: never the token itself."""
+
+    id: str
+    cluster_key: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: the only time its secret value is known."""
+
+    record: AgentToken
+    token: str = field(repr=False)

@@ -1,4 +1,14 @@
-"""Agent reports: idempotent commit by report id, latest by (epoch, sequence), retention."""
+"""Agent reports: idempotent commit by report id, latest by commit order, retention.
+
+The latest report of a cluster is the one the collector committed last (the
+autoincrement ``reports.id``: commits of one cluster are serialized, by SQLite's
+write lock or by the cluster row's lock on PostgreSQL). The client-declared
+(agent epoch, sequence) never orders reports across agents: one forged epoch of
+2**62 would otherwise stay "latest" for good. It only detects replays within one
+agent run: a report whose sequence is not after one already committed from the same
+(agent id, agent epoch) is refused (StaleReport), among the reports that retention
+keeps.
+"""
 
 from __future__ import annotations
 
@@ -20,21 +30,23 @@ from netaudit.collector.store.clusters import (
     subscription_of,
 )
 from netaudit.collector.store.engine import upsert
-from netaudit.collector.store.errors import InvalidReport, StoreError
+from netaudit.collector.store.errors import (
+    InvalidReport,
+    ReportContradictsInventory,
+    StaleReport,
+    StoreError,
+)
+from netaudit.collector.store.inventories import inventory as stored_inventory
 from netaudit.collector.store.records import CommitOutcome, StoredReport
 from netaudit.collector.store.tables import reports
-from netaudit.v1 import report_pb2
+from netaudit.v1 import inventory_pb2, report_pb2
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION = 10
 
-_NEWEST_FIRST = (
-    reports.c.agent_epoch.desc(),
-    reports.c.sequence.desc(),
-    reports.c.received_at.desc(),
-    reports.c.id.desc(),
-)
+# Commit order: ids grow with every insert, and the newest row is never pruned.
+_NEWEST_FIRST = (reports.c.id.desc(),)
 
 
 def validate(report: report_pb2.Report) -> str:
@@ -61,18 +73,23 @@ def commit_report(
     key = validate(report)
     if _already_committed(connection, report.report_id):
         return CommitOutcome.DUPLICATE
+    inventory = stored_inventory(connection, key)
+    if inventory is not None:
+        _require_agreement(report, inventory)
     # The cluster upsert comes first: on PostgreSQL its row lock serializes the
-    # commits (and the pruning) of one cluster.
+    # commits (and the pruning) of one cluster, so commit order is id order.
+    # With an inventory, ARM names the cluster (the report agrees, up to casing).
     record_sighting(
         connection,
         Sighting(
             key=key,
-            name=report.cluster.name,
-            region=report.cluster.region,
+            name="" if inventory is not None else report.cluster.name,
+            region="" if inventory is not None else report.cluster.region,
             subscription_id=subscription_of(report.cluster.arm_resource_id),
             seen_at=received_at,
         ),
     )
+    _require_newer_sequence(connection, key, agent_id, report)
     payload = report.SerializeToString(deterministic=True)
     inserted = connection.execute(
         upsert(connection, reports)
@@ -95,6 +112,50 @@ def commit_report(
     if _is_latest(connection, key, report.report_id):
         replace_claims(connection, key, REPORT_SOURCE, report_claims(report))
     return CommitOutcome.COMMITTED
+
+
+def _require_agreement(
+    report: report_pb2.Report, inventory: inventory_pb2.ClusterInventory
+) -> None:
+    """The report's cluster name and region are the inventory's, when it states them.
+    (The Kubernetes version is not compared: it changes during an upgrade.)"""
+    named, region = report.cluster.name, report.cluster.region
+    if named and named.casefold() != inventory.name.casefold():
+        raise ReportContradictsInventory(
+            f"report {report.report_id} names cluster {named!r}, but ARM names "
+            f"{inventory.arm_resource_id} {inventory.name!r}; set the agent's cluster.name to "
+            f"{inventory.name!r} or leave it unset"
+        )
+    if region and _region(region) != _region(inventory.location):
+        raise ReportContradictsInventory(
+            f"report {report.report_id} places cluster {inventory.name!r} in {region!r}, but "
+            f"ARM has it in {inventory.location!r}; set the agent's cluster.region to "
+            f"{inventory.location!r}"
+        )
+
+
+def _region(name: str) -> str:
+    """ARM location form: "West Europe" and "westeurope" are one region."""
+    return "".join(name.split()).casefold()
+
+
+def _require_newer_sequence(
+    connection: Connection, key: str, agent_id: str, report: report_pb2.Report
+) -> None:
+    """Refuse a replay: a sequence not after one committed from this agent run."""
+    committed = connection.scalar(
+        sa.select(sa.func.max(reports.c.sequence)).where(
+            reports.c.cluster_key == key,
+            reports.c.agent_epoch == report.agent_epoch,
+            reports.c.agent_id == agent_id,
+        )
+    )
+    if committed is not None and report.sequence <= committed:
+        raise StaleReport(
+            f"report {report.report_id} of agent {agent_id!r} (epoch {report.agent_epoch}) "
+            f"has sequence {report.sequence}, not after {committed} already committed from "
+            "that agent run: a replay, or a resend under a new report id; not stored"
+        )
 
 
 def _is_latest(connection: Connection, key: str, report_id: str) -> bool:

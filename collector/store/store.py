@@ -17,6 +17,7 @@ from netaudit.collector.store import inventories as inventory_rows
 from netaudit.collector.store import outcomes as outcome_rows
 from netaudit.collector.store import reports as report_rows
 from netaudit.collector.store import scans as scan_rows
+from netaudit.collector.store import tokens as token_rows
 from netaudit.collector.store.clusters import cluster_key as normalized_key
 from netaudit.collector.store.engine import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -29,7 +30,9 @@ from netaudit.collector.store.engine import (
 from netaudit.collector.store.errors import StoreError
 from netaudit.collector.store.records import (
     AgentLastReport,
+    AgentToken,
     CommitOutcome,
+    IssuedToken,
     ScanRecord,
     StoredFinding,
     StoredReport,
@@ -66,7 +69,7 @@ class Store:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """`busy_timeout`: seconds a SQLite writer waits for the lock.
-        `report_retention`: reports kept per cluster (the latest by epoch, sequence)."""
+        `report_retention`: reports kept per cluster (the ones committed last)."""
         if report_retention < 1:
             raise StoreError(f"report_retention must be at least 1, got {report_retention}")
         self._url = parse_url(url)
@@ -112,7 +115,11 @@ class Store:
     def commit_report(
         self, report: report_pb2.Report, *, agent_id: str, received_at: datetime
     ) -> CommitOutcome:
-        """Commit once per report id (DUPLICATE after that); InvalidReport if unusable."""
+        """Commit once per report id (DUPLICATE after that); it is then the cluster's latest.
+
+        InvalidReport if unusable: StaleReport for a sequence not after one committed from
+        the same (agent_id, agent epoch), ReportContradictsInventory for a cluster name or
+        region other than the inventory's."""
         report_rows.validate(report)
         with self._write() as connection:
             return report_rows.commit_report(
@@ -299,6 +306,32 @@ class Store:
         """(rule_id, severity) -> number of open findings."""
         with self._read() as connection:
             return finding_rows.open_finding_counts(connection)
+
+    # -- agent tokens ------------------------------------------------------------
+
+    def create_agent_token(self, cluster_id: str) -> IssuedToken:
+        """A new bearer token for the cluster's agent; its value is returned only here."""
+        key = normalized_key(cluster_id)
+        if not key:
+            raise StoreError("an agent token needs the cluster's ARM resource id")
+        with self._write() as connection:
+            return token_rows.create_token(connection, key, now=self._clock())
+
+    def agent_tokens(self, cluster_id: str | None = None) -> list[AgentToken]:
+        """Every agent token (of one cluster), revoked ones included; never their values."""
+        key = None if cluster_id is None else normalized_key(cluster_id)
+        with self._read() as connection:
+            return token_rows.list_tokens(connection, key)
+
+    def revoke_agent_token(self, token_id: str) -> AgentToken:
+        """Revoke by id (UnknownToken if there is none); new streams with it are refused."""
+        with self._write() as connection:
+            return token_rows.revoke_token(connection, token_id.strip(), now=self._clock())
+
+    def active_agent_token(self, token: str) -> AgentToken | None:
+        """The unrevoked token with this value (its cluster says whom it speaks for)."""
+        with self._read() as connection:
+            return token_rows.active_token(connection, token)
 
     # -- transactions ------------------------------------------------------------
 

@@ -57,8 +57,8 @@ clusters = sa.Table(
     sa.Column("region", sa.Text, nullable=False),
     sa.Column("first_seen", UtcDateTime, nullable=False),
     sa.Column("last_seen", UtcDateTime, nullable=False),
-    # Kept here rather than derived from `reports`: retention may prune the report
-    # received last when it carries an older (epoch, sequence) than the ones kept.
+    # When the cluster's agent last delivered a report, and which agent did (reports are
+    # pruned by retention; this row keeps the last arrival).
     sa.Column("last_report_at", UtcDateTime, nullable=True),
     sa.Column("last_agent_id", sa.Text, nullable=False),
     # The newest scan whose verdicts were recorded for this cluster: an older scan's late
@@ -166,4 +166,19 @@ fleet_claims = sa.Table(
     sa.Column("item", sa.Integer, primary_key=True),
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Index("ix_fleet_claims_cluster_key_source", "cluster_key", "source"),
+)
+
+agent_tokens = sa.Table(
+    "agent_tokens",
+    metadata,
+    # Per-cluster bearer tokens of agents. Only a sha256 of each token is kept: the token
+    # itself is shown once, when it is created. `id` is the short handle people use.
+    sa.Column("id", sa.String(16), primary_key=True),
+    # Lower-cased ARM resource id. No foreign key: a token is usually made before the
+    # cluster's first report or inventory brings it into `clusters`.
+    sa.Column("cluster_key", sa.Text, nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Index("ix_agent_tokens_cluster_key", "cluster_key"),
 )

@@ -1,11 +1,13 @@
 """The demo path end to end: `netaudit demo` on the sandbox fleet.
 
 Every part is real: sandbox Kubernetes/ARM/DNS servers, `netaudit serve` with
-its embedded Redis, a prefork Celery worker, one `netaudit-agent` per cluster.
+its embedded Redis (ingest over TLS, one bearer token per agent), a prefork Celery
+worker, one `netaudit-agent` per cluster.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -148,8 +150,12 @@ def test_no_other_finding_is_printed(demo: DemoRun) -> None:
 
 
 def test_only_the_rules_waiting_for_evidence_are_not_assessed(demo: DemoRun) -> None:
-    assert "not assessed until their evidence is gathered: 19 rules" in demo.stdout
-    assert "rule evaluations: 16 findings, 221 passed, 57 not assessed, 0 error" in demo.stdout
+    # OVL-004, PDN-006, AGW-001 and VND-003 read their evidence now (NSG, API server
+    # endpoint, AGIC gateway, virtual node subnet) and pass on all three sample clusters:
+    # the overlay cluster's NSG allows pod traffic before its denies, its zone is "none",
+    # and no cluster runs AGIC or virtual nodes; so do IPX-002, NPL-006, NPL-007, DNS-009.
+    assert "not assessed until their evidence is gathered: 11 rules" in demo.stdout
+    assert "rule evaluations: 16 findings, 245 passed, 33 not assessed, 0 error" in demo.stdout
 
 
 def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun) -> None:
@@ -183,3 +189,19 @@ def test_demo_leaves_no_broker_running(demo: DemoRun) -> None:
     pidfile = demo.workdir / "collector" / "broker" / "redis.pid"
     assert not socket.exists()
     assert not pidfile.exists()
+
+
+def test_agents_reach_the_collector_over_tls_each_with_its_own_token(demo: DemoRun) -> None:
+    log = (demo.workdir / "logs" / "collector.log").read_text()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    listening = [line for line in lines if line["message"] == "ingest listening"]
+    assert [line["transport"] for line in listening] == ["TLS"]
+    connected = [line for line in lines if line["message"] == "agent connected"]
+    credentials = {line["cluster"]: line["credential"] for line in connected}
+    assert len(credentials) == 3
+    assert all(credential.startswith("token ") for credential in credentials.values())
+    assert len(set(credentials.values())) == 3, "one token per cluster"
+    assert "insecure" not in log
+    tokens = sorted((demo.workdir / "tokens").iterdir())
+    assert len(tokens) == 3
+    assert all(token.stat().st_mode & 0o777 == 0o600 for token in tokens)

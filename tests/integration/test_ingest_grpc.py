@@ -3,7 +3,9 @@
 The collector side is the real grpc.aio server and servicer committing into a
 real SQLite store; the agent side is the `netaudit-agent` command against the
 sandbox Kubernetes API, or a raw gRPC client where the test needs to send
-something an honest agent would not.
+something an honest agent would not. These tests are about ingest itself, so the
+collector runs as `--insecure` does (plaintext, no credentials);
+test_ingest_auth.py covers TLS, tokens and client certificates.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import RunningIngest, ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
@@ -40,7 +43,12 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     url = f"sqlite:///{tmp_path / 'netaudit.db'}"
     upgrade(url)
     store = Store(url)
-    servicer = IngestServicer(store, IngestLimits(8 << 20, 60), rejected_errors=(InvalidReport,))
+    servicer = IngestServicer(
+        store,
+        IngestLimits(8 << 20, 60),
+        rejected_errors=(InvalidReport,),
+        authenticator=Authenticator.insecure(),
+    )
     loop = asyncio.new_event_loop()
     started: Future[RunningIngest] = Future()
 
@@ -142,7 +150,8 @@ def _stream(address: str, messages: list[ingest_pb2.StreamRequest]) -> list[inge
 
 
 CLUSTER_ID = (
-    "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/c1"
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/RG/providers/"
+    "Microsoft.ContainerService/managedClusters/c1"
 )
 
 
@@ -167,6 +176,7 @@ def test_report_for_another_cluster_than_the_hello_is_rejected(collector: Collec
     other = _report("r-2", CLUSTER_ID.replace("c1", "c2"))
     acks = _stream(collector.address, [_hello(), _chunk(other)])
     assert [a.status for a in acks] == [ingest_pb2.ACK_STATUS_REJECTED]
+    assert acks[0].code == grpc.StatusCode.PERMISSION_DENIED.value[0]
     assert "another cluster" in acks[0].message
     assert collector.store.latest_report(CLUSTER_ID.replace("c1", "c2").lower()) is None
 

@@ -22,7 +22,9 @@ from netaudit.collector.store import (
     InvalidFinding,
     InvalidInventory,
     InvalidReport,
+    ReportContradictsInventory,
     SchemaNotCurrent,
+    StaleReport,
     Store,
     StoredFinding,
     StoreUnavailable,
@@ -220,33 +222,67 @@ def test_cluster_key_is_the_lower_cased_arm_id_whatever_the_casing(store: Store)
     assert store.inventory(CLUSTER_ID_GET) is not None
 
 
-def test_latest_report_is_chosen_by_epoch_and_sequence_before_arrival(store: Store) -> None:
+def test_latest_report_is_the_one_committed_last_whatever_its_epoch(store: Store) -> None:
     commits = [
-        ("restarted-agent", 2, 1, T0),
-        ("old-epoch-late-resend", 1, 9, T0 + timedelta(minutes=5)),
-        ("same-epoch-earlier", 2, 0, T0 + timedelta(minutes=6)),
+        ("restarted-agent", "agent-b", 2, 1, T0),
+        ("forged-epoch", "agent-x", 2**62, 1, T0 + timedelta(minutes=5)),
+        ("clock-stepped-back", "agent-c", 1, 1, T0 + timedelta(minutes=6)),
     ]
-    for report_id, epoch, sequence, received_at in commits:
+    for report_id, agent_id, epoch, sequence, received_at in commits:
         store.commit_report(
             make_report(report_id, epoch=epoch, sequence=sequence),
-            agent_id="agent-a",
+            agent_id=agent_id,
             received_at=received_at,
         )
+        latest = store.latest_report(CLUSTER_KEY)
+        assert latest is not None
+        assert latest.report.report_id == report_id
+    assert [r.report.report_id for r in store.all_latest_reports()] == ["clock-stepped-back"]
+    assert list(store.latest_reports([CLUSTER_ID_LIST])) == [CLUSTER_KEY]
+
+
+def test_a_sequence_not_after_one_committed_from_the_same_agent_run_is_refused(
+    store: Store,
+) -> None:
+    store.commit_report(make_report("r-5", sequence=5), agent_id="agent-a", received_at=T0)
+
+    for report_id, sequence in (("replayed", 5), ("older", 4)):
+        with pytest.raises(StaleReport, match=f"sequence {sequence}, not after 5"):
+            store.commit_report(
+                make_report(report_id, sequence=sequence), agent_id="agent-a", received_at=T0
+            )
+    # another run of the agent (new epoch), or another agent, has its own sequence
+    store.commit_report(make_report("new-run", epoch=2, sequence=1), agent_id="agent-a",
+                        received_at=T0)  # fmt: skip
+    store.commit_report(make_report("other-agent", sequence=1), agent_id="agent-b", received_at=T0)
 
     latest = store.latest_report(CLUSTER_KEY)
-
     assert latest is not None
-    assert latest.report.report_id == "restarted-agent"
+    assert (latest.report.report_id, latest.agent_id) == ("other-agent", "agent-b")
+    assert store.report_count(CLUSTER_KEY) == 3
 
 
-def test_equal_epoch_and_sequence_fall_back_to_the_latest_arrival(store: Store) -> None:
-    store.commit_report(make_report("first"), agent_id="a", received_at=T0)
-    store.commit_report(make_report("second"), agent_id="b", received_at=T0 + timedelta(1))
+def test_a_report_naming_its_cluster_or_region_otherwise_than_arm_is_refused(
+    store: Store,
+) -> None:
+    store.save_inventory(make_inventory())
+    store.commit_report(make_report("arm-casing", name="ClusterName1"), agent_id="a",
+                        received_at=T0)  # fmt: skip
 
+    renamed = make_report("renamed", name="prod-payments", sequence=2)
+    elsewhere = make_report("elsewhere", sequence=3)
+    elsewhere.cluster.region = "eastus"
+    for report, problem in ((renamed, "names cluster 'prod-payments'"), (elsewhere, "'eastus'")):
+        with pytest.raises(ReportContradictsInventory, match=problem):
+            store.commit_report(report, agent_id="a", received_at=T0)
+
+    assert store.cluster_name(CLUSTER_KEY) == "clustername1"  # ARM's spelling stays
     latest = store.latest_report(CLUSTER_KEY)
-
-    assert latest is not None
-    assert (latest.report.report_id, latest.agent_id) == ("second", "b")
+    assert latest is not None and latest.report.report_id == "arm-casing"
+    upgrading = make_report("upgrading", sequence=4)
+    upgrading.cluster.kubernetes_version = "1.31.2"  # the inventory says 1.30
+    upgrading.cluster.region = "Location 1"
+    assert store.commit_report(upgrading, agent_id="a", received_at=T0) == CommitOutcome.COMMITTED
 
 
 def test_only_the_latest_reports_of_each_cluster_are_kept(store_url: str) -> None:
@@ -302,8 +338,8 @@ def test_a_naive_time_is_refused(store: Store) -> None:
 
 def test_agents_last_report_names_the_agent_and_the_last_arrival(store: Store) -> None:
     store.commit_report(make_report("r-1", sequence=5), agent_id="a", received_at=T0)
-    # an out-of-order resend arrives later: it is the agent's last report even though
-    # it is not the latest by sequence
+    # another agent (a replaced pod) reports later with a lower sequence: its report is the
+    # last arrival, and the latest
     store.commit_report(make_report("r-0", sequence=1), agent_id="b", received_at=T0 + timedelta(1))
     store.save_inventory(make_inventory(OTHER_ID))  # no agent there
 

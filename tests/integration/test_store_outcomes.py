@@ -11,7 +11,7 @@ from enum import StrEnum
 
 import pytest
 
-from netaudit.collector.store import Store
+from netaudit.collector.store import StaleReport, Store
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
 
@@ -188,7 +188,8 @@ def test_only_the_latest_report_claims_external_dns_owners(store: Store) -> None
         return result
 
     store.commit_report(report("r2", 2, "team-a"), agent_id="a", received_at=T0)
-    store.commit_report(report("r1", 1, "team-b"), agent_id="a", received_at=T0)  # older
+    with pytest.raises(StaleReport):  # an older report of the same agent run claims nothing
+        store.commit_report(report("r1", 1, "team-b"), agent_id="a", received_at=T0)
     second = report("r3", 3, "team-a")
     second.cluster.arm_resource_id = KEY_B
     store.commit_report(second, agent_id="b", received_at=T0)

@@ -88,3 +88,14 @@ def test_host_port_parses(text: str, expected: tuple[str, int]) -> None:
 def test_malformed_host_port_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_host_port(text)
+
+
+def test_a_client_certificate_needs_its_key_and_turns_tls_on() -> None:
+    with pytest.raises(ConfigError, match="tls_client_cert and tls_client_key go together"):
+        load_settings({"collector": {"tls_client_cert": "client.pem"}})
+    settings = load_settings(
+        {"collector": {"tls_client_cert": "client.pem", "tls_client_key": "client-key.pem"}}
+    )
+    assert settings.collector.uses_tls
+    assert not load_settings({}).collector.uses_tls
+    assert load_settings({"collector": {"tls_root_cert": "ca.pem"}}).collector.uses_tls

@@ -92,3 +92,27 @@ def test_rule_settings_from_the_file_and_their_mistakes_in_one_line(tmp_path: Pa
     assert "\n" not in message
     assert "unknown rule ids CNI-999" in message
     assert "CNI-002 has no threshold hgh" in message
+
+
+def test_ingest_transport_mistakes_are_reported_together_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text(
+        "ingest:\n  insecure: true\n  tls_cert_file: server.pem\n"
+        "  tls_client_ca_file: ca.pem\n  health_port: 50051\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "ingest.tls_cert_file and ingest.tls_key_file go together" in message
+    assert "ingest.insecure (plaintext) excludes the ingest.tls_* files" in message
+    assert "ingest.health_port must differ from ingest.port" in message
+
+
+def test_the_insecure_flag_joins_the_ingest_section_of_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text("ingest:\n  port: 7000\n  health_port: 7001\n")
+    settings = load_settings(config, ingest={"insecure": True})
+    assert settings.ingest.insecure
+    assert (settings.ingest.port, settings.ingest.health_port) == (7000, 7001)
+    assert not load_settings(config).ingest.insecure

@@ -168,11 +168,21 @@ class ReportAck(_message.Message):
     SEQUENCE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
     agent_epoch: _builtins.int
     sequence: _builtins.int
     status: Global___AckStatus.ValueType
     message: _builtins.str
+    code: _builtins.int
+    """Why a REJECTED report was refused, as a gRPC status code (google.rpc.Code):
+    INVALID_ARGUMENT (3) the report does not decode or breaks a content rule (the
+    message names the field paths), PERMISSION_DENIED (7) it is for another cluster
+    than the stream's, FAILED_PRECONDITION (9) it is at odds with what the collector
+    holds (a later report of the same agent run, the inventory's name or region).
+    OK (0) for COMMITTED and DUPLICATE. Conditions that a resend can cure (store
+    unavailable, incomplete report) end the stream with a status instead.
+    """
     def __init__(
         self,
         *,
@@ -181,10 +191,11 @@ class ReportAck(_message.Message):
         sequence: _builtins.int = ...,
         status: Global___AckStatus.ValueType = ...,
         message: _builtins.str = ...,
+        code: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_epoch", b"agent_epoch", "message", b"message", "report_id", b"report_id", "sequence", b"sequence", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_epoch", b"agent_epoch", "code", b"code", "message", b"message", "report_id", b"report_id", "sequence", b"sequence", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
