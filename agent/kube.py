@@ -185,6 +185,7 @@ class Kube:
         label_selector: str | None = None,
         *,
         metadata_only: bool = False,
+        field_selector: str | None = None,
     ) -> Iterator[KubeObject]:
         """Every object of a kind, read in pages of ``limit`` with ``continue``.
 
@@ -201,6 +202,8 @@ class Kube:
             query: list[tuple[str, Any]] = [("limit", self._page_size)]
             if label_selector:
                 query.append(("labelSelector", label_selector))
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
             if continue_token:
                 query.append(("continue", continue_token))
             try:
@@ -231,6 +234,14 @@ class Kube:
             query.append(("container", container))
         data = self._get(path, query, "pods/log", accept="text/plain, */*")
         return data.decode("utf-8", errors="replace")
+
+    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes:
+        """GET ``path`` on a Pod's ``port`` through the API server's pod proxy
+        (``pods/proxy``): the Pod's own HTTP endpoint (e.g. CoreDNS's ``:9153/metrics``)
+        reached without the agent needing a route to the pod network."""
+        target = resource_path("", "v1", "pods", namespace, name) + f":{int(port)}/proxy/"
+        target += quote(path.lstrip("/"), safe="/")
+        return self._get(target, [], "pods/proxy", accept="text/plain, */*")
 
     # -- transport -----------------------------------------------------------
 

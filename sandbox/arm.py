@@ -1,8 +1,11 @@
 """Azure Resource Manager (and a minimal Entra ID) over HTTPS on loopback.
 
 Serves the REST shapes the audit reads (managed clusters and agent pools,
-virtual networks with subnets, usages and peerings, private DNS zones with
-virtual network links and record sets), paginated with ``nextLink``,
+virtual networks with subnets, usages and peerings, network security groups
+with their rules, private endpoints and network interfaces, application
+gateways, private DNS zones with virtual network links and record sets): any
+resource body by id, top-level resources listed per subscription or resource
+group, embedded children as resources of their own, paginated with ``nextLink``,
 case-insensitively as ARM does, behind bearer tokens issued by the sandbox
 identity provider. The TLS certificate comes from a throwaway CA (trustme)
 whose PEM clients pass as ``connection_verify``.

@@ -22,6 +22,18 @@ EMBEDDED_CHILDREN: dict[str, tuple[tuple[str, str, str], ...]] = {
             "Microsoft.ContainerService/managedClusters/agentPools",
         ),
     ),
+    "microsoft.network/networksecuritygroups": (
+        (
+            "securityRules",
+            "securityRules",
+            "Microsoft.Network/networkSecurityGroups/securityRules",
+        ),
+        (
+            "defaultSecurityRules",
+            "defaultSecurityRules",
+            "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+        ),
+    ),
     "microsoft.network/virtualnetworks": (
         ("subnets", "subnets", "Microsoft.Network/virtualNetworks/subnets"),
         (

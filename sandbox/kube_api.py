@@ -3,7 +3,8 @@
 It speaks the real REST API closely enough for kubectl and the official
 ``kubernetes`` client: discovery, list/get (cluster-wide and per namespace),
 label and field selectors, ``limit``/``continue`` pagination, server-side
-printing (Table), pod logs and a short watch stream. It mimics behaviour that
+printing (Table), pod logs, the pod proxy (a pod's HTTP endpoint served from a
+fixture file) and a short watch stream. It mimics behaviour that
 matters to clients: a list with ``resourceVersion=0`` is served "from cache"
 and ignores ``limit``, unknown CRD groups answer 404 with a Status body, and
 faults (403 Forbidden, 410 Gone on continue, 429 with Retry-After) can be
@@ -101,6 +102,8 @@ class _Target:
     namespace: str | None
     name: str | None
     subresource: str | None
+    # What follows ``.../proxy/`` in a pod proxy request (``metrics``).
+    proxy_path: str = ""
 
 
 def _encode_continue(resource: ResourceType, revision: str, start: str) -> str:
@@ -199,6 +202,8 @@ class KubeApiServer(Lifecycle):
         self._inject_faults(target, request)
         if target.subresource == "log":
             return self._pod_log(target, request)
+        if target.subresource == "proxy":
+            return self._pod_proxy(target)
         if target.subresource is not None:
             raise _not_found_path()
         if target.name is None:
@@ -244,6 +249,9 @@ class KubeApiServer(Lifecycle):
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
+        proxy_path = ""
+        if len(rest) > 3 and rest[2] == "proxy":
+            rest, proxy_path = rest[:3], "/".join(rest[3:])
         if len(rest) > 3:
             raise _not_found_path()
         resource = self.store.catalogue.lookup(group, version, rest[0])
@@ -251,7 +259,7 @@ class KubeApiServer(Lifecycle):
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
-        return _Target(resource, version, namespace, name, subresource)
+        return _Target(resource, version, namespace, name, subresource, proxy_path)
 
     def _inject_faults(self, target: _Target, request: Request) -> None:
         resource = target.resource
@@ -473,6 +481,39 @@ class KubeApiServer(Lifecycle):
             count = int(tail)
             text = "".join(lines[-count:]) if count > 0 else ""
         return Response.text(200, text)
+
+    def _pod_proxy(self, target: _Target) -> Response:
+        """``GET pods/<name>[:<port>]/proxy/<path>``: the file
+        ``proxy/<namespace>/<pod>/<port>/<path>`` (or ``<path>.txt``) of the fixtures, as
+        the pod would answer; 503 as the API server's dial error when the pod serves
+        nothing there."""
+        if (
+            target.resource.qualified_name != "pods"
+            or target.namespace is None
+            or target.name is None
+        ):
+            raise _not_found_path()
+        name, _, port = target.name.partition(":")
+        pod = self.store.get(target.resource, target.namespace, name)
+        if pod is None:
+            raise _ApiError(
+                404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"}
+            )
+        port = port or "80"
+        pod_ip = (pod.get("status") or {}).get("podIP")
+        if not pod_ip:
+            raise _ApiError(503, "ServiceUnavailable", f'pod "{name}" has no IP address')
+        folder = self.fixture_dir / "proxy" / target.namespace / name / port
+        for candidate in (target.proxy_path, f"{target.proxy_path}.txt"):
+            path = folder / candidate
+            inside = path.resolve().is_relative_to(folder.resolve())
+            if candidate and inside and path.is_file():
+                return Response.text(200, path.read_text(encoding="utf-8"))
+        raise _ApiError(
+            503,
+            "ServiceUnavailable",
+            f"error trying to reach service: dial tcp {pod_ip}:{port}: connect: connection refused",
+        )
 
     def _log_text(self, namespace: str, pod: str) -> str:
         for suffix in (".log", ".txt"):

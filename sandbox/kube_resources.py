@@ -230,15 +230,23 @@ class ResourceCatalogue:
         for resource in sorted(resources, key=lambda t: t.plural):
             entries.append(resource.discovery_entry())
             if resource.group == "" and resource.plural == "pods":
-                entries.append(
+                entries += [
                     {
-                        "name": "pods/log",
+                        "name": f"pods/{subresource}",
                         "singularName": "",
                         "namespaced": True,
-                        "kind": "Pod",
-                        "verbs": ["get"],
+                        "kind": kind,
+                        "verbs": verbs,
                     }
-                )
+                    for subresource, kind, verbs in (
+                        ("log", "Pod", ["get"]),
+                        (
+                            "proxy",
+                            "PodProxyOptions",
+                            ["create", "delete", "get", "patch", "update"],
+                        ),
+                    )
+                ]
         return {
             "kind": "APIResourceList",
             "apiVersion": "v1",

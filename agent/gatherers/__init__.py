@@ -8,6 +8,7 @@ from netaudit.agent.gatherers import (
     externaldns,
     gateway_api,
     ingress,
+    ip_allocation,
     network_policies,
     nodes,
     services,
@@ -25,6 +26,7 @@ GATHERERS: tuple[Gatherer, ...] = (
     agic.GATHERER,
     ingress.GATHERER,
     externaldns.GATHERER,
+    ip_allocation.GATHERER,
 )
 
 __all__ = ["GATHERERS", "Gatherer"]

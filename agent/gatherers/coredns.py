@@ -1,5 +1,7 @@
 """CoreDNS: its Deployments, the Corefile, every ``coredns-custom`` key, the
-autoscaler ladder, and reload errors found in the CoreDNS pods' recent logs.
+autoscaler ladder, reload errors found in the CoreDNS pods' recent logs, and each
+running pod's Prometheus metrics (read through the API server's pod proxy, so the agent
+needs no route to the pod network; ``coredns_metrics`` reduces them).
 
 DNS probes are active checks, not reads; ``report.build_report`` adds them.
 """
@@ -7,8 +9,10 @@ DNS probes are active checks, not reads; ``report.build_report`` adds them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from netaudit.agent.gatherers import coredns_metrics
 from netaudit.agent.gatherers.gatherer import Gatherer, KubeObject, Resource, access_for
 from netaudit.agent.gatherers.objects import (
     as_dict,
@@ -102,7 +106,26 @@ def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) ->
         )
         if text:
             errors += reload_errors(text, name_of(pod))
+        metrics = scrape_metrics(reads, pod)
+        if metrics is not None:
+            evidence.metrics.append(metrics)
     evidence.reload_errors.extend(errors[-settings.max_reload_errors :] if errors else [])
+
+
+def scrape_metrics(reads: Reads, pod: KubeObject) -> report_pb2.CorednsPodMetrics | None:
+    """One pod's ``/metrics`` through the pod proxy; None (with a Gap) when it cannot be
+    read or parsed."""
+    port = coredns_metrics.metrics_port(pod)
+    data = reads.pod_proxy_get(NAMESPACE, name_of(pod), port, coredns_metrics.METRICS_PATH)
+    if data is None:
+        return None
+    try:
+        return coredns_metrics.pod_metrics(
+            data.decode("utf-8", errors="replace"), pod, datetime.now(UTC)
+        )
+    except ValueError as error:
+        reads.gap(f"pods/proxy {NAMESPACE}/{name_of(pod)}:{port}", "error", str(error))
+        return None
 
 
 GATHERER = Gatherer(
@@ -117,6 +140,7 @@ GATHERER = Gatherer(
         ),
         access_for(PODS, namespace=NAMESPACE),
         access_for(Resource("", "v1", "pods/log"), verbs=("get",), namespace=NAMESPACE),
+        access_for(Resource("", "v1", "pods/proxy"), verbs=("get",), namespace=NAMESPACE),
     ),
     gather=gather,
 )

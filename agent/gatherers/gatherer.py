@@ -87,11 +87,14 @@ class KubeReader(Protocol):
         label_selector: str | None = None,
         *,
         metadata_only: bool = False,
+        field_selector: str | None = None,
     ) -> Iterator[KubeObject]: ...
 
     def pod_log(
         self, namespace: str, name: str, tail_lines: int, container: str | None = None
     ) -> str: ...
+
+    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -140,15 +140,22 @@ class Reads:
         consume: Callable[[Iterable[KubeObject]], T],
         namespace: str | None = None,
         label_selector: str | None = None,
+        *,
+        field_selector: str | None = None,
     ) -> T | None:
-        """Stream a large list through ``consume`` without keeping it (pods).
+        """Stream a large list through ``consume`` without keeping it (pods, events).
 
         A failure part-way discards the partial result: a half-counted list
         is reported as unknown, not as a smaller number.
         """
         self._check(resource.group, resource.plural, "list", namespace, None)
         objects: Iterator[KubeObject] = self._cache.kube.list_objects(
-            resource.group, resource.version, resource.plural, namespace, label_selector
+            resource.group,
+            resource.version,
+            resource.plural,
+            namespace,
+            label_selector,
+            field_selector=field_selector,
         )
         try:
             return consume(objects)
@@ -187,6 +194,16 @@ class Reads:
             return self._cache.kube.pod_log(namespace, name, tail_lines, container)
         except KubeError as error:
             self.gap(f"pods/log {namespace}/{name}", error.reason, error.message)
+            return None
+
+    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes | None:
+        """A Pod's own HTTP endpoint through the API server; None (with a Gap) when it
+        cannot be read (pod gone, port closed, proxy forbidden)."""
+        self._check("", "pods/proxy", "get", namespace, name)
+        try:
+            return self._cache.kube.pod_proxy_get(namespace, name, port, path)
+        except KubeError as error:
+            self.gap(f"pods/proxy {namespace}/{name}:{port}", error.reason, error.message)
             return None
 
     # -- gaps ----------------------------------------------------------------

@@ -3,8 +3,11 @@
 Per subscription: the managed clusters (agent pools come in the cluster body;
 the agentPools list is read when a body has none), then per cluster the
 subnets its pools use, each VNet once (address space, DNS servers, peerings,
-``usages``), and the private DNS zones relevant to it, with their links and A
-records. The official clients are used unchanged; ``base_url`` and
+``usages``, the subnets it embeds), the virtual node subnet its add-on names,
+the network security group of each subnet, the private DNS zones relevant to
+it with their links and A records, the API server's private endpoint with its
+address (private clusters), and the Application Gateway its AGIC add-on
+targets. The official clients are used unchanged; ``base_url`` and
 ``connection_verify`` point them at a sovereign cloud or the sandbox.
 
 What fails on one resource becomes an ``InventoryGap`` on the cluster (a 403
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -26,6 +29,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
@@ -66,6 +70,13 @@ subscription at about 1 request/s sustained (domain.md §1.10)."""
 
 T = TypeVar("T")
 Payload = dict[str, Any]
+
+AGIC_ADDON = "ingressapplicationgateway"
+AGIC_GATEWAY_KEY = "effectiveApplicationGatewayId"
+VIRTUAL_NODE_ADDON = "aciconnectorlinux"
+VIRTUAL_NODE_SUBNET_KEY = "SubnetName"
+MISSING_RESOURCE_CODES = frozenset({"resourcenotfound", "resourcegroupnotfound"})
+"""404 codes that say the resource itself does not exist (SubscriptionNotFound does not)."""
 
 
 def make_credential(azure: AzureSettings) -> TokenCredential:
@@ -280,11 +291,16 @@ class ArmReader:
             if subnet is not None:
                 inventory.subnets.append(subnet)
         for vnet_id in _unique_ids(convert.parent_id(s, "subnets") for s in _subnet_ids(inventory)):
-            vnet = self._attempt(gaps, state, vnet_id, partial(self._virtual_network, vnet_id))
+            read_vnet = partial(self._virtual_network, vnet_id, state)
+            vnet = self._attempt(gaps, state, vnet_id, read_vnet)
             if vnet is not None:
                 inventory.virtual_networks.append(vnet)
+        self._virtual_node_subnet(inventory, gaps, state)
+        self._network_security_groups(inventory, gaps, state)
         for zone in self._relevant_zones(inventory, subscription_zones, gaps, state):
             inventory.private_dns_zones.append(zone)
+        self._api_server_endpoints(inventory, gaps, state)
+        self._agic_gateway(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
         inventory.gaps.extend(_unique_gaps(gaps))
@@ -309,13 +325,156 @@ class ArmReader:
         )
         return convert.subnet(body)
 
-    def _virtual_network(self, vnet_id: str) -> inventory_pb2.VirtualNetwork:
+    def _virtual_network(self, vnet_id: str, state: _Read) -> inventory_pb2.VirtualNetwork:
+        """The VNet with its usages; the subnets its body embeds are kept for the refresh,
+        so a subnet needed later (the virtual node subnet) costs no request."""
         network = self._network(convert.resource_id_part(vnet_id, "subscriptions"))
         group = convert.resource_id_part(vnet_id, "resourceGroups")
         name = convert.resource_id_part(vnet_id, "virtualNetworks")
         body = network.virtual_networks.get(group, name)
         usages = list(network.virtual_networks.list_usage(group, name))
+        for subnet in convert.subnets_of_virtual_network(body):
+            if subnet.id:
+                state.values.setdefault(subnet.id.lower(), subnet)
         return convert.virtual_network(body, usages)
+
+    def _virtual_node_subnet(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The subnet the virtual nodes add-on names (``config.SubnetName``), looked up in
+        the VNets of the pools' subnets; one those VNets do not embed does not exist, and
+        the inventory then holds no such subnet (VND-003 judges that)."""
+        addon = inventory.addons.get(VIRTUAL_NODE_ADDON)
+        name = _setting(addon.config, VIRTUAL_NODE_SUBNET_KEY) if addon is not None else ""
+        if addon is None or not addon.enabled or not name:
+            return
+        pool_vnets = {
+            convert.parent_id(pool.vnet_subnet_id, "subnets").lower()
+            for pool in inventory.agent_pools
+            if pool.vnet_subnet_id
+        }
+        have = {subnet.id.lower() for subnet in inventory.subnets}
+        for vnet in inventory.virtual_networks:
+            if vnet.id.lower() not in pool_vnets:
+                continue
+            wanted = f"{vnet.id}/subnets/{name}".lower()
+            subnet_id = next((s for s in vnet.subnet_ids if s.lower() == wanted), None)
+            if subnet_id is None or wanted in have:
+                continue
+            subnet = self._attempt(gaps, state, subnet_id, partial(self._subnet, subnet_id))
+            if subnet is not None:
+                inventory.subnets.append(subnet)
+                have.add(wanted)
+
+    # -- network security groups --------------------------------------------------------
+
+    def _network_security_groups(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The NSG of every subnet in the inventory, each once."""
+        for nsg_id in _unique_ids(s.network_security_group_id for s in inventory.subnets):
+            nsg = self._attempt(gaps, state, nsg_id, partial(self._network_security_group, nsg_id))
+            if nsg is not None:
+                inventory.network_security_groups.append(nsg)
+
+    def _network_security_group(self, nsg_id: str) -> inventory_pb2.NetworkSecurityGroup:
+        network = self._network(convert.resource_id_part(nsg_id, "subscriptions"))
+        body = network.network_security_groups.get(
+            convert.resource_id_part(nsg_id, "resourceGroups"),
+            convert.resource_id_part(nsg_id, "networkSecurityGroups"),
+        )
+        return convert.network_security_group(body)
+
+    # -- the API server's private endpoint ------------------------------------------------
+
+    def _api_server_endpoints(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """For a private cluster without API Server VNet Integration: the private endpoints
+        of the node resource group whose connection targets the cluster (A-PRV: AKS puts the
+        API server's endpoint there), with their private addresses. The endpoint's network
+        interface is read only when the endpoint body does not carry its addresses."""
+        access = inventory.api_server_access
+        group = inventory.node_resource_group
+        if not access.enable_private_cluster or access.enable_vnet_integration or not group:
+            return
+        listing = (
+            f"/subscriptions/{inventory.subscription_id}/resourceGroups/{group}"
+            "/providers/Microsoft.Network/privateEndpoints"
+        )
+        read_list = partial(self._private_endpoints, inventory.subscription_id, group)
+        endpoints = self._attempt(gaps, state, listing, read_list)
+        cluster_id = inventory.arm_resource_id.lower()
+        for body in endpoints or ():
+            endpoint = convert.private_endpoint(body)
+            targets = {c.private_link_service_id.lower() for c in endpoint.connections}
+            if cluster_id not in targets:
+                continue
+            nics: list[Payload] = []
+            if not endpoint.private_ip_addresses:
+                for nic_id in endpoint.network_interface_ids:
+                    nic = self._attempt(
+                        gaps, state, nic_id, partial(self._network_interface, nic_id)
+                    )
+                    if nic is not None:
+                        nics.append(nic)
+                endpoint = convert.private_endpoint(body, nics)
+            inventory.private_endpoints.append(endpoint)
+
+    def _private_endpoints(self, subscription_id: str, group: str) -> list[Payload]:
+        network = self._network(subscription_id)
+        return [endpoint.as_dict() for endpoint in network.private_endpoints.list(group)]
+
+    def _network_interface(self, nic_id: str) -> Payload:
+        network = self._network(convert.resource_id_part(nic_id, "subscriptions"))
+        body = network.network_interfaces.get(
+            convert.resource_id_part(nic_id, "resourceGroups"),
+            convert.resource_id_part(nic_id, "networkInterfaces"),
+        )
+        payload: Payload = body.as_dict()
+        return payload
+
+    # -- the Application Gateway AGIC targets --------------------------------------------
+
+    def _agic_gateway(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The Application Gateway the AGIC add-on's ``effectiveApplicationGatewayId`` names."""
+        addon = inventory.addons.get(AGIC_ADDON)
+        gateway_id = _setting(addon.config, AGIC_GATEWAY_KEY) if addon is not None else ""
+        if addon is None or not addon.enabled or not gateway_id.startswith("/"):
+            return
+        read = partial(self._application_gateway, gateway_id)
+        gateway = self._attempt(gaps, state, gateway_id, read)
+        if gateway is not None:
+            inventory.application_gateways.append(gateway)
+
+    def _application_gateway(self, gateway_id: str) -> inventory_pb2.ApplicationGateway:
+        """The gateway, or a ``missing`` one when ARM answers that it does not exist; other
+        failures (403, a subscription ARM does not know) stay gaps."""
+        network = self._network(convert.resource_id_part(gateway_id, "subscriptions"))
+        try:
+            body = network.application_gateways.get(
+                convert.resource_id_part(gateway_id, "resourceGroups"),
+                convert.resource_id_part(gateway_id, "applicationGateways"),
+            )
+        except ResourceNotFoundError as exc:
+            if _error_code(exc).lower() not in MISSING_RESOURCE_CODES:
+                raise
+            return convert.missing_application_gateway(gateway_id)
+        return convert.application_gateway(body)
 
     # -- private DNS zones --------------------------------------------------------------
 
@@ -493,6 +652,12 @@ def _subnet_ids(inventory: inventory_pb2.ClusterInventory) -> list[str]:
     if inventory.api_server_access.subnet_id:
         ids.append(inventory.api_server_access.subnet_id)
     return _unique_ids(ids)
+
+
+def _setting(config: Mapping[str, str], key: str) -> str:
+    """An add-on config value by key, ignoring case (ARM and the CLI differ)."""
+    wanted = key.lower()
+    return next((value for name, value in config.items() if name.lower() == wanted), "")
 
 
 def _unique_ids(ids: Iterable[str]) -> list[str]:

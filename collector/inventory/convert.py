@@ -327,6 +327,7 @@ def virtual_network(payload: Any, usages: Iterable[Any] = ()) -> inventory_pb2.V
         dns_servers=f.child("dhcpOptions").texts("dnsServers"),
         peerings=[peering(p) for p in f.raw("virtualNetworkPeerings") or () if p is not None],
         subnet_usages=[subnet_usage(u) for u in usages if u is not None],
+        subnet_ids=[s.text("id") for s in f.children("subnets")],
     )
 
 
@@ -348,6 +349,145 @@ def subnet_usage(payload: Any) -> inventory_pb2.SubnetUsage:
     f = Fields(payload)
     return inventory_pb2.SubnetUsage(
         subnet_id=f.text("id"), current_value=f.number("currentValue"), limit=f.number("limit")
+    )
+
+
+# ---------------------------------------------------------------------------
+# Microsoft.Network: network security groups, private endpoints (with their network
+# interfaces' addresses), application gateways
+
+
+def network_security_group(payload: Any) -> inventory_pb2.NetworkSecurityGroup:
+    """An NSG with its custom and default rules and the subnets it is associated with."""
+    f = Fields(payload)
+    return inventory_pb2.NetworkSecurityGroup(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        location=f.text("location"),
+        provisioning_state=f.text("provisioningState"),
+        security_rules=[security_rule(r) for r in f.raw("securityRules") or () if r is not None],
+        default_security_rules=[
+            security_rule(r) for r in f.raw("defaultSecurityRules") or () if r is not None
+        ],
+        subnet_ids=[s.text("id") for s in f.children("subnets")],
+    )
+
+
+def security_rule(payload: Any) -> inventory_pb2.SecurityRule:
+    """One NSG rule; ARM holds one prefix or port range in the singular field and several in
+    the plural one (never both), so both are read into one list."""
+    f = Fields(payload)
+    return inventory_pb2.SecurityRule(
+        name=f.top("name") or f.text("name"),
+        priority=f.integer("priority"),
+        direction=f.text("direction"),
+        access=f.text("access"),
+        protocol=f.text("protocol"),
+        source_address_prefixes=_both(f, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        destination_address_prefixes=_both(
+            f, "destinationAddressPrefix", "destinationAddressPrefixes"
+        ),
+        source_port_ranges=_both(f, "sourcePortRange", "sourcePortRanges"),
+        destination_port_ranges=_both(f, "destinationPortRange", "destinationPortRanges"),
+        source_application_security_group_ids=[
+            g.text("id") for g in f.children("sourceApplicationSecurityGroups")
+        ],
+        destination_application_security_group_ids=[
+            g.text("id") for g in f.children("destinationApplicationSecurityGroups")
+        ],
+    )
+
+
+def _both(f: Fields, singular: str, plural: str) -> list[str]:
+    return _unique([*f.texts(singular), *f.texts(plural)])
+
+
+def private_endpoint(
+    payload: Any, network_interfaces: Iterable[Any] = ()
+) -> inventory_pb2.PrivateEndpoint:
+    """A private endpoint, its connections, and its private addresses: those of
+    ``network_interfaces`` (the NICs it names) when given, else the ones the endpoint body
+    carries in ``ipConfigurations`` or ``customDnsConfigs``."""
+    f = Fields(payload)
+    connections = [
+        *(f.raw("privateLinkServiceConnections") or ()),
+        *(f.raw("manualPrivateLinkServiceConnections") or ()),
+    ]
+    endpoint = inventory_pb2.PrivateEndpoint(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        provisioning_state=f.text("provisioningState"),
+        subnet_id=f.child("subnet").text("id"),
+        connections=[private_link_service_connection(c) for c in connections if c is not None],
+        network_interface_ids=[n.text("id") for n in f.children("networkInterfaces")],
+    )
+    sources = (
+        ("networkInterface", _unique(a for nic in network_interfaces for a in _nic_addresses(nic))),
+        (
+            "ipConfigurations",
+            _unique(c.text("privateIPAddress") for c in f.children("ipConfigurations")),
+        ),
+        (
+            "customDnsConfigs",
+            _unique(a for c in f.children("customDnsConfigs") for a in c.texts("ipAddresses")),
+        ),
+    )
+    for source, addresses in sources:
+        if addresses:
+            endpoint.private_ip_addresses.extend(addresses)
+            endpoint.address_source = source
+            break
+    return endpoint
+
+
+def endpoint_carries_addresses(payload: Any) -> bool:
+    """True when a private endpoint body names its addresses itself, so its network
+    interface need not be read."""
+    return bool(private_endpoint(payload).private_ip_addresses)
+
+
+def private_link_service_connection(payload: Any) -> inventory_pb2.PrivateLinkServiceConnection:
+    f = Fields(payload)
+    return inventory_pb2.PrivateLinkServiceConnection(
+        name=f.top("name") or f.text("name"),
+        private_link_service_id=f.text("privateLinkServiceId"),
+        group_ids=f.texts("groupIds"),
+        status=f.child("privateLinkServiceConnectionState").text("status"),
+    )
+
+
+def _nic_addresses(payload: Any) -> list[str]:
+    """The single private addresses of a network interface's ipConfigurations; prefix
+    configurations ("172.20.2.16/28", with privateIPAddressPrefixLength) are not addresses
+    an endpoint answers on."""
+    return [
+        address
+        for config in Fields(payload).children("ipConfigurations")
+        if (address := config.text("privateIPAddress")) and "/" not in address
+    ]
+
+
+def application_gateway(payload: Any) -> inventory_pb2.ApplicationGateway:
+    """An Application Gateway's state, SKU and the subnets of its gateway IP configurations."""
+    f = Fields(payload)
+    sku = f.child("sku")
+    return inventory_pb2.ApplicationGateway(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        provisioning_state=f.text("provisioningState"),
+        operational_state=f.text("operationalState"),
+        sku_name=sku.text("name"),
+        sku_tier=sku.text("tier"),
+        subnet_ids=_unique(
+            c.child("subnet").text("id") for c in f.children("gatewayIPConfigurations")
+        ),
+    )
+
+
+def missing_application_gateway(gateway_id: str) -> inventory_pb2.ApplicationGateway:
+    """What ARM's 404 for an Application Gateway id says: it does not exist."""
+    return inventory_pb2.ApplicationGateway(
+        id=gateway_id, name=resource_id_part(gateway_id, "applicationGateways"), missing=True
     )
 
 

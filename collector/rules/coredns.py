@@ -17,13 +17,13 @@ from netaudit.collector.analysis.coredns_config import Fragment, FragmentKind
 from netaudit.collector.analysis.coredns_listeners import Listener, ListenerRegistry
 from netaudit.collector.analysis.coredns_plugins import is_builtin
 from netaudit.collector.analysis.corefile import Directive, ServerBlock, ZoneAddress, zone_address
+from netaudit.collector.analysis.latency_histogram import merged, quantile
 from netaudit.collector.rules.rule import (
     DataSource,
     NotAssessed,
     Rule,
     Threshold,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
@@ -554,22 +554,122 @@ DNS_008 = Rule(
 )
 
 
+# -- DNS-009 -----------------------------------------------------------------------------
+
+SERVFAIL = "SERVFAIL"
+COREDNS_METRICS = report("coredns", "pods/proxy", optional=True)
+"""One pod's metrics that could not be read may be the unhealthy one: without findings the
+rule is then not assessed, with findings they stand."""
+
+SERVFAIL_RATIO = Threshold(
+    "servfail_ratio",
+    0.01,
+    "Share (0..1) of CoreDNS requests answered SERVFAIL above which upstream DNS is flagged: "
+    "1% is the usual alert (domain.md §3.4). Counted since the CoreDNS pods started.",
+)
+P99_SECONDS = Threshold(
+    "p99_seconds",
+    0.1,
+    "99th percentile of CoreDNS request latency (seconds) above which it is flagged: 100 ms "
+    "per lookup stalls pods whose search path turns one name into several queries. "
+    "Estimated from the request-duration histogram since the CoreDNS pods started.",
+)
+HEALTHCHECK_FAILURES = Threshold(
+    "healthcheck_failures",
+    0,
+    "Forward health-check failures (count over every CoreDNS pod and upstream since the pods "
+    "started) above which an upstream is flagged: each one is an upstream that did not "
+    "answer CoreDNS's probe.",
+)
+
+
+def _pod_window(metrics: list[report_pb2.CorednsPodMetrics]) -> str:
+    starts = sorted(
+        m.counting_since.ToJsonString() for m in metrics if m.HasField("counting_since")
+    )
+    return starts[0] if starts else "unknown"
+
+
+def _upstream_unhealthy(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """SERVFAIL ratio > ``servfail_ratio``, or forward health-check failures >
+    ``healthcheck_failures``, or p99 request latency > ``p99_seconds`` (domain.md §5 DNS-009,
+    §3.4), summed over the CoreDNS pods the agent scraped. The counters are cumulative since
+    each pod started, so this is the pods' lifetime, not a recent rate: a rate over a window
+    needs two reports (not done yet)."""
+    metrics = list(view.require_report().coredns.metrics)
+    if not metrics:
+        raise NotAssessed("the report holds no CoreDNS metrics (no running CoreDNS pod scraped)")
+    requests = sum(m.requests_total for m in metrics)
+    servfail = sum(m.responses_by_rcode.get(SERVFAIL, 0.0) for m in metrics)
+    by_upstream: dict[str, float] = {}
+    for pod in metrics:
+        for upstream, count in pod.healthcheck_failures_by_upstream.items():
+            by_upstream[upstream] = by_upstream.get(upstream, 0.0) + count
+    failures = sum(by_upstream.values())
+    broken = sum(m.healthcheck_broken_total for m in metrics)
+    p99 = quantile(0.99, merged(m.request_duration_buckets for m in metrics))
+    ratio = servfail / requests if requests > 0 else None
+    max_ratio = rule.threshold(SERVFAIL_RATIO.name, settings)
+    max_failures = rule.threshold(HEALTHCHECK_FAILURES.name, settings)
+    max_p99 = rule.threshold(P99_SECONDS.name, settings)
+    reasons = []
+    if ratio is not None and ratio > max_ratio:
+        reasons.append(
+            f"{ratio:.2%} of requests answered SERVFAIL ({servfail:.0f} of {requests:.0f}), "
+            f"above {max_ratio:.2%}"
+        )
+    if failures > max_failures:
+        upstreams = ", ".join(f"{u or '?'} {c:.0f}" for u, c in sorted(by_upstream.items()) if c)
+        reasons.append(f"{failures:.0f} forward health-check failures ({upstreams})")
+    if p99 is not None and p99 > max_p99:
+        reasons.append(f"p99 latency {p99 * 1000:.0f} ms, above {max_p99 * 1000:.0f} ms")
+    if not reasons:
+        return
+    since = _pod_window(metrics)
+    yield rule.finding(
+        view,
+        resource=f"Deployment {NAMESPACE}/{COREDNS_DEPLOYMENT}",
+        message=f"upstream DNS looks unhealthy: {'; '.join(reasons)}. Counted over "
+        f"{len(metrics)} CoreDNS pod(s) since they started (earliest {since}), not over a "
+        "recent window",
+        evidence={
+            "pods": ",".join(m.pod for m in metrics),
+            "window": "since pod start",
+            "counting_since": since,
+            "requests": f"{requests:.0f}",
+            "servfail": f"{servfail:.0f}",
+            "servfail_ratio": "n/a" if ratio is None else f"{ratio:.5f}",
+            "healthcheck_failures": f"{failures:.0f}",
+            "healthcheck_broken": f"{broken:.0f}",
+            "p99_seconds": "n/a" if p99 is None else f"{p99:.4f}",
+        },
+    )
+
+
 DNS_009 = Rule(
     id="DNS-009",
     title="Upstream DNS unhealthy",
     severity=audit_pb2.SEVERITY_HIGH,
     rationale=(
         "A SERVFAIL ratio above 1%, failing forward health checks or a slow upstream make "
-        "every pod's lookups fail or stall."
+        "every pod's lookups fail or stall. The agent reads CoreDNS's counters, which count "
+        "since each CoreDNS pod started: the verdict covers the pods' lifetime, and an "
+        "incident long past still shows until the pods restart."
     ),
     remediation=(
         "Check the upstream resolvers CoreDNS forwards to (the VNet DNS servers or "
         "168.63.129.16) and CoreDNS's logs."
     ),
-    references=("https://github.com/coredns/coredns/blob/master/plugin/forward/README.md",),
+    references=(
+        "https://github.com/coredns/coredns/blob/master/plugin/forward/README.md",
+        "https://github.com/coredns/coredns/blob/master/plugin/metrics/README.md",
+    ),
     data_source=DataSource.AGENT,
-    reads=(pending("CoreDNS metrics (responses by rcode, forward health checks, latency)"),),
-    check=None,
+    reads=(COREDNS_PODS, COREDNS_METRICS),
+    check=_upstream_unhealthy,
+    thresholds=(SERVFAIL_RATIO, HEALTHCHECK_FAILURES, P99_SECONDS),
 )
 
 

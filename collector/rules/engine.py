@@ -200,6 +200,12 @@ def inventory_part(gap: inventory_pb2.InventoryGap) -> str:
     resource = gap.resource_id.lower()
     if "/privatednszones" in resource:
         return "private_dns_zones"
+    if "/networksecuritygroups/" in resource:
+        return "network_security_groups"
+    if "/privateendpoints" in resource or "/networkinterfaces/" in resource:
+        return "private_endpoints"
+    if "/applicationgateways/" in resource:
+        return "application_gateways"
     if "/subnets/" in resource:
         return "subnets"
     if "/virtualnetworks/" in resource:

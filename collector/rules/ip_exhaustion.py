@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 
 from netaudit.collector.analysis.address_ranges import parse_address
 from netaudit.collector.rules.rule import (
@@ -17,7 +18,7 @@ from netaudit.collector.rules.rule import (
 from netaudit.collector.rules.services import service_cidrs
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
-from netaudit.v1 import audit_pb2
+from netaudit.v1 import audit_pb2, report_pb2
 
 IPX_001 = Rule(
     id="IPX-001",
@@ -38,6 +39,75 @@ IPX_001 = Rule(
 )
 
 
+WINDOW_SECONDS = Threshold(
+    "window_seconds",
+    3600,
+    "Age (seconds) within which the newest IP-allocation failure on a node is flagged: an "
+    "hour is the API server's default Event TTL (--event-ttl 1h), so it keeps failures "
+    "that are still happening and drops those the cluster got past.",
+)
+MAX_MESSAGE_CHARS = 300
+
+
+def _pods_failing_ip_allocation(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """FailedCreatePodSandBox events whose message says the pod got no IP ('failed to
+    allocate for range', 'no IP addresses available', SubnetIsFull, NCUpdateSubnetFullError),
+    the newest within ``window_seconds`` of the scan (domain.md §5 IPX-002), one finding per
+    node."""
+    agent = view.require_report()
+    if not agent.HasField("ip_allocation"):
+        raise NotAssessed("the agent report holds no pod sandbox events (an older agent)")
+    window = rule.threshold(WINDOW_SECONDS.name, settings)
+    cutoff = view.now - timedelta(seconds=window)
+    by_node: dict[str, list[report_pb2.IpAllocationFailure]] = {}
+    for failure in agent.ip_allocation.failures:
+        # An event without any time cannot be shown old: it counts as recent.
+        if failure.HasField("last_seen") and failure.last_seen.ToDatetime(tzinfo=UTC) < cutoff:
+            continue
+        by_node.setdefault(failure.node, []).append(failure)
+    for node, failures in sorted(by_node.items()):
+        yield _node_finding(rule, view, node, failures, window)
+
+
+def _node_finding(
+    rule: Rule,
+    view: ClusterView,
+    node: str,
+    failures: list[report_pb2.IpAllocationFailure],
+    window: float,
+) -> audit_pb2.Finding:
+    newest = max(failures, key=lambda f: f.last_seen.ToDatetime(tzinfo=UTC))
+    last = newest.last_seen.ToDatetime(tzinfo=UTC) if newest.HasField("last_seen") else None
+    firsts = [f.first_seen.ToDatetime(tzinfo=UTC) for f in failures if f.HasField("first_seen")]
+    occurrences = sum(f.occurrences for f in failures)
+    pods = list(dict.fromkeys(p for f in failures for p in f.pods))
+    pods_total = max(sum(f.pods_total for f in failures), len(pods))
+    markers = ", ".join(dict.fromkeys(f.marker for f in failures))
+    where = f"node {node}" if node else "an unnamed node"
+    when = last.isoformat() if last is not None else "an unknown time"
+    return rule.finding(
+        view,
+        resource=f"Node {node}" if node else view.cluster_key,
+        message=f"pods on {where} failed to get an IP {occurrences} time(s) ({markers}), "
+        f"last at {when}, within {window / 60:g} min of the scan: "
+        f"{pods_total} pod(s) affected, e.g. {', '.join(pods[:3]) or 'unnamed'}",
+        evidence={
+            "node": node or "unknown",
+            "markers": markers,
+            "occurrences": occurrences,
+            "events": sum(f.events for f in failures),
+            "pods_total": pods_total,
+            "pods": ",".join(pods),
+            "first_seen": min(firsts).isoformat() if firsts else "unknown",
+            "last_seen": when,
+            "window_seconds": f"{window:g}",
+            "message": newest.message[:MAX_MESSAGE_CHARS],
+        },
+    )
+
+
 IPX_002 = Rule(
     id="IPX-002",
     title="Pods failing IP allocation",
@@ -55,8 +125,9 @@ IPX_002 = Rule(
         "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/error-code-subnetisfull-upgrade",
     ),
     data_source=DataSource.AGENT,
-    reads=(pending("pod events of failed IP allocation"),),
-    check=None,
+    reads=(report("ip_allocation"),),
+    check=_pods_failing_ip_allocation,
+    thresholds=(WINDOW_SECONDS,),
 )
 
 

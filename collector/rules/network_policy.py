@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from netaudit.collector.analysis.address_ranges import NamedRange, parse_networks
 from netaudit.collector.analysis.agent_pools import pool_resource_id, windows_pools
-from netaudit.collector.analysis.network_model import NetworkModel
+from netaudit.collector.analysis.network_model import NetworkModel, Source
+from netaudit.collector.analysis.policy_ranges import cluster_ranges, reaches
 from netaudit.collector.rules.rule import (
     URGENT_DAYS,
     DataSource,
@@ -15,7 +17,6 @@ from netaudit.collector.rules.rule import (
     Threshold,
     dated_severity,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
@@ -26,6 +27,7 @@ NO_POLICY = frozenset({"", "none"})
 """``networkPolicy`` values that enforce nothing: unset defaults to none (SDK enum)."""
 AZURE_NPM = "azure"
 CILIUM = "cilium"
+EGRESS = "Egress"
 
 
 def _policy(view: ClusterView) -> str:
@@ -389,6 +391,80 @@ NPL_005 = Rule(
 )
 
 
+# -- NPL-006 ------------------------------------------------------------------------------
+
+
+def _cilium_from(view: ClusterView) -> str:
+    verdict = view.network
+    return "ARM networkDataplane" if verdict.source is Source.INVENTORY else "agent evidence"
+
+
+def _block_text(direction: str, block: report_pb2.IpBlock) -> str:
+    excepts = f" except {','.join(block.excepts)}" if block.excepts else ""
+    return f"{direction} {block.cidr}{excepts}"
+
+
+def _reaching_blocks(
+    summary: report_pb2.NetworkPolicySummary, ranges: list[NamedRange], invalid: list[str]
+) -> list[tuple[str, report_pb2.IpBlock, list[NamedRange]]]:
+    """(direction, block, cluster ranges it reaches) for each ipBlock that reaches one."""
+    found = []
+    for direction, blocks in (
+        ("ingress", summary.ingress_ip_blocks),
+        ("egress", summary.egress_ip_blocks),
+    ):
+        for block in blocks:
+            networks, bad = parse_networks([block.cidr, *block.excepts])
+            if bad:
+                invalid.extend(f"{summary.name}: {b}" for b in bad)
+                continue
+            cidr, *excepts = networks
+            hit = [r for r in ranges if reaches(cidr, excepts, r.network)]
+            if hit:
+                found.append((direction, block, hit))
+    return found
+
+
+def _ip_block_on_cluster_ranges(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """networkDataplane cilium ∧ a NetworkPolicy ipBlock (less its excepts) overlapping the
+    cluster's pod or node ranges (domain.md §5 NPL-006, §1.9), one finding per policy. The
+    ranges: :func:`~netaudit.collector.analysis.policy_ranges.cluster_ranges`."""
+    if not view.network.cilium_dataplane:
+        return
+    agent = view.require_report()
+    ranges = cluster_ranges(view.inventory, agent, view.network.model)
+    if not ranges.all:
+        raise NotAssessed(f"the cluster's address ranges are unknown: {'; '.join(ranges.unknown)}")
+    invalid = list(ranges.invalid)
+    for namespace in agent.network_policies:
+        for summary in namespace.policies:
+            reaching = _reaching_blocks(summary, ranges.all, invalid)
+            if not reaching:
+                continue
+            overlapped = list(dict.fromkeys(str(r) for _, _, hit in reaching for r in hit))
+            blocks = [_block_text(direction, block) for direction, block, _ in reaching]
+            yield rule.finding(
+                view,
+                resource=f"NetworkPolicy {namespace.namespace}/{summary.name}",
+                message=f"NetworkPolicy {namespace.namespace}/{summary.name} matches "
+                f"{'; '.join(blocks)} by ipBlock, which reaches {', '.join(overlapped)}: "
+                "under Cilium an ipBlock does not select pod or node IPs, so that traffic is "
+                "not matched by it as written",
+                evidence={
+                    "namespace": namespace.namespace,
+                    "policy": summary.name,
+                    "ip_blocks": ";".join(blocks),
+                    "overlaps": ";".join(overlapped),
+                    "cilium_from": _cilium_from(view),
+                },
+            )
+    missing = [*ranges.unknown, *(f"does not parse: {text}" for text in invalid)]
+    if missing:
+        raise NotAssessed(f"judged without {'; '.join(missing)}")
+
+
 NPL_006 = Rule(
     id="NPL-006",
     title="Ineffective ipBlock under Cilium",
@@ -403,9 +479,89 @@ NPL_006 = Rule(
     ),
     references=("https://learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium",),
     data_source=DataSource.AGENT,
-    reads=(pending("NetworkPolicy ipBlock contents"),),
-    check=None,
+    # The policies come from the agent; the dataplane and the pod and node ranges from ARM,
+    # or, without an inventory, from the agent's nodes (podCIDRs, internal IPs).
+    reads=(
+        report("network_policies"),
+        inventory("cluster", either=True),
+        report("nodes", either=True),
+    ),
+    check=_ip_block_on_cluster_ranges,
 )
+
+
+# -- NPL-007 ------------------------------------------------------------------------------
+
+LOCAL_DNS_ALLOWANCE = "169.254.10.0/24 port 53"
+
+
+def _denies_local_dns(summary: report_pb2.NetworkPolicySummary) -> bool:
+    """A default-deny egress policy: every pod, type Egress, and its rules (if any) do not
+    open LocalDNS on both UDP and TCP 53."""
+    return (
+        summary.selects_all_pods
+        and EGRESS in summary.policy_types
+        and not (summary.egress_allows_local_dns_udp and summary.egress_allows_local_dns_tcp)
+    )
+
+
+def _missing_protocols(policies: list[report_pb2.NetworkPolicySummary]) -> list[str]:
+    """The protocols no all-pods egress policy of the namespace opens to LocalDNS."""
+    allowing = [p for p in policies if p.selects_all_pods and EGRESS in p.policy_types]
+    missing = []
+    if not any(p.egress_allows_local_dns_udp for p in allowing):
+        missing.append("UDP")
+    if not any(p.egress_allows_local_dns_tcp for p in allowing):
+        missing.append("TCP")
+    return missing
+
+
+def _default_deny_without_local_dns(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Any pool's localDNSProfile.state Enabled ∧ Cilium ∧ a namespace whose default-deny
+    egress policy (podSelector {}, type Egress, not opening 169.254.10.0/24:53) no
+    all-pods egress policy of the namespace complements on UDP and TCP (domain.md §5
+    NPL-007, §1.9, A-CIL), one finding per namespace."""
+    pools = [
+        pool.name
+        for pool in view.require_inventory().agent_pools
+        if pool.local_dns_state.lower() == "enabled"
+    ]
+    if not pools or not view.network.cilium_dataplane:
+        return
+    for namespace in view.require_report().network_policies:
+        policies = list(namespace.policies)
+        denying = [p.name for p in policies if _denies_local_dns(p)]
+        missing = _missing_protocols(policies) if denying else []
+        if not missing:
+            continue
+        partial = [
+            p.name
+            for p in policies
+            if not p.selects_all_pods
+            and (p.egress_allows_local_dns_udp or p.egress_allows_local_dns_tcp)
+        ]
+        message = (
+            f"namespace {namespace.namespace} denies egress by default "
+            f"({', '.join(denying)}) and no policy selecting all its pods allows "
+            f"{LOCAL_DNS_ALLOWANCE} over {' and '.join(missing)}: with LocalDNS on pool(s) "
+            f"{', '.join(pools)}, Cilium drops the pods' DNS lookups"
+        )
+        if partial:
+            message += f" (only some pods are allowed it, by {', '.join(partial)})"
+        yield rule.finding(
+            view,
+            resource=f"Namespace {namespace.namespace}",
+            message=message,
+            evidence={
+                "namespace": namespace.namespace,
+                "default_deny_policies": ",".join(denying),
+                "missing_protocols": ",".join(missing),
+                "localdns_pools": ",".join(pools),
+                "partial_allow_policies": ",".join(partial) or "none",
+            },
+        )
 
 
 NPL_007 = Rule(
@@ -425,6 +581,8 @@ NPL_007 = Rule(
         "https://learn.microsoft.com/azure/aks/localdns-custom",
     ),
     data_source=DataSource.BOTH,
-    reads=(pending("NetworkPolicy egress contents"),),
-    check=None,
+    # LocalDNS state is ARM's (agentPoolProfiles[].localDNSProfile.state); the policies the
+    # agent's. The dataplane is ARM's networkDataplane.
+    reads=(inventory("cluster"), report("network_policies")),
+    check=_default_deny_without_local_dns,
 )

@@ -14,7 +14,16 @@ from netaudit.collector.analysis.agent_pools import (
     windows_pools,
 )
 from netaudit.collector.analysis.network_model import NetworkModel
-from netaudit.collector.rules.rule import DataSource, NotAssessed, Rule, inventory, pending
+from netaudit.collector.analysis.security_rules import (
+    Flow,
+    FlowVerdict,
+    Ranges,
+    UnreadableRule,
+    evaluate,
+    network_ranges,
+    rules_by_priority,
+)
+from netaudit.collector.rules.rule import DataSource, NotAssessed, Rule, inventory
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, inventory_pb2
@@ -289,22 +298,162 @@ OVL_003 = Rule(
 )
 
 
+# -- OVL-004 ------------------------------------------------------------------------------
+
+NSG_DIRECTIONS = ("Inbound", "Outbound")
+"""A subnet NSG judges traffic leaving the subnet's interfaces (outbound) and reaching them
+(inbound); overlay traffic between nodes crosses both."""
+
+
+def _overlay_flows(nodes: Ranges, pods: Ranges) -> tuple[Flow, ...]:
+    """The traffic A-OVC requires on all ports and protocols that §5 OVL-004 judges: Node
+    CIDR -> Pod CIDR (service routing) and Pod CIDR -> Pod CIDR (pod to pod, DNS)."""
+    return (Flow("node-to-pod", nodes, pods), Flow("pod-to-pod", pods, pods))
+
+
+def _rule_text(rule: inventory_pb2.SecurityRule) -> str:
+    source = ",".join(rule.source_address_prefixes) or "application security group"
+    destination = ",".join(rule.destination_address_prefixes) or "application security group"
+    ports = ",".join(rule.destination_port_ranges) or "*"
+    return (
+        f"{rule.name} (priority {rule.priority}, {rule.access} {rule.protocol or '*'} from "
+        f"{source} to {destination} port {ports})"
+    )
+
+
+def _verdict_key(verdict: FlowVerdict) -> str:
+    return f"{verdict.direction.lower()}.{verdict.flow.name}"
+
+
+def _nsg_blocks_overlay(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """overlay ∧ the NSG of a node subnet has a Deny rule that decides part of the Node CIDR
+    -> Pod CIDR or Pod CIDR -> Pod CIDR traffic (any protocol or port) before an Allow
+    covers it, inbound or outbound (domain.md §5 OVL-004, A-OVC). Service tags count as
+    :mod:`netaudit.collector.analysis.security_rules` says: ``*``/``Any``/
+    ``VirtualNetwork`` match node and pod addresses, ``Internet``, ``AzureLoadBalancer``
+    and other service tags do not.
+
+    Node CIDR is every node subnet of the cluster (traffic reaching one subnet comes from
+    nodes of all). Pools on the AKS-managed VNet have no subnet NSG of the user's (AKS
+    owns the NSG of their network interfaces): nothing to judge there.
+    """
+    if _model(view) is not NetworkModel.AZURE_OVERLAY:
+        return
+    cluster = view.require_inventory()
+    node_subnet_ids = list(
+        dict.fromkeys(p.vnet_subnet_id.lower() for p in cluster.agent_pools if p.vnet_subnet_id)
+    )
+    if not node_subnet_ids:
+        return
+    if not cluster.network_profile.pod_cidrs:
+        raise NotAssessed("ARM gave no networkProfile.podCidr for this cluster")
+    subnets = {subnet.id.lower(): subnet for subnet in cluster.subnets}
+    nsgs = {nsg.id.lower(): nsg for nsg in cluster.network_security_groups}
+    unread = [subnet_id for subnet_id in node_subnet_ids if subnet_id not in subnets]
+    node_subnets = [subnets[subnet_id] for subnet_id in node_subnet_ids if subnet_id in subnets]
+    try:
+        pods = network_ranges(cluster.network_profile.pod_cidrs)
+        nodes = network_ranges(p for s in node_subnets for p in s.address_prefixes)
+    except UnreadableRule as exc:
+        raise NotAssessed(f"a pod CIDR or node subnet prefix does not parse: {exc}") from exc
+    by_nsg: dict[str, list[inventory_pb2.Subnet]] = {}
+    for subnet in node_subnets:
+        if subnet.network_security_group_id:
+            by_nsg.setdefault(subnet.network_security_group_id.lower(), []).append(subnet)
+    undecided: list[str] = []
+    for nsg_id, nsg_subnets in by_nsg.items():
+        nsg = nsgs.get(nsg_id)
+        if nsg is None:
+            unread.append(nsg_id)
+            continue
+        try:
+            verdicts = [
+                evaluate(flow, rules_by_priority(nsg, direction), direction)
+                for direction in NSG_DIRECTIONS
+                for flow in _overlay_flows(nodes, pods)
+            ]
+        except UnreadableRule as exc:
+            undecided.append(f"NSG {nsg.name}: {exc}")
+            continue
+        denied = [verdict for verdict in verdicts if verdict.denials]
+        undecided.extend(
+            f"NSG {nsg.name} rule {verdict.undecidable.name} uses application security groups, "
+            "whose members are not read"
+            for verdict in verdicts
+            if verdict.undecidable is not None and not verdict.denials
+        )
+        if denied:
+            yield _nsg_finding(rule, view, cluster, nsg, nsg_subnets, node_subnets, denied)
+    if unread or undecided:
+        reasons = [f"the inventory holds no {', '.join(unread)}"] if unread else []
+        raise NotAssessed("; ".join(dict.fromkeys([*reasons, *undecided])))
+
+
+def _nsg_finding(
+    rule: Rule,
+    view: ClusterView,
+    cluster: inventory_pb2.ClusterInventory,
+    nsg: inventory_pb2.NetworkSecurityGroup,
+    subnets: list[inventory_pb2.Subnet],
+    node_subnets: list[inventory_pb2.Subnet],
+    denied: list[FlowVerdict],
+) -> audit_pb2.Finding:
+    rules = {r.name: r for verdict in denied for r in verdict.denials}
+    ordered = sorted(rules.values(), key=lambda r: (r.direction, r.priority))
+    blocked = "; ".join(
+        f"{verdict.direction} {verdict.flow.name} by {_rule_text(verdict.denials[0])}"
+        for verdict in denied
+    )
+    evidence: dict[str, object] = {
+        "nsg": nsg.name,
+        "subnets": ",".join(s.name for s in subnets),
+        "node_cidr": ",".join(p for s in node_subnets for p in s.address_prefixes),
+        "pod_cidr": ",".join(cluster.network_profile.pod_cidrs),
+        "denying_rules": ",".join(f"{r.name}@{r.priority}" for r in ordered),
+    }
+    for verdict in denied:
+        evidence[_verdict_key(verdict)] = ",".join(
+            f"{r.name}@{r.priority}" for r in verdict.denials
+        )
+    return rule.finding(
+        view,
+        resource=nsg.id.lower(),
+        message=f"NSG {nsg.name} on node subnet {', '.join(s.name for s in subnets)} denies "
+        f"overlay traffic before any rule allows it: {blocked}; Azure CNI Overlay needs "
+        "Node CIDR -> Pod CIDR and Pod CIDR -> Pod CIDR allowed on all ports and protocols",
+        evidence=evidence,
+    )
+
+
 OVL_004 = Rule(
     id="OVL-004",
     title="NSG blocks overlay traffic",
     severity=audit_pb2.SEVERITY_HIGH,
     rationale=(
-        "Azure CNI Overlay needs node-to-node, node-to-pod and pod-to-pod traffic allowed; a "
-        "deny rule ahead of the allows breaks pod networking, DNS included."
+        "Overlay pod traffic is not encapsulated, so the node subnet's NSG judges it: a "
+        "deny rule ahead of the allows for Node CIDR -> Pod CIDR (service traffic) or Pod "
+        "CIDR -> Pod CIDR (pod to pod, DNS) breaks pod networking."
     ),
     remediation=(
-        "Add allow rules for Node CIDR -> Node CIDR, Node CIDR -> Pod CIDR and Pod CIDR -> "
-        "Pod CIDR (all ports and protocols) above the deny: az network nsg rule create ..."
+        "Add allow rules above the deny for Node CIDR -> Pod CIDR and Pod CIDR -> Pod CIDR "
+        "on all ports and protocols, inbound and outbound: az network nsg rule create -g "
+        "<rg> --nsg-name <nsg> -n allow-pod-cidr --priority <below the deny> --direction "
+        "Inbound --access Allow --protocol '*' --source-address-prefixes <pod CIDR> <node "
+        "CIDR> --destination-address-prefixes <pod CIDR> --destination-port-ranges '*'"
     ),
-    references=("https://learn.microsoft.com/azure/aks/concepts-network-azure-cni-overlay",),
+    references=(
+        "https://learn.microsoft.com/azure/aks/concepts-network-azure-cni-overlay",
+        "https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview",
+    ),
     data_source=DataSource.ARM,
-    reads=(pending("network security group rules of the node subnet"),),
-    check=None,
+    reads=(
+        inventory("cluster"),
+        inventory("subnets"),
+        inventory("network_security_groups"),
+    ),
+    check=_nsg_blocks_overlay,
 )
 
 

@@ -375,22 +375,119 @@ PDN_005 = Rule(
 )
 
 
+# -- PDN-006 -------------------------------------------------------------------------------
+
+
+def _record_name(fqdn: str, zone: inventory_pb2.PrivateDnsZone) -> str:
+    """The A record set name of the private FQDN in the zone: the FQDN without the zone
+    name, which is its first label for every name AKS gives; the first label when the FQDN
+    is not under the zone."""
+    zone_name = _dns_name(zone.name)
+    if zone_name and fqdn.endswith("." + zone_name):
+        return fqdn[: -len(zone_name) - 1]
+    return fqdn.split(".", 1)[0]
+
+
+def _api_server_endpoint(
+    cluster: inventory_pb2.ClusterInventory,
+) -> inventory_pb2.PrivateEndpoint | None:
+    """The private endpoint whose connection targets the managed cluster (A-PRV)."""
+    cluster_id = cluster.arm_resource_id.lower()
+    for endpoint in cluster.private_endpoints:
+        if any(c.private_link_service_id.lower() == cluster_id for c in endpoint.connections):
+            return endpoint
+    return None
+
+
+def _a_record_wrong(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A private cluster with a private zone (system or custom): the zone's A record for
+    the privateFQDN label is absent, or its addresses differ from those of the API server's
+    private endpoint NIC (domain.md §5 PDN-006, A-PRV). With privateDNSZone none there is
+    no private record to judge."""
+    cluster = view.require_inventory()
+    access = cluster.api_server_access
+    if not access.enable_private_cluster or access.private_dns_zone.lower() == NO_PRIVATE_ZONE:
+        return
+    if access.enable_vnet_integration:
+        raise NotAssessed(
+            "with API Server VNet Integration the API server is an internal load balancer in "
+            f"subnet {access.subnet_id or '(unknown)'}, not a private endpoint; its address "
+            "is not read"
+        )
+    fqdn = _require_private_fqdn(cluster)
+    zone = _api_server_zone(cluster)
+    name = _record_name(fqdn, zone)
+    resource = f"{zone.id.lower()}/a/{name}"
+    evidence: dict[str, object] = {"zone": zone.name, "record": name, "private_fqdn": fqdn}
+    record = next((r for r in zone.a_records if _dns_name(r.name) == name), None)
+    if record is None or not record.ipv4_addresses:
+        yield rule.finding(
+            view,
+            resource=resource,
+            message=f"private DNS zone {zone.name} has no A record {name}: the API server name "
+            f"{fqdn} does not resolve to its private endpoint",
+            evidence={**evidence, "record_addresses": "none"},
+        )
+        return
+    endpoint = _api_server_endpoint(cluster)
+    if endpoint is None:
+        raise NotAssessed(
+            f"no private endpoint in node resource group {cluster.node_resource_group} "
+            "connects to the cluster"
+        )
+    expected = sorted({a for a in endpoint.private_ip_addresses if ":" not in a})
+    if not expected:
+        raise NotAssessed(
+            f"the private endpoint {endpoint.id} has no IPv4 address in the inventory"
+        )
+    actual = sorted(set(record.ipv4_addresses))
+    if actual == expected:
+        return
+    yield rule.finding(
+        view,
+        resource=resource,
+        message=f"A record {name} in private DNS zone {zone.name} points at "
+        f"{', '.join(actual)}, but the API server's private endpoint {endpoint.name} answers "
+        f"on {', '.join(expected)}: {fqdn} resolves to "
+        + (
+            "an address nothing answers on"
+            if not set(actual) & set(expected)
+            else "extra addresses"
+        ),
+        evidence={
+            **evidence,
+            "record_addresses": ",".join(actual),
+            "endpoint_addresses": ",".join(expected),
+            "private_endpoint": endpoint.id.lower(),
+            "address_source": endpoint.address_source,
+        },
+    )
+
+
 PDN_006 = Rule(
     id="PDN-006",
     title="API server A record wrong/missing",
     severity=audit_pb2.SEVERITY_CRITICAL,
     rationale=(
-        "The private zone's A record for the API server must point at the private endpoint's "
-        "IP, or nodes and users cannot reach the API server."
+        "Nodes and users reach a private API server through the private zone's A record for "
+        "its privateFQDN; a missing record, or one that does not point at the private "
+        "endpoint's IP, makes the API server unreachable from the VNet."
     ),
     remediation=(
-        "Recreate the A record with the private endpoint NIC address (az network private-dns "
-        "record-set a ...)."
+        "Recreate the record with the private endpoint NIC address: az network private-dns "
+        "record-set a add-record -g <zone resource group> -z <zone> -n <privateFQDN label> "
+        "-a <endpoint IP> (and remove stale addresses with remove-record)."
     ),
     references=("https://learn.microsoft.com/azure/aks/private-clusters",),
     data_source=DataSource.ARM,
-    reads=(pending("the private endpoint's NIC address"),),
-    check=None,
+    reads=(
+        inventory("cluster"),
+        inventory("private_dns_zones"),
+        inventory("private_endpoints"),
+    ),
+    check=_a_record_wrong,
 )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netaudit.collector.analysis.ip_capacity import subnet_usable_ips
 from netaudit.collector.analysis.network_model import NetworkModel
-from netaudit.collector.rules.rule import DataSource, Rule, inventory, pending
+from netaudit.collector.rules.rule import DataSource, NotAssessed, Rule, Threshold, inventory
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, inventory_pb2
@@ -105,20 +106,156 @@ VND_002 = Rule(
     check=_authorized_ip_ranges,
 )
 
+# -- VND-003 -------------------------------------------------------------------------------
+
+MIN_FREE_IPS = Threshold(
+    "min_free_ips",
+    16,
+    "Free IP addresses the virtual node subnet must keep. Each pod on a virtual node is an "
+    "ACI container group with one address of this subnet, so the free count is how many more "
+    "pods the virtual node can start. 16 is the batch in which AKS hands pod addresses to a "
+    "node on dynamic pod subnets (A-DYN): the smallest scale-out step AKS itself plans for.",
+)
+
+
+def _setting(addon: inventory_pb2.Addon, key: str) -> str:
+    """An add-on config value by key, ignoring case (ARM and the CLI differ)."""
+    wanted = key.lower()
+    return next((value for name, value in addon.config.items() if name.lower() == wanted), "")
+
+
+def _pool_vnet_ids(cluster: inventory_pb2.ClusterInventory) -> list[str]:
+    """Lower-cased ids of the VNets of the pools' node subnets: the cluster VNet."""
+    ids: dict[str, None] = {}
+    for pool in cluster.agent_pools:
+        marker = pool.vnet_subnet_id.lower().find("/subnets/")
+        if marker > 0:
+            ids[pool.vnet_subnet_id[:marker].lower()] = None
+    return list(ids)
+
+
+def _virtual_node_subnet(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """aciConnectorLinux enabled and (config.SubnetName names no subnet of the cluster VNet,
+    or that subnet has fewer free IPs than ``min_free_ips``) (domain.md §5 VND-003). Free
+    IPs come from the VNet's usages; without a usage row only a subnet whose whole prefix
+    offers fewer is judged."""
+    cluster = view.require_inventory()
+    addon = _virtual_nodes(cluster)
+    if addon is None:
+        return
+    name = _setting(addon, SUBNET_NAME_KEY)
+    vnet_ids = _pool_vnet_ids(cluster)
+    if not name:
+        yield rule.finding(
+            view,
+            resource=view.cluster_key,
+            message=f"virtual nodes are enabled on cluster {view.name} but the add-on config "
+            "names no SubnetName: ACI has no subnet to place the pods in",
+            evidence={"subnet_name": "none"},
+        )
+        return
+    if not vnet_ids:
+        raise NotAssessed(
+            "the pools run on the AKS-managed VNet, which the inventory does not read"
+        )
+    vnets = {vnet.id.lower(): vnet for vnet in cluster.virtual_networks}
+    unread = [vnet_id for vnet_id in vnet_ids if vnet_id not in vnets]
+    read = [vnets[vnet_id] for vnet_id in vnet_ids if vnet_id in vnets]
+    unlisted = [vnet.id for vnet in read if not vnet.subnet_ids]
+    if unlisted:
+        raise NotAssessed(f"the inventory lists no subnets of {', '.join(unlisted)}")
+    found = [
+        (vnet, subnet_id)
+        for vnet in read
+        for subnet_id in vnet.subnet_ids
+        if subnet_id.lower() == f"{vnet.id}/subnets/{name}".lower()
+    ]
+    if not found:
+        if unread:
+            raise NotAssessed(f"the inventory holds no {', '.join(unread)}")
+        yield rule.finding(
+            view,
+            resource=f"{vnet_ids[0]}/subnets/{name.lower()}",
+            message=f"the virtual node subnet {name} (aciConnectorLinux config.SubnetName) does "
+            f"not exist in the cluster VNet {', '.join(v.name for v in read)}: pods scheduled "
+            "on the virtual node stay Pending",
+            evidence={"subnet_name": name, "virtual_networks": ",".join(v.name for v in read)},
+        )
+        return
+    vnet, subnet_id = found[0]
+    yield from _free_ips_low(rule, view, settings, cluster, vnet, subnet_id)
+
+
+def _free_ips_low(
+    rule: Rule,
+    view: ClusterView,
+    settings: RuleSettings,
+    cluster: inventory_pb2.ClusterInventory,
+    vnet: inventory_pb2.VirtualNetwork,
+    subnet_id: str,
+) -> Iterator[audit_pb2.Finding]:
+    minimum = int(rule.threshold(MIN_FREE_IPS.name, settings))
+    usage = next(
+        (u for u in vnet.subnet_usages if u.subnet_id.lower() == subnet_id.lower() and u.limit > 0),
+        None,
+    )
+    evidence: dict[str, object] = {"subnet": subnet_id.rsplit("/", 1)[-1], "min_free_ips": minimum}
+    if usage is not None:
+        free = int(usage.limit - usage.current_value)
+        evidence.update(used=int(usage.current_value), limit=int(usage.limit), free=free)
+    else:
+        subnet = next((s for s in cluster.subnets if s.id.lower() == subnet_id.lower()), None)
+        if subnet is None:
+            raise NotAssessed(f"the virtual node subnet {subnet_id} was not read")
+        try:
+            usable = subnet_usable_ips(subnet)
+        except ValueError as exc:
+            raise NotAssessed(f"subnet {subnet_id} has a prefix that does not parse") from exc
+        if usable >= minimum:
+            raise NotAssessed(
+                f"the VNet usages have no row for the virtual node subnet {subnet_id}: its "
+                f"free IPs are unknown (its prefixes offer {usable})"
+            )
+        free = usable
+        evidence.update(usable=usable, free=free, prefixes=",".join(subnet.address_prefixes))
+    if free >= minimum:
+        return
+    yield rule.finding(
+        view,
+        resource=subnet_id.lower(),
+        message=f"the virtual node subnet {evidence['subnet']} has {free} free IP addresses, "
+        f"fewer than {minimum}: each pod on the virtual node needs one, so a burst beyond "
+        f"{max(free, 0)} pods stays Pending",
+        evidence=evidence,
+    )
+
+
 VND_003 = Rule(
     id="VND-003",
     title="Virtual node subnet missing/undersized",
     severity=audit_pb2.SEVERITY_MEDIUM,
     rationale=(
-        "Virtual nodes place ACI container groups in their own subnet; a missing or full "
-        "subnet leaves pods pending on the virtual node."
+        "Virtual nodes place each pod as an ACI container group in the subnet the add-on "
+        "names, taking one of its addresses; a missing or nearly full subnet leaves pods "
+        "pending on the virtual node."
     ),
     remediation=(
-        "Create the subnet named in the aciConnectorLinux add-on config in the cluster VNet, "
-        "or enlarge it."
+        "Create the subnet named in the aciConnectorLinux add-on config in the cluster VNet "
+        "(az network vnet subnet create -g <rg> --vnet-name <vnet> -n <SubnetName> "
+        "--address-prefixes <range>), or re-enable the add-on on a larger subnet (az aks "
+        "disable-addons -a virtual-node, then az aks enable-addons -a virtual-node "
+        "--subnet-name <subnet>)."
     ),
     references=("https://learn.microsoft.com/azure/aks/virtual-nodes",),
     data_source=DataSource.ARM,
-    reads=(pending("the virtual node (ACI) subnet and its free IPs"),),
-    check=None,
+    reads=(
+        inventory("cluster"),
+        inventory("virtual_networks"),
+        # Only when the usages have no row for the subnet: its prefix from the subnet read.
+        inventory("subnets", optional=True),
+    ),
+    check=_virtual_node_subnet,
+    thresholds=(MIN_FREE_IPS,),
 )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,10 +23,11 @@ from netaudit.collector.inventory.arm import (
     client_secret_credential,
     make_credential,
 )
-from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
+from netaudit.collector.rules import RULES, RULES_BY_ID, RuleOutcome, RuleSettings, evaluate_cluster
 from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_data import ArmData
 from netaudit.sandbox.runner import Sandbox, start_sandbox
+from netaudit.sandbox.sample_fleet import load_sample_fleet
 from netaudit.v1 import audit_pb2, inventory_pb2
 from tests.conftest import SHARED_FIXTURES
 
@@ -273,3 +275,279 @@ def test_agent_pools_are_listed_when_the_body_has_none() -> None:
         ("nodepool1", "Linux"),
         ("npwin", "Windows"),
     ]
+
+
+# -- NSGs, the API server's private endpoint, AGIC's gateway, the virtual node subnet ---------
+
+NODE_GROUP = "MC_rg-shop-weu_aks-overlay-priv-weu_westeurope"
+
+
+def test_overlay_node_subnet_nsg_is_read_with_its_rules(
+    fleet: dict[str, inventory_pb2.ClusterInventory],
+) -> None:
+    overlay = fleet["aks-overlay-priv-weu"]
+    (nsg,) = overlay.network_security_groups
+    assert nsg.name == "nsg-snet-overlay"
+    assert [(r.name, r.priority, r.access) for r in nsg.security_rules][-2:] == [
+        ("DenyInternetInBound", 4000, "Deny"),
+        ("DenyAllInBoundCustom", 4096, "Deny"),
+    ]
+    assert len(nsg.default_security_rules) == 6
+    assert [s.rsplit("/", 1)[1] for s in nsg.subnet_ids] == ["snet-overlay"]
+    assert list(fleet["aks-cni-neu"].network_security_groups) == []
+
+
+def test_api_server_endpoint_address_comes_from_its_nic(
+    fleet: dict[str, inventory_pb2.ClusterInventory],
+) -> None:
+    overlay = fleet["aks-overlay-priv-weu"]
+    (endpoint,) = overlay.private_endpoints
+    assert endpoint.name == "kube-apiserver"
+    assert (
+        endpoint.connections[0].private_link_service_id.lower() == overlay.arm_resource_id.lower()
+    )
+    assert (list(endpoint.private_ip_addresses), endpoint.address_source) == (
+        ["10.30.0.7"],
+        "networkInterface",
+    )
+    assert all(list(i.private_endpoints) == [] for n, i in fleet.items() if n != overlay.name)
+
+
+def test_vnet_lists_the_subnets_it_embeds(
+    fleet: dict[str, inventory_pb2.ClusterInventory],
+) -> None:
+    (vnet,) = fleet["aks-overlay-priv-weu"].virtual_networks
+    assert [s.rsplit("/", 1)[1] for s in vnet.subnet_ids] == ["snet-overlay", "snet-agc"]
+
+
+def rule_outcome(inventory: inventory_pb2.ClusterInventory, rule_id: str) -> RuleOutcome:
+    facts = audit_pb2.ClusterFacts(
+        cluster_key=cluster_key(inventory.arm_resource_id), inventory=inventory
+    )
+    facts.evaluated_at.FromDatetime(NOW)
+    return evaluate_cluster(facts, RuleSettings(), [RULES_BY_ID[rule_id]]).outcome(rule_id)
+
+
+def test_the_four_rules_are_judged_on_the_sample_fleet(
+    fleet: dict[str, inventory_pb2.ClusterInventory],
+) -> None:
+    outcomes = {
+        (name, rule_id): rule_outcome(inventory, rule_id).outcome
+        for name, inventory in fleet.items()
+        for rule_id in ("OVL-004", "PDN-006", "AGW-001", "VND-003")
+    }
+    assert set(outcomes.values()) == {"passed"}
+
+
+Resources = list[dict[str, Any]]
+
+
+def body_named(resources: Resources, name: str) -> dict[str, Any]:
+    return next(body for body in resources if body.get("name") == name)
+
+
+def read_altered(
+    alter: Callable[[Resources], None],
+    faults: ArmFaults | None = None,
+    subscription: str = SHOP,
+) -> dict[str, inventory_pb2.ClusterInventory]:
+    """The sample fleet's ARM data with ``alter`` applied, read by ArmReader through the
+    real clients from a sandbox ARM server of its own."""
+    sample = load_sample_fleet()
+    resources = copy.deepcopy(sample.arm.resources)
+    alter(resources)
+    data = ArmData(
+        resources=resources,
+        usages=copy.deepcopy(sample.arm.usages),
+        tenant_id=sample.tenant_id,
+        client_id=sample.client_id,
+        client_secret=sample.client_secret,
+        subscription_names=dict(sample.subscriptions),
+    )
+    with ArmServer(data, faults=faults) as arm:
+        credential = client_secret_credential(
+            data.tenant_id,
+            data.client_id,
+            data.client_secret,
+            arm.authority_url,
+            str(arm.ca_pem_path),
+        )
+        subject = ArmReader(
+            credential,
+            [subscription],
+            base_url=arm.url,
+            connection_verify=str(arm.ca_pem_path),
+            retry_total=0,
+            clock=lambda: NOW,
+        )
+        return {inventory.name: inventory for inventory in subject.read()}
+
+
+def test_a_forbidden_nsg_is_a_gap_and_ovl004_is_not_assessed() -> None:
+    faults = ArmFaults.forbidden(r"/networkSecurityGroups/nsg-snet-overlay$")
+    overlay = read_altered(lambda resources: None, faults)["aks-overlay-priv-weu"]
+    assert [(g.resource_id.rsplit("/", 1)[1], g.reason) for g in overlay.gaps] == [
+        ("nsg-snet-overlay", "forbidden")
+    ]
+    outcome = rule_outcome(overlay, "OVL-004")
+    assert outcome.outcome == "not_assessed"
+    assert "nsg-snet-overlay (forbidden" in outcome.reason
+
+
+def test_ovl004_finds_a_deny_moved_above_the_pod_allows() -> None:
+    def deny_first(resources: Resources) -> None:
+        nsg = body_named(resources, "nsg-snet-overlay")
+        deny = body_named(nsg["properties"]["securityRules"], "DenyAllInBoundCustom")
+        deny["properties"]["priority"] = 105
+
+    overlay = read_altered(deny_first)["aks-overlay-priv-weu"]
+    outcome = rule_outcome(overlay, "OVL-004")
+    assert outcome.outcome == "findings"
+    (finding,) = outcome.findings
+    assert finding.evidence["inbound.pod-to-pod"] == "DenyAllInBoundCustom@105"
+    assert finding.evidence["inbound.node-to-pod"] == "DenyAllInBoundCustom@105"
+
+
+def custom_zone(resources: Resources) -> None:
+    """The overlay cluster on its custom zone privatelink.westeurope.azmk8s.io (rg-dns),
+    whose A record shop-weu-k8s-7c1e4a2b holds 10.30.0.7."""
+    cluster = body_named(resources, "aks-overlay-priv-weu")
+    zone = body_named(resources, "privatelink.westeurope.azmk8s.io")
+    cluster["properties"]["apiServerAccessProfile"]["privateDNSZone"] = zone["id"]
+
+
+def test_pdn006_compares_the_zone_record_with_the_endpoint_nic() -> None:
+    matching = read_altered(custom_zone)["aks-overlay-priv-weu"]
+    assert rule_outcome(matching, "PDN-006").outcome == "passed"
+
+    def moved_nic(resources: Resources) -> None:
+        custom_zone(resources)
+        nic = next(b for b in resources if b["id"].endswith("/networkInterfaces/" + b["name"]))
+        nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"] = "10.30.0.10"
+
+    moved = read_altered(moved_nic)["aks-overlay-priv-weu"]
+    outcome = rule_outcome(moved, "PDN-006")
+    assert outcome.outcome == "findings"
+    assert outcome.findings[0].evidence["record_addresses"] == "10.30.0.7"
+    assert outcome.findings[0].evidence["endpoint_addresses"] == "10.30.0.10"
+
+
+def test_a_forbidden_endpoint_listing_is_a_gap_and_pdn006_is_not_assessed() -> None:
+    faults = ArmFaults.forbidden(
+        rf"/resourceGroups/{NODE_GROUP}/providers/Microsoft.Network/privateEndpoints$"
+    )
+    overlay = read_altered(custom_zone, faults)["aks-overlay-priv-weu"]
+    assert [(g.resource_id.rsplit("/", 1)[1], g.reason) for g in overlay.gaps] == [
+        ("privateEndpoints", "forbidden")
+    ]
+    assert list(overlay.private_endpoints) == []
+    outcome = rule_outcome(overlay, "PDN-006")
+    assert outcome.outcome == "not_assessed"
+    assert "privateEndpoints (forbidden" in outcome.reason
+
+
+GATEWAY_ID = (
+    f"/subscriptions/{SHOP}/resourceGroups/{NODE_GROUP}/providers/Microsoft.Network/"
+    "applicationGateways/agw-shop"
+)
+
+
+def with_agic(operational_state: str | None) -> Callable[[Resources], None]:
+    """The AGIC add-on (shape of the recorded ingress-appgw cluster) on the overlay cluster,
+    targeting agw-shop: the published ApplicationGatewayGet moved there, or none."""
+
+    def alter(resources: Resources) -> None:
+        recorded = json.loads(
+            (
+                SHARED_FIXTURES
+                / "arm/managedclusters/azcli-recording_ManagedClusterGet_ingress-appgw-addon.json"
+            ).read_text()
+        )
+        addon = recorded["properties"]["addonProfiles"]["ingressApplicationGateway"]
+        addon["config"]["effectiveApplicationGatewayId"] = GATEWAY_ID
+        cluster = body_named(resources, "aks-overlay-priv-weu")
+        cluster["properties"]["addonProfiles"] = {"ingressApplicationGateway": addon}
+        if operational_state is None:
+            return
+        gateway = json.loads(
+            (SHARED_FIXTURES / "arm/network/ApplicationGatewayGet.json").read_text()
+        )
+        body = gateway["responses"]["200"]["body"]
+        body.update(id=GATEWAY_ID, name="agw-shop")
+        body["properties"]["operationalState"] = operational_state
+        resources.append(body)
+
+    return alter
+
+
+def test_agic_gateway_is_read_and_judged() -> None:
+    running = read_altered(with_agic("Running"))["aks-overlay-priv-weu"]
+    (gateway,) = running.application_gateways
+    assert (gateway.name, gateway.provisioning_state, gateway.operational_state) == (
+        "agw-shop",
+        "Succeeded",
+        "Running",
+    )
+    assert rule_outcome(running, "AGW-001").outcome == "passed"
+    stopped = read_altered(with_agic("Stopped"))["aks-overlay-priv-weu"]
+    assert rule_outcome(stopped, "AGW-001").findings[0].evidence["operational_state"] == "Stopped"
+
+
+def test_an_agic_gateway_arm_does_not_know_is_missing_not_a_gap() -> None:
+    overlay = read_altered(with_agic(None))["aks-overlay-priv-weu"]
+    assert list(overlay.gaps) == []
+    (gateway,) = overlay.application_gateways
+    assert (gateway.id, gateway.missing) == (GATEWAY_ID, True)
+    outcome = rule_outcome(overlay, "AGW-001")
+    assert outcome.outcome == "findings"
+    assert outcome.findings[0].evidence["exists"] == "false"
+
+
+def test_a_forbidden_agic_gateway_is_a_gap_and_agw001_is_not_assessed() -> None:
+    faults = ArmFaults.forbidden(r"/applicationGateways/agw-shop$")
+    overlay = read_altered(with_agic("Running"), faults)["aks-overlay-priv-weu"]
+    assert [(g.resource_id.rsplit("/", 1)[1], g.reason) for g in overlay.gaps] == [
+        ("agw-shop", "forbidden")
+    ]
+    assert rule_outcome(overlay, "AGW-001").outcome == "not_assessed"
+
+
+def with_virtual_nodes(subnet_exists: bool) -> Callable[[Resources], None]:
+    """Virtual nodes on aks-cni-neu naming snet-aci; vnet-neu gets that subnet (snet-cni's
+    body renamed, 10.20.1.0/24) when ``subnet_exists``."""
+
+    def alter(resources: Resources) -> None:
+        cluster = body_named(resources, "aks-cni-neu")
+        cluster["properties"]["addonProfiles"] = {
+            "aciConnectorLinux": {"enabled": True, "config": {"SubnetName": "snet-aci"}}
+        }
+        if not subnet_exists:
+            return
+        vnet = body_named(resources, "vnet-neu")
+        subnet = copy.deepcopy(vnet["properties"]["subnets"][0])
+        subnet["name"] = "snet-aci"
+        subnet["id"] = subnet["id"].rsplit("/", 1)[0] + "/snet-aci"
+        subnet["properties"]["addressPrefix"] = "10.20.1.0/24"
+        vnet["properties"]["subnets"].append(subnet)
+
+    return alter
+
+
+def test_virtual_node_subnet_comes_from_the_vnet_body_without_a_subnet_request() -> None:
+    # a GET of the subnet itself would fail: the subnet must come from the VNet GET
+    faults = ArmFaults.forbidden(r"/subnets/snet-aci$")
+    cni = read_altered(with_virtual_nodes(True), faults, PLATFORM)["aks-cni-neu"]
+    assert list(cni.gaps) == []
+    assert [s.name for s in cni.subnets] == ["snet-cni", "snet-aci"]
+    outcome = rule_outcome(cni, "VND-003")
+    # vnet-neu's usages have no row for the new subnet, whose /24 offers 251: unknown
+    assert outcome.outcome == "not_assessed"
+    assert "no row for the virtual node subnet" in outcome.reason
+
+
+def test_a_missing_virtual_node_subnet_is_found() -> None:
+    cni = read_altered(with_virtual_nodes(False), subscription=PLATFORM)["aks-cni-neu"]
+    assert [s.name for s in cni.subnets] == ["snet-cni"]
+    outcome = rule_outcome(cni, "VND-003")
+    assert outcome.outcome == "findings"
+    assert outcome.findings[0].resource.endswith("/virtualnetworks/vnet-neu/subnets/snet-aci")

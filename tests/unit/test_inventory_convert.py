@@ -142,13 +142,8 @@ NOT_CONVERTED = {
     # privateLinkResources are not part of the inventory contract.
     "managedclusters/PrivateLinkResourcesList.json",
     # Evidence of rules that come out "not gathered yet" until the inventory issue reads
-    # them: AGIC's Application Gateway (AGW-001), the private endpoint and its NIC
-    # (PDN-006), NSG lists (OVL-004), VNet lists (Resource Graph-style fleet listing), and
-    # record types other than A (EDN-002, EDN-003).
-    "network/ApplicationGatewayGet.json",
-    "network/NetworkInterfaceGet.json",
-    "network/NetworkSecurityGroupList.json",
-    "network/PrivateEndpointGet.json",
+    # them: VNet lists (Resource Graph-style fleet listing), and record types other than A
+    # (EDN-002, EDN-003).
     "network/VirtualNetworkList.json",
     "privatedns/RecordSetALLList.json",
     "privatedns/RecordSetCNAMEGet.json",
@@ -164,6 +159,10 @@ def test_every_arm_fixture_has_a_conversion_case() -> None:
         "network/VirtualNetworkGetWithSubnetDelegation.json",
         "network/VirtualNetworkListUsage.json",
         "network/NetworkSecurityGroupGet.json",
+        "network/NetworkSecurityGroupList.json",
+        "network/PrivateEndpointGet.json",
+        "network/NetworkInterfaceGet.json",
+        "network/ApplicationGatewayGet.json",
         "network/RouteTableGet.json",
         "privatedns/PrivateZoneGet.json",
         "privatedns/PrivateZoneListInSubscription.json",
@@ -452,6 +451,147 @@ def test_virtual_network_with_usages() -> None:
     ]
     sdk_usages = [network_models.VirtualNetworkUsage(u) for u in usages]
     assert list(convert.virtual_network({}, sdk_usages).subnet_usages) == list(vnet.subnet_usages)
+
+
+def test_virtual_network_lists_the_subnets_it_embeds() -> None:
+    payload = fixture("network/VirtualNetworkGet.json")
+    vnet = convert.virtual_network(payload)
+    assert [s.rsplit("/", 1)[1] for s in vnet.subnet_ids] == ["subnet1"]
+    assert convert.virtual_network(network_models.VirtualNetwork(payload)) == vnet
+    assert convert.virtual_network(cli_shape(payload)) == vnet
+
+
+# -- network security groups, private endpoints, network interfaces, application gateways
+
+
+def test_network_security_group_with_custom_and_default_rules() -> None:
+    payload = fixture("network/NetworkSecurityGroupGet.json")
+    nsg = convert.network_security_group(payload)
+    assert (nsg.name, nsg.location, nsg.provisioning_state) == ("testnsg", "westus", "Succeeded")
+    (rule,) = nsg.security_rules
+    assert (rule.name, rule.priority, rule.direction, rule.access, rule.protocol) == (
+        "rule1",
+        130,
+        "Inbound",
+        "Allow",
+        "*",
+    )
+    assert list(rule.source_address_prefixes) == ["*"]
+    assert list(rule.destination_address_prefixes) == ["*"]
+    assert list(rule.source_port_ranges) == ["*"]
+    assert list(rule.destination_port_ranges) == ["80"]
+    assert [(r.name, r.priority, r.access) for r in nsg.default_security_rules] == [
+        ("AllowVnetInBound", 65000, "Allow"),
+        ("AllowAzureLoadBalancerInBound", 65001, "Allow"),
+        ("DenyAllInBound", 65500, "Deny"),
+        ("AllowVnetOutBound", 65000, "Allow"),
+        ("AllowInternetOutBound", 65001, "Allow"),
+        ("DenyAllOutBound", 65500, "Deny"),
+    ]
+    vnet_rule = nsg.default_security_rules[0]
+    assert list(vnet_rule.source_address_prefixes) == ["VirtualNetwork"]
+    assert list(vnet_rule.destination_address_prefixes) == ["VirtualNetwork"]
+    assert convert.network_security_group(network_models.NetworkSecurityGroup(payload)) == nsg
+    assert convert.network_security_group(cli_shape(payload)) == nsg
+    assert convert.network_security_group(snake_shape(payload)) == nsg
+
+
+def test_network_security_group_list_items() -> None:
+    items = fixture("network/NetworkSecurityGroupList.json")["value"]
+    nsgs = [convert.network_security_group(item) for item in items]
+    assert [n.name for n in nsgs] == ["nsg1", "nsg3"]
+    assert [(len(n.security_rules), len(n.default_security_rules)) for n in nsgs] == [
+        (0, 6),
+        (0, 6),
+    ]
+
+
+def test_security_rule_reads_singular_and_plural_prefixes_and_ports() -> None:
+    # rule1 of the published NSG with its singular fields replaced by plural ones (both
+    # shapes are in the REST spec's SecurityRulePropertiesFormat) and an ASG added.
+    rule = fixture("network/NetworkSecurityGroupGet.json")["properties"]["securityRules"][0]
+    properties = rule["properties"]
+    for singular in ("sourceAddressPrefix", "destinationPortRange"):
+        del properties[singular]
+    properties["sourceAddressPrefixes"] = ["10.0.0.0/24", "10.244.0.0/16"]
+    properties["destinationPortRanges"] = ["80", "8000-8080"]
+    properties["destinationApplicationSecurityGroups"] = [{"id": f"{HAND_MADE_NET}/asg/web"}]
+    converted = convert.security_rule(rule)
+    assert list(converted.source_address_prefixes) == ["10.0.0.0/24", "10.244.0.0/16"]
+    assert list(converted.destination_address_prefixes) == ["*"]
+    assert list(converted.destination_port_ranges) == ["80", "8000-8080"]
+    assert list(converted.destination_application_security_group_ids) == [
+        f"{HAND_MADE_NET}/asg/web"
+    ]
+    assert convert.security_rule(snake_shape(rule)) == converted
+
+
+def test_private_endpoint_connections_and_the_addresses_its_body_carries() -> None:
+    payload = fixture("network/PrivateEndpointGet.json")
+    endpoint = convert.private_endpoint(payload)
+    assert (endpoint.name, endpoint.provisioning_state) == ("testPe", "Succeeded")
+    assert endpoint.subnet_id.endswith("/virtualNetworks/myVnet/subnets/mySubnet")
+    ((connection),) = endpoint.connections
+    assert connection.private_link_service_id.endswith("/privateLinkServices/testPls")
+    assert (connection.name, list(connection.group_ids), connection.status) == (
+        "",
+        ["groupIdFromResource"],
+        "Approved",
+    )
+    # the NIC id is published with the typo 'provders'
+    assert [n.rsplit("/", 1)[1] for n in endpoint.network_interface_ids] == ["testPe.nic.abcd1234"]
+    assert (list(endpoint.private_ip_addresses), endpoint.address_source) == (
+        ["192.168.0.6", "192.168.0.7"],
+        "ipConfigurations",
+    )
+    assert convert.endpoint_carries_addresses(payload)
+    assert convert.private_endpoint(network_models.PrivateEndpoint(payload)) == endpoint
+    assert convert.private_endpoint(cli_shape(payload)) == endpoint
+
+
+def test_private_endpoint_addresses_fall_back_to_custom_dns_configs() -> None:
+    payload = fixture("network/PrivateEndpointGet.json")
+    payload["properties"]["ipConfigurations"] = []
+    endpoint = convert.private_endpoint(payload)
+    assert (list(endpoint.private_ip_addresses), endpoint.address_source) == (
+        ["192.168.0.4", "192.168.0.5"],
+        "customDnsConfigs",
+    )
+    payload["properties"]["customDnsConfigs"] = []
+    assert not convert.endpoint_carries_addresses(payload)
+    assert list(convert.private_endpoint(payload).private_ip_addresses) == []
+
+
+def test_private_endpoint_addresses_from_its_network_interface() -> None:
+    payload = fixture("network/PrivateEndpointGet.json")
+    nic = fixture("network/NetworkInterfaceGet.json")
+    endpoint = convert.private_endpoint(payload, [nic])
+    # ipconfig2 is a /28 prefix (privateIPAddressPrefixLength 28), not an address
+    assert (list(endpoint.private_ip_addresses), endpoint.address_source) == (
+        ["172.20.2.4"],
+        "networkInterface",
+    )
+    from_sdk = convert.private_endpoint(
+        network_models.PrivateEndpoint(payload), [network_models.NetworkInterface(nic)]
+    )
+    assert from_sdk == endpoint
+
+
+def test_application_gateway_state_sku_and_subnet() -> None:
+    payload = fixture("network/ApplicationGatewayGet.json")
+    gateway = convert.application_gateway(payload)
+    assert (gateway.name, gateway.missing) == ("appgw", False)
+    assert (gateway.provisioning_state, gateway.operational_state) == ("Succeeded", "Running")
+    assert (gateway.sku_name, gateway.sku_tier) == ("Standard_Medium", "Standard")
+    assert [s.rsplit("/", 1)[1] for s in gateway.subnet_ids] == ["appgwsubnet"]
+    assert convert.application_gateway(network_models.ApplicationGateway(payload)) == gateway
+    assert convert.application_gateway(cli_shape(payload)) == gateway
+
+
+def test_missing_application_gateway_keeps_the_id() -> None:
+    gateway_id = fixture("network/ApplicationGatewayGet.json")["id"]
+    gateway = convert.missing_application_gateway(gateway_id)
+    assert (gateway.id, gateway.name, gateway.missing) == (gateway_id, "appgw", True)
 
 
 HAND_MADE_NET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network"

@@ -74,6 +74,9 @@ class ClusterInventory(_message.Message):
     PRIVATE_DNS_ZONES_FIELD_NUMBER: _builtins.int
     REFRESHED_AT_FIELD_NUMBER: _builtins.int
     GAPS_FIELD_NUMBER: _builtins.int
+    NETWORK_SECURITY_GROUPS_FIELD_NUMBER: _builtins.int
+    PRIVATE_ENDPOINTS_FIELD_NUMBER: _builtins.int
+    APPLICATION_GATEWAYS_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -115,6 +118,21 @@ class ClusterInventory(_message.Message):
     def gaps(self) -> _containers.RepeatedCompositeFieldContainer[Global___InventoryGap]:
         """What could not be read from ARM, and why."""
 
+    @_builtins.property
+    def network_security_groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkSecurityGroup]:
+        """The network security groups of the subnets in `subnets`, each once."""
+
+    @_builtins.property
+    def private_endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrivateEndpoint]:
+        """The API server's private endpoint(s) (private clusters without API Server VNet
+        Integration): the private endpoints of the node resource group whose private link
+        service connection targets this managed cluster.
+        """
+
+    @_builtins.property
+    def application_gateways(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationGateway]:
+        """The Application Gateway(s) the AGIC add-on targets (its effectiveApplicationGatewayId)."""
+
     def __init__(
         self,
         *,
@@ -143,10 +161,13 @@ class ClusterInventory(_message.Message):
         private_dns_zones: _abc.Iterable[Global___PrivateDnsZone] | None = ...,
         refreshed_at: _timestamp_pb2.Timestamp | None = ...,
         gaps: _abc.Iterable[Global___InventoryGap] | None = ...,
+        network_security_groups: _abc.Iterable[Global___NetworkSecurityGroup] | None = ...,
+        private_endpoints: _abc.Iterable[Global___PrivateEndpoint] | None = ...,
+        application_gateways: _abc.Iterable[Global___ApplicationGateway] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -484,6 +505,7 @@ class VirtualNetwork(_message.Message):
     DNS_SERVERS_FIELD_NUMBER: _builtins.int
     PEERINGS_FIELD_NUMBER: _builtins.int
     SUBNET_USAGES_FIELD_NUMBER: _builtins.int
+    SUBNET_IDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     location: _builtins.str
@@ -495,6 +517,12 @@ class VirtualNetwork(_message.Message):
     def peerings(self) -> _containers.RepeatedCompositeFieldContainer[Global___VirtualNetworkPeering]: ...
     @_builtins.property
     def subnet_usages(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubnetUsage]: ...
+    @_builtins.property
+    def subnet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids of the subnets the VNet GET embeds: every subnet of the VNet, so a subnet named
+        elsewhere (the virtual node subnet) that is not among them does not exist.
+        """
+
     def __init__(
         self,
         *,
@@ -505,10 +533,11 @@ class VirtualNetwork(_message.Message):
         dns_servers: _abc.Iterable[_builtins.str] | None = ...,
         peerings: _abc.Iterable[Global___VirtualNetworkPeering] | None = ...,
         subnet_usages: _abc.Iterable[Global___SubnetUsage] | None = ...,
+        subnet_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_prefixes", b"address_prefixes", "dns_servers", b"dns_servers", "id", b"id", "location", b"location", "name", b"name", "peerings", b"peerings", "subnet_usages", b"subnet_usages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_prefixes", b"address_prefixes", "dns_servers", b"dns_servers", "id", b"id", "location", b"location", "name", b"name", "peerings", b"peerings", "subnet_ids", b"subnet_ids", "subnet_usages", b"subnet_usages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -690,3 +719,249 @@ class InventoryGap(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InventoryGap: _TypeAlias = InventoryGap  # noqa: Y015
+
+@_typing.final
+class NetworkSecurityGroup(_message.Message):
+    """NetworkSecurityGroup is one networkSecurityGroups resource with its rules: the custom
+    ones (securityRules) and the six Azure adds to every NSG (defaultSecurityRules).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    PROVISIONING_STATE_FIELD_NUMBER: _builtins.int
+    SECURITY_RULES_FIELD_NUMBER: _builtins.int
+    DEFAULT_SECURITY_RULES_FIELD_NUMBER: _builtins.int
+    SUBNET_IDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    location: _builtins.str
+    provisioning_state: _builtins.str
+    @_builtins.property
+    def security_rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___SecurityRule]: ...
+    @_builtins.property
+    def default_security_rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___SecurityRule]: ...
+    @_builtins.property
+    def subnet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids of the subnets the NSG is associated with."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        location: _builtins.str = ...,
+        provisioning_state: _builtins.str = ...,
+        security_rules: _abc.Iterable[Global___SecurityRule] | None = ...,
+        default_security_rules: _abc.Iterable[Global___SecurityRule] | None = ...,
+        subnet_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_security_rules", b"default_security_rules", "id", b"id", "location", b"location", "name", b"name", "provisioning_state", b"provisioning_state", "security_rules", b"security_rules", "subnet_ids", b"subnet_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NetworkSecurityGroup: _TypeAlias = NetworkSecurityGroup  # noqa: Y015
+
+@_typing.final
+class SecurityRule(_message.Message):
+    """SecurityRule is one NSG rule. Address prefixes hold the singular and the plural ARM
+    fields together: CIDR ranges, single addresses, "*" or service tags ("VirtualNetwork",
+    "Internet", "AzureLoadBalancer", ...), as ARM returned them. Port ranges likewise:
+    "*", "80" or "1000-2000".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    ACCESS_FIELD_NUMBER: _builtins.int
+    PROTOCOL_FIELD_NUMBER: _builtins.int
+    SOURCE_ADDRESS_PREFIXES_FIELD_NUMBER: _builtins.int
+    DESTINATION_ADDRESS_PREFIXES_FIELD_NUMBER: _builtins.int
+    SOURCE_PORT_RANGES_FIELD_NUMBER: _builtins.int
+    DESTINATION_PORT_RANGES_FIELD_NUMBER: _builtins.int
+    SOURCE_APPLICATION_SECURITY_GROUP_IDS_FIELD_NUMBER: _builtins.int
+    DESTINATION_APPLICATION_SECURITY_GROUP_IDS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    priority: _builtins.int
+    direction: _builtins.str
+    """"Inbound" or "Outbound"."""
+    access: _builtins.str
+    """"Allow" or "Deny"."""
+    protocol: _builtins.str
+    """"*", "Tcp", "Udp", "Icmp", "Esp" or "Ah"."""
+    @_builtins.property
+    def source_address_prefixes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def destination_address_prefixes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def source_port_ranges(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def destination_port_ranges(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def source_application_security_group_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def destination_application_security_group_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        priority: _builtins.int = ...,
+        direction: _builtins.str = ...,
+        access: _builtins.str = ...,
+        protocol: _builtins.str = ...,
+        source_address_prefixes: _abc.Iterable[_builtins.str] | None = ...,
+        destination_address_prefixes: _abc.Iterable[_builtins.str] | None = ...,
+        source_port_ranges: _abc.Iterable[_builtins.str] | None = ...,
+        destination_port_ranges: _abc.Iterable[_builtins.str] | None = ...,
+        source_application_security_group_ids: _abc.Iterable[_builtins.str] | None = ...,
+        destination_application_security_group_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "destination_address_prefixes", b"destination_address_prefixes", "destination_application_security_group_ids", b"destination_application_security_group_ids", "destination_port_ranges", b"destination_port_ranges", "direction", b"direction", "name", b"name", "priority", b"priority", "protocol", b"protocol", "source_address_prefixes", b"source_address_prefixes", "source_application_security_group_ids", b"source_application_security_group_ids", "source_port_ranges", b"source_port_ranges"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SecurityRule: _TypeAlias = SecurityRule  # noqa: Y015
+
+@_typing.final
+class PrivateEndpoint(_message.Message):
+    """PrivateEndpoint is one privateEndpoints resource and the private addresses it answers
+    on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PROVISIONING_STATE_FIELD_NUMBER: _builtins.int
+    SUBNET_ID_FIELD_NUMBER: _builtins.int
+    CONNECTIONS_FIELD_NUMBER: _builtins.int
+    NETWORK_INTERFACE_IDS_FIELD_NUMBER: _builtins.int
+    PRIVATE_IP_ADDRESSES_FIELD_NUMBER: _builtins.int
+    ADDRESS_SOURCE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    provisioning_state: _builtins.str
+    subnet_id: _builtins.str
+    address_source: _builtins.str
+    """Where private_ip_addresses came from: "networkInterface", "ipConfigurations" or
+    "customDnsConfigs".
+    """
+    @_builtins.property
+    def connections(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrivateLinkServiceConnection]:
+        """privateLinkServiceConnections and manualPrivateLinkServiceConnections together."""
+
+    @_builtins.property
+    def network_interface_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def private_ip_addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The endpoint's private IP addresses: from its network interface's ipConfigurations,
+        or, when the endpoint body carries them, its ipConfigurations or customDnsConfigs.
+        """
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        provisioning_state: _builtins.str = ...,
+        subnet_id: _builtins.str = ...,
+        connections: _abc.Iterable[Global___PrivateLinkServiceConnection] | None = ...,
+        network_interface_ids: _abc.Iterable[_builtins.str] | None = ...,
+        private_ip_addresses: _abc.Iterable[_builtins.str] | None = ...,
+        address_source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_source", b"address_source", "connections", b"connections", "id", b"id", "name", b"name", "network_interface_ids", b"network_interface_ids", "private_ip_addresses", b"private_ip_addresses", "provisioning_state", b"provisioning_state", "subnet_id", b"subnet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrivateEndpoint: _TypeAlias = PrivateEndpoint  # noqa: Y015
+
+@_typing.final
+class PrivateLinkServiceConnection(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PRIVATE_LINK_SERVICE_ID_FIELD_NUMBER: _builtins.int
+    GROUP_IDS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    private_link_service_id: _builtins.str
+    """The resource the endpoint connects to (a managed cluster for the API server)."""
+    status: _builtins.str
+    """privateLinkServiceConnectionState.status: "Approved", "Pending", "Rejected", ..."""
+    @_builtins.property
+    def group_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        private_link_service_id: _builtins.str = ...,
+        group_ids: _abc.Iterable[_builtins.str] | None = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_ids", b"group_ids", "name", b"name", "private_link_service_id", b"private_link_service_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrivateLinkServiceConnection: _TypeAlias = PrivateLinkServiceConnection  # noqa: Y015
+
+@_typing.final
+class ApplicationGateway(_message.Message):
+    """ApplicationGateway is one applicationGateways resource, or the fact that ARM answered
+    404 for the id an add-on names (missing).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    PROVISIONING_STATE_FIELD_NUMBER: _builtins.int
+    OPERATIONAL_STATE_FIELD_NUMBER: _builtins.int
+    SKU_NAME_FIELD_NUMBER: _builtins.int
+    SKU_TIER_FIELD_NUMBER: _builtins.int
+    SUBNET_IDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    missing: _builtins.bool
+    """ARM answered 404 (ResourceNotFound / ResourceGroupNotFound) for this id."""
+    provisioning_state: _builtins.str
+    operational_state: _builtins.str
+    """"Running", "Stopped", "Starting", "Stopping"."""
+    sku_name: _builtins.str
+    sku_tier: _builtins.str
+    @_builtins.property
+    def subnet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Subnets of gatewayIPConfigurations."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        missing: _builtins.bool = ...,
+        provisioning_state: _builtins.str = ...,
+        operational_state: _builtins.str = ...,
+        sku_name: _builtins.str = ...,
+        sku_tier: _builtins.str = ...,
+        subnet_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "missing", b"missing", "name", b"name", "operational_state", b"operational_state", "provisioning_state", b"provisioning_state", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnet_ids", b"subnet_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationGateway: _TypeAlias = ApplicationGateway  # noqa: Y015

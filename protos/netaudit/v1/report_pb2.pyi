@@ -44,6 +44,7 @@ class Report(_message.Message):
     LOAD_BALANCER_SERVICES_FIELD_NUMBER: _builtins.int
     EXTERNAL_DNS_FIELD_NUMBER: _builtins.int
     GAPS_FIELD_NUMBER: _builtins.int
+    IP_ALLOCATION_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
     agent_epoch: _builtins.int
     """Agent epoch (changes when the agent restarts) and sequence (increases per
@@ -78,6 +79,8 @@ class Report(_message.Message):
     def external_dns(self) -> Global___ExternalDns: ...
     @_builtins.property
     def gaps(self) -> _containers.RepeatedCompositeFieldContainer[Global___Gap]: ...
+    @_builtins.property
+    def ip_allocation(self) -> Global___IpAllocationEvidence: ...
     def __init__(
         self,
         *,
@@ -98,10 +101,11 @@ class Report(_message.Message):
         load_balancer_services: _abc.Iterable[Global___LoadBalancerService] | None = ...,
         external_dns: Global___ExternalDns | None = ...,
         gaps: _abc.Iterable[Global___Gap] | None = ...,
+        ip_allocation: Global___IpAllocationEvidence | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "services", b"services"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "ip_allocation", b"ip_allocation", "services", b"services"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agent_epoch", b"agent_epoch", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gaps", b"gaps", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "load_balancer_services", b"load_balancer_services", "network_policies", b"network_policies", "nodes", b"nodes", "report_id", b"report_id", "sequence", b"sequence", "services", b"services"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agent_epoch", b"agent_epoch", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gaps", b"gaps", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "ip_allocation", b"ip_allocation", "load_balancer_services", b"load_balancer_services", "network_policies", b"network_policies", "nodes", b"nodes", "report_id", b"report_id", "sequence", b"sequence", "services", b"services"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -513,23 +517,118 @@ class NamespacePolicies(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     NETWORK_POLICIES_FIELD_NUMBER: _builtins.int
     CILIUM_NETWORK_POLICIES_FIELD_NUMBER: _builtins.int
+    POLICIES_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
     network_policies: _builtins.int
     cilium_network_policies: _builtins.int
+    @_builtins.property
+    def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkPolicySummary]:
+        """The NetworkPolicies (networking.k8s.io/v1) the policy rules read: those with an
+        ipBlock or of type Egress; ingress-only policies without ipBlock are only counted.
+        """
+
     def __init__(
         self,
         *,
         namespace: _builtins.str = ...,
         network_policies: _builtins.int = ...,
         cilium_network_policies: _builtins.int = ...,
+        policies: _abc.Iterable[Global___NetworkPolicySummary] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cilium_network_policies", b"cilium_network_policies", "namespace", b"namespace", "network_policies", b"network_policies"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cilium_network_policies", b"cilium_network_policies", "namespace", b"namespace", "network_policies", b"network_policies", "policies", b"policies"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___NamespacePolicies: _TypeAlias = NamespacePolicies  # noqa: Y015
+
+@_typing.final
+class NetworkPolicySummary(_message.Message):
+    """What the rules read of one NetworkPolicy, deduplicated; never the whole object."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    POLICY_TYPES_FIELD_NUMBER: _builtins.int
+    SELECTS_ALL_PODS_FIELD_NUMBER: _builtins.int
+    INGRESS_IP_BLOCKS_FIELD_NUMBER: _builtins.int
+    EGRESS_IP_BLOCKS_FIELD_NUMBER: _builtins.int
+    EGRESS_RULES_FIELD_NUMBER: _builtins.int
+    EGRESS_PORTS_FIELD_NUMBER: _builtins.int
+    EGRESS_ALLOWS_LOCAL_DNS_UDP_FIELD_NUMBER: _builtins.int
+    EGRESS_ALLOWS_LOCAL_DNS_TCP_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    selects_all_pods: _builtins.bool
+    """podSelector {}: the policy selects every pod of its namespace."""
+    egress_rules: _builtins.int
+    """Number of egress rules (0 with policy type Egress denies all egress)."""
+    egress_allows_local_dns_udp: _builtins.bool
+    """Whether an egress rule allows 169.254.10.0/24 (AKS LocalDNS), or a block containing
+    it that no except cuts into, on port 53 over UDP and over TCP.
+    """
+    egress_allows_local_dns_tcp: _builtins.bool
+    @_builtins.property
+    def policy_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Effective policyTypes: as written, else Ingress (+ Egress when egress rules exist),
+        as the API server defaults them.
+        """
+
+    @_builtins.property
+    def ingress_ip_blocks(self) -> _containers.RepeatedCompositeFieldContainer[Global___IpBlock]: ...
+    @_builtins.property
+    def egress_ip_blocks(self) -> _containers.RepeatedCompositeFieldContainer[Global___IpBlock]: ...
+    @_builtins.property
+    def egress_ports(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ports the egress rules open, "PROTOCOL/port" ("UDP/53", "TCP/8000-8080", "TCP/dns");
+        "*" for a rule without ports (every port).
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        policy_types: _abc.Iterable[_builtins.str] | None = ...,
+        selects_all_pods: _builtins.bool = ...,
+        ingress_ip_blocks: _abc.Iterable[Global___IpBlock] | None = ...,
+        egress_ip_blocks: _abc.Iterable[Global___IpBlock] | None = ...,
+        egress_rules: _builtins.int = ...,
+        egress_ports: _abc.Iterable[_builtins.str] | None = ...,
+        egress_allows_local_dns_udp: _builtins.bool = ...,
+        egress_allows_local_dns_tcp: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["egress_allows_local_dns_tcp", b"egress_allows_local_dns_tcp", "egress_allows_local_dns_udp", b"egress_allows_local_dns_udp", "egress_ip_blocks", b"egress_ip_blocks", "egress_ports", b"egress_ports", "egress_rules", b"egress_rules", "ingress_ip_blocks", b"ingress_ip_blocks", "name", b"name", "policy_types", b"policy_types", "selects_all_pods", b"selects_all_pods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NetworkPolicySummary: _TypeAlias = NetworkPolicySummary  # noqa: Y015
+
+@_typing.final
+class IpBlock(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CIDR_FIELD_NUMBER: _builtins.int
+    EXCEPTS_FIELD_NUMBER: _builtins.int
+    cidr: _builtins.str
+    @_builtins.property
+    def excepts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ipBlock.except: ranges inside cidr the block leaves out."""
+
+    def __init__(
+        self,
+        *,
+        cidr: _builtins.str = ...,
+        excepts: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cidr", b"cidr", "excepts", b"excepts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IpBlock: _TypeAlias = IpBlock  # noqa: Y015
 
 @_typing.final
 class CoreDns(_message.Message):
@@ -562,6 +661,7 @@ class CoreDns(_message.Message):
     CUSTOM_PRESENT_FIELD_NUMBER: _builtins.int
     RELOAD_ERRORS_FIELD_NUMBER: _builtins.int
     PROBES_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     corefile: _builtins.str
     custom_present: _builtins.bool
     @_builtins.property
@@ -578,6 +678,12 @@ class CoreDns(_message.Message):
     def reload_errors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def probes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DnsProbe]: ...
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___CorednsPodMetrics]:
+        """Each running CoreDNS pod's Prometheus metrics (:9153), read through the API
+        server's pod proxy, reduced to what the rules need.
+        """
+
     def __init__(
         self,
         *,
@@ -588,14 +694,153 @@ class CoreDns(_message.Message):
         custom_present: _builtins.bool = ...,
         reload_errors: _abc.Iterable[_builtins.str] | None = ...,
         probes: _abc.Iterable[Global___DnsProbe] | None = ...,
+        metrics: _abc.Iterable[Global___CorednsPodMetrics] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["autoscaler_config", b"autoscaler_config", "corefile", b"corefile", "custom", b"custom", "custom_present", b"custom_present", "deployments", b"deployments", "probes", b"probes", "reload_errors", b"reload_errors"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["autoscaler_config", b"autoscaler_config", "corefile", b"corefile", "custom", b"custom", "custom_present", b"custom_present", "deployments", b"deployments", "metrics", b"metrics", "probes", b"probes", "reload_errors", b"reload_errors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CoreDns: _TypeAlias = CoreDns  # noqa: Y015
+
+@_typing.final
+class CorednsPodMetrics(_message.Message):
+    """One CoreDNS pod's counters, summed over their server/zone/type labels. Counters are
+    cumulative since the coredns container started (counting_since), not a rate.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ResponsesByRcodeEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class HealthcheckFailuresByUpstreamEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    POD_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    COUNTING_SINCE_FIELD_NUMBER: _builtins.int
+    SCRAPED_AT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REQUESTS_TOTAL_FIELD_NUMBER: _builtins.int
+    RESPONSES_BY_RCODE_FIELD_NUMBER: _builtins.int
+    HEALTHCHECK_FAILURES_BY_UPSTREAM_FIELD_NUMBER: _builtins.int
+    HEALTHCHECK_BROKEN_TOTAL_FIELD_NUMBER: _builtins.int
+    REQUEST_DURATION_BUCKETS_FIELD_NUMBER: _builtins.int
+    REQUEST_DURATION_COUNT_FIELD_NUMBER: _builtins.int
+    REQUEST_DURATION_SUM_SECONDS_FIELD_NUMBER: _builtins.int
+    pod: _builtins.str
+    node: _builtins.str
+    version: _builtins.str
+    """coredns_build_info{version}."""
+    requests_total: _builtins.float
+    """coredns_dns_requests_total (coredns_dns_request_count_total before CoreDNS 1.7)."""
+    healthcheck_broken_total: _builtins.float
+    """coredns_forward_healthcheck_broken_total: every upstream failed at once."""
+    request_duration_count: _builtins.float
+    request_duration_sum_seconds: _builtins.float
+    @_builtins.property
+    def counting_since(self) -> _timestamp_pb2.Timestamp:
+        """When the counters started: CoreDNS's process_start_time_seconds, else the coredns
+        container's last start.
+        """
+
+    @_builtins.property
+    def scraped_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def responses_by_rcode(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """coredns_dns_responses_total by rcode (coredns_dns_response_rcode_count_total before 1.7)."""
+
+    @_builtins.property
+    def healthcheck_failures_by_upstream(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """coredns_forward_healthcheck_failures_total (coredns_proxy_healthcheck_failures_total
+        from CoreDNS 1.11) by upstream ("to").
+        """
+
+    @_builtins.property
+    def request_duration_buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistogramBucket]:
+        """coredns_dns_request_duration_seconds: cumulative buckets (the last has upper bound +Inf)."""
+
+    def __init__(
+        self,
+        *,
+        pod: _builtins.str = ...,
+        node: _builtins.str = ...,
+        counting_since: _timestamp_pb2.Timestamp | None = ...,
+        scraped_at: _timestamp_pb2.Timestamp | None = ...,
+        version: _builtins.str = ...,
+        requests_total: _builtins.float = ...,
+        responses_by_rcode: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        healthcheck_failures_by_upstream: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        healthcheck_broken_total: _builtins.float = ...,
+        request_duration_buckets: _abc.Iterable[Global___HistogramBucket] | None = ...,
+        request_duration_count: _builtins.float = ...,
+        request_duration_sum_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["counting_since", b"counting_since", "scraped_at", b"scraped_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counting_since", b"counting_since", "healthcheck_broken_total", b"healthcheck_broken_total", "healthcheck_failures_by_upstream", b"healthcheck_failures_by_upstream", "node", b"node", "pod", b"pod", "request_duration_buckets", b"request_duration_buckets", "request_duration_count", b"request_duration_count", "request_duration_sum_seconds", b"request_duration_sum_seconds", "requests_total", b"requests_total", "responses_by_rcode", b"responses_by_rcode", "scraped_at", b"scraped_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorednsPodMetrics: _TypeAlias = CorednsPodMetrics  # noqa: Y015
+
+@_typing.final
+class HistogramBucket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPPER_BOUND_FIELD_NUMBER: _builtins.int
+    CUMULATIVE_COUNT_FIELD_NUMBER: _builtins.int
+    upper_bound: _builtins.float
+    cumulative_count: _builtins.float
+    def __init__(
+        self,
+        *,
+        upper_bound: _builtins.float = ...,
+        cumulative_count: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cumulative_count", b"cumulative_count", "upper_bound", b"upper_bound"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistogramBucket: _TypeAlias = HistogramBucket  # noqa: Y015
 
 @_typing.final
 class CorefileFragment(_message.Message):
@@ -1502,6 +1747,88 @@ class DnsNameRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DnsNameRequest: _TypeAlias = DnsNameRequest  # noqa: Y015
+
+@_typing.final
+class IpAllocationEvidence(_message.Message):
+    """Pods whose sandbox got no IP, from Events (core/v1, reason FailedCreatePodSandBox) whose
+    message says so, aggregated per node and marker: never one message per event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FAILURES_FIELD_NUMBER: _builtins.int
+    SANDBOX_EVENTS_SEEN_FIELD_NUMBER: _builtins.int
+    sandbox_events_seen: _builtins.int
+    """FailedCreatePodSandBox events listed (IP-related or not)."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___IpAllocationFailure]: ...
+    def __init__(
+        self,
+        *,
+        failures: _abc.Iterable[Global___IpAllocationFailure] | None = ...,
+        sandbox_events_seen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "sandbox_events_seen", b"sandbox_events_seen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IpAllocationEvidence: _TypeAlias = IpAllocationEvidence  # noqa: Y015
+
+@_typing.final
+class IpAllocationFailure(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    MARKER_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    OCCURRENCES_FIELD_NUMBER: _builtins.int
+    FIRST_SEEN_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_FIELD_NUMBER: _builtins.int
+    PODS_FIELD_NUMBER: _builtins.int
+    PODS_TOTAL_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """The node whose kubelet reported it (source.host / reportingInstance); empty if unknown."""
+    marker: _builtins.str
+    """The text that matched: "failed to allocate for range", "no IP addresses available",
+    "SubnetIsFull" or "NCUpdateSubnetFullError".
+    """
+    events: _builtins.int
+    """Events aggregated, and the occurrences they count (Event.count / series.count)."""
+    occurrences: _builtins.int
+    pods_total: _builtins.int
+    message: _builtins.str
+    """The most recent event's message, truncated."""
+    @_builtins.property
+    def first_seen(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_seen(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """namespace/name of a few affected pods, most recent first."""
+
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        marker: _builtins.str = ...,
+        events: _builtins.int = ...,
+        occurrences: _builtins.int = ...,
+        first_seen: _timestamp_pb2.Timestamp | None = ...,
+        last_seen: _timestamp_pb2.Timestamp | None = ...,
+        pods: _abc.Iterable[_builtins.str] | None = ...,
+        pods_total: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_seen", b"first_seen", "last_seen", b"last_seen"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "first_seen", b"first_seen", "last_seen", b"last_seen", "marker", b"marker", "message", b"message", "node", b"node", "occurrences", b"occurrences", "pods", b"pods", "pods_total", b"pods_total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IpAllocationFailure: _TypeAlias = IpAllocationFailure  # noqa: Y015
 
 @_typing.final
 class Gap(_message.Message):

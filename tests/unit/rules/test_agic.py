@@ -1,4 +1,5 @@
-"""AGIC rules (AGW-002), from the recorded clusters with the ingress-appgw add-on.
+"""AGIC rules (AGW-001, AGW-002), from the recorded clusters with the ingress-appgw add-on
+and the published Application Gateway (ApplicationGatewayGet) moved to the id they target.
 
 The AGIC Deployments are hand-made from incluster.md §2 (add-on and Helm names, image
 path): no AGIC manifest is published among the fixtures.
@@ -10,12 +11,21 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from netaudit.agent.gatherers.agic import agic_deployments
+from netaudit.collector.inventory import convert
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
 from netaudit.collector.rules.agic import AGW_002
 from netaudit.collector.rules.settings import PerRuleSettings
 from netaudit.collector.rules.view import ClusterView
-from netaudit.v1 import audit_pb2
-from tests.rule_cases import RuleCase, facts_of, inventory_of, managed_cluster, new_report
+from netaudit.v1 import audit_pb2, inventory_pb2
+from tests.rule_cases import (
+    RuleCase,
+    arm_json,
+    facts_of,
+    inventory_of,
+    managed_cluster,
+    new_report,
+    outcome_of,
+)
 from tests.rule_cases import reason_mentions as reason_has
 
 Document = dict[str, Any]
@@ -103,7 +113,7 @@ def disabled(body: Document) -> None:
     body["properties"]["addonProfiles"]["ingressApplicationGateway"]["enabled"] = False
 
 
-CASES: list[RuleCase] = [
+AGW_002_CASES: list[RuleCase] = [
     RuleCase(
         "AGW-002",
         "addon-enabled-in-arm-without-agent",
@@ -152,6 +162,105 @@ CASES: list[RuleCase] = [
         check=reason_has("no inventory"),
     ),
 ]
+
+
+# -- AGW-001 ---------------------------------------------------------------------------------
+
+GREENFIELD_GATEWAY_ID: str = managed_cluster(ADDON_GREENFIELD)["properties"]["addonProfiles"][
+    "ingressApplicationGateway"
+]["config"]["effectiveApplicationGatewayId"]
+
+
+def gateway(gateway_id: str = GREENFIELD_GATEWAY_ID, **state: str) -> dict[str, Any]:
+    """ApplicationGatewayGet (Succeeded, Running, Standard_Medium) moved to ``gateway_id``,
+    with provisioningState/operationalState replaced when given."""
+    body: dict[str, Any] = arm_json("network/ApplicationGatewayGet.json")
+    body.update(id=gateway_id, name=gateway_id.rsplit("/", 1)[-1])
+    body["properties"].update(state)
+    return body
+
+
+def agw001_facts(
+    relative: str = ADDON_GREENFIELD,
+    read: inventory_pb2.ApplicationGateway | dict[str, Any] | None = None,
+    alter: Callable[[Document], None] | None = None,
+    gaps: Iterable[inventory_pb2.InventoryGap] = (),
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    def build() -> audit_pb2.ClusterFacts:
+        facts = cluster_facts(relative, None, alter)
+        if isinstance(read, dict):
+            facts.inventory.application_gateways.append(convert.application_gateway(read))
+        elif read is not None:
+            facts.inventory.application_gateways.append(read)
+        facts.inventory.gaps.extend(gaps)
+        return facts
+
+    return build
+
+
+def gateway_finding(**expected: str) -> Callable[[RuleOutcome], None]:
+    def check(result: RuleOutcome) -> None:
+        (finding,) = result.findings
+        assert finding.severity == audit_pb2.SEVERITY_HIGH
+        for key, value in expected.items():
+            assert finding.evidence[key] == value, (key, dict(finding.evidence))
+
+    return check
+
+
+def without_effective_id(body: Document) -> None:
+    # Hand-made: the add-on as AKS shows it before (or after failing) to attach a gateway.
+    config = body["properties"]["addonProfiles"]["ingressApplicationGateway"]["config"]
+    del config["effectiveApplicationGatewayId"]
+
+
+GATEWAY_FORBIDDEN = inventory_pb2.InventoryGap(
+    resource_id=GREENFIELD_GATEWAY_ID, reason="forbidden", message="403 AuthorizationFailed"
+)
+
+AGW_001_CASES: list[RuleCase] = [
+    RuleCase("AGW-001", "gateway-stopped", agw001_facts(read=gateway(operationalState="Stopped")),
+             Outcome.FINDINGS,
+             check=gateway_finding(operational_state="Stopped", provisioning_state="Succeeded",
+                                   application_gateway="applicationgateway")),
+    RuleCase("AGW-001", "gateway-failed",
+             agw001_facts(read=gateway(provisioningState="Failed")), Outcome.FINDINGS,
+             check=gateway_finding(provisioning_state="Failed", operational_state="Running")),
+    RuleCase("AGW-001", "gateway-not-found",
+             agw001_facts(read=convert.missing_application_gateway(GREENFIELD_GATEWAY_ID)),
+             Outcome.FINDINGS, check=gateway_finding(exists="false")),
+    RuleCase("AGW-001", "no-effective-gateway-id",
+             agw001_facts(ADDON_BYO_SUBNET, alter=without_effective_id), Outcome.FINDINGS,
+             check=gateway_finding(effective_application_gateway_id="none",
+                                   configured_gateway="gateway")),
+    RuleCase("AGW-001", "gateway-running", agw001_facts(read=gateway()), Outcome.PASSED),
+    RuleCase("AGW-001", "addon-disabled", agw001_facts(alter=disabled), Outcome.PASSED),
+    RuleCase("AGW-001", "no-addon", agw001_facts(NO_ADDON), Outcome.PASSED),
+    RuleCase("AGW-001", "gateway-read-forbidden", agw001_facts(gaps=[GATEWAY_FORBIDDEN]),
+             Outcome.NOT_ASSESSED, check=reason_has("applicationGateways/applicationgateway",
+                                                    "forbidden")),
+    RuleCase("AGW-001", "gateway-not-read", agw001_facts(), Outcome.NOT_ASSESSED,
+             check=reason_has("was not read")),
+]  # fmt: skip
+
+
+def test_agw001_resource_is_the_gateway_and_states_compare_case_insensitively() -> None:
+    facts = agw001_facts(read=gateway(provisioningState="succeeded", operationalState="RUNNING"))()
+    assert outcome_of("AGW-001", facts).outcome is Outcome.PASSED
+    stopped = outcome_of("AGW-001", agw001_facts(read=gateway(operationalState="Stopped"))())
+    assert stopped.findings[0].resource == GREENFIELD_GATEWAY_ID.lower()
+
+
+def test_agw001_config_key_matches_in_any_case() -> None:
+    def lower_cased_key(body: Document) -> None:
+        config = body["properties"]["addonProfiles"]["ingressApplicationGateway"]["config"]
+        config["effectiveapplicationgatewayid"] = config.pop("effectiveApplicationGatewayId")
+
+    facts = agw001_facts(read=gateway(operationalState="Stopped"), alter=lower_cased_key)()
+    assert outcome_of("AGW-001", facts).outcome is Outcome.FINDINGS
+
+
+CASES: list[RuleCase] = AGW_002_CASES + AGW_001_CASES
 
 
 def test_the_addon_key_matches_in_any_case() -> None:

@@ -25,9 +25,9 @@ SEVERITY_LETTER = {
 }
 
 PENDING_IDS = {
-    "CNI-007", "CNI-012", "OVL-004", "IPX-001", "IPX-002", "IPX-004", "NPL-006", "NPL-007",
-    "VND-003", "AGW-001", "AGC-002", "EDN-002", "EDN-003", "EDN-004", "EDN-006", "PDN-004",
-    "PDN-006", "PDN-012", "DNS-009",
+    "CNI-007", "CNI-012", "IPX-001", "IPX-004",
+    "AGC-002", "EDN-002", "EDN-003", "EDN-004", "EDN-006", "PDN-004",
+    "PDN-012",
 }  # fmt: skip
 """The ids whose evidence the agent, inventory and IP-exhaustion issues will add."""
 

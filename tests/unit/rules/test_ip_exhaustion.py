@@ -1,5 +1,6 @@
-"""IP exhaustion rules with a check: service CIDR (IPX-003, inventory + agent report) and the
-VNet private-IP limit (IPX-005). The pending IPX-001/002/004 are covered by test_pending."""
+"""IP exhaustion rules with a check: pods failing IP allocation (IPX-002, agent events),
+service CIDR (IPX-003, inventory + agent report) and the VNet private-IP limit (IPX-005).
+The pending IPX-001/004 are covered by test_pending."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from netaudit.agent.gatherers import ip_allocation
 from netaudit.collector.rules import Outcome, ip_exhaustion
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
@@ -212,3 +214,123 @@ def test_vnet_usage_rows_without_a_value_are_skipped() -> None:
     assert finding.evidence["used"] == "52553"
     assert finding.resource == VNET_ID.lower()
     assert finding.severity == audit_pb2.SEVERITY_MEDIUM
+
+
+# -- IPX-002 pods failing IP allocation -------------------------------------------------
+# Events are hand-made (the fixtures hold none); their messages follow the kubelet's
+# FailedCreatePodSandBox text quoted in public issue threads (kubernetes/test-infra#13039,
+# k3s-io/k3s#5885 for host-local ranges; Azure CNI's "azure-vnet" plugin and CNS's
+# SubnetIsFull for the pod subnet, domain.md §1.5).
+
+KUBENET_NODE = "aks-nodepool1-31718369-vmss000001"
+POD_SUBNET_NODE = "aks-nodepool1-24187356-vmss000003"
+HOST_LOCAL_FULL = (
+    "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for "
+    'sandbox "5b1f0c9e8a7d": plugin type="bridge" name="kubenet" failed (add): failed to '
+    "allocate for range 0: no IP addresses available in range set: 10.244.1.1-10.244.1.254"
+)
+CNS_SUBNET_FULL = (
+    "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for "
+    'sandbox "c81d2a": plugin type="azure-vnet" failed (add): IPAM Invoker Add failed with '
+    "error: Failed to get IP address from CNS with error: %w: AllocateIPConfig failed: "
+    "SubnetIsFull"
+)
+NOT_AN_IP_FAILURE = (
+    "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for "
+    'sandbox "9c2e7a": cni plugin not initialized'
+)
+
+
+def sandbox_event(
+    pod: str, message: str, last: str, *, node: str = KUBENET_NODE, count: int = 1
+) -> Body:
+    namespace, name = pod.split("/")
+    return {
+        "metadata": {"name": f"{name}.187a3c5e1f0b9d42", "namespace": namespace},
+        "involvedObject": {"kind": "Pod", "namespace": namespace, "name": name},
+        "reason": "FailedCreatePodSandBox",
+        "message": message,
+        "source": {"component": "kubelet", "host": node},
+        "firstTimestamp": "2026-11-27T11:20:00Z",
+        "lastTimestamp": last,
+        "count": count,
+        "type": "Warning",
+    }
+
+
+def events_facts(*events: Body, gaps: tuple[report_pb2.Gap, ...] = ()) -> Any:
+    def build() -> audit_pb2.ClusterFacts:
+        report = new_report(managed_cluster("ManagedClustersGet.json")["id"])
+        report.ip_allocation.CopyFrom(ip_allocation.ip_allocation_failures(list(events)))
+        report.gaps.extend(gaps)
+        return facts_of(None, report)
+
+    return build
+
+
+RECENT = "2026-11-27T11:50:00Z"  # 10 min before the cases' clock
+TWO_HOURS_AGO = "2026-11-27T10:00:00Z"
+EVENTS_FORBIDDEN = report_pb2.Gap(
+    gatherer="ip_allocation", resource="events/v1", reason="forbidden", message="denied"
+)
+
+
+def no_ip_allocation_evidence() -> audit_pb2.ClusterFacts:
+    """A report from an agent that did not gather events (no ip_allocation section)."""
+    return facts_of(None, new_report(managed_cluster("ManagedClustersGet.json")["id"]))
+
+
+CASES += [
+    RuleCase("IPX-002", "kubenet-host-local-range-full",
+             events_facts(sandbox_event("web/web-frontend-1", HOST_LOCAL_FULL, RECENT, count=4),
+                          sandbox_event("web/web-frontend-2", HOST_LOCAL_FULL, TWO_HOURS_AGO)),
+             Outcome.FINDINGS,
+             check=evidence_has(node=KUBENET_NODE, markers="failed to allocate for range",
+                                occurrences="5", pods_total="2",
+                                pods="web/web-frontend-1,web/web-frontend-2",
+                                last_seen="2026-11-27T11:50:00+00:00", window_seconds="3600")),
+    RuleCase("IPX-002", "pod-subnet-full",
+             events_facts(sandbox_event("payments/api-7", CNS_SUBNET_FULL, RECENT,
+                                        node=POD_SUBNET_NODE)),
+             Outcome.FINDINGS, check=evidence_has(node=POD_SUBNET_NODE, markers="SubnetIsFull")),
+    RuleCase("IPX-002", "older-failure-in-a-wider-window",
+             events_facts(sandbox_event("web/web-frontend-2", HOST_LOCAL_FULL, TWO_HOURS_AGO)),
+             Outcome.FINDINGS, settings={"IPX-002": {"window_seconds": 86400}},
+             check=evidence_has(window_seconds="86400")),
+    RuleCase("IPX-002", "failure-older-than-the-window",
+             events_facts(sandbox_event("web/web-frontend-2", HOST_LOCAL_FULL, TWO_HOURS_AGO)),
+             Outcome.PASSED),
+    RuleCase("IPX-002", "sandbox-failure-not-about-ips",
+             events_facts(sandbox_event("kube-system/metrics-server-1", NOT_AN_IP_FAILURE, RECENT)),
+             Outcome.PASSED),
+    RuleCase("IPX-002", "no-sandbox-failures", events_facts(), Outcome.PASSED),
+    RuleCase("IPX-002", "events-forbidden", events_facts(gaps=(EVENTS_FORBIDDEN,)),
+             Outcome.NOT_ASSESSED, check=reason_names("events/v1", "forbidden")),
+    RuleCase("IPX-002", "agent-without-event-evidence", no_ip_allocation_evidence,
+             Outcome.NOT_ASSESSED, check=reason_names("no pod sandbox events")),
+]  # fmt: skip
+
+
+def test_ipx002_one_finding_per_node_with_every_marker() -> None:
+    facts = events_facts(
+        sandbox_event("web/a", HOST_LOCAL_FULL, RECENT),
+        sandbox_event("web/b", CNS_SUBNET_FULL, RECENT),
+        sandbox_event("web/c", HOST_LOCAL_FULL, RECENT, node="aks-nodepool1-31718369-vmss000002"),
+    )()
+    outcome = evaluate(ip_exhaustion.IPX_002, facts)
+    assert sorted(f.resource for f in outcome.findings) == [
+        "Node aks-nodepool1-31718369-vmss000001",
+        "Node aks-nodepool1-31718369-vmss000002",
+    ]
+    by_node = {f.evidence["node"]: f for f in outcome.findings}
+    assert by_node[KUBENET_NODE].evidence["markers"] == (
+        "SubnetIsFull, failed to allocate for range"
+    )
+    assert all(f.severity == audit_pb2.SEVERITY_CRITICAL for f in outcome.findings)
+
+
+def test_ipx002_the_newest_message_is_kept_short() -> None:
+    long_message = CNS_SUBNET_FULL + " " + "x" * 2000
+    facts = events_facts(sandbox_event("web/a", long_message, RECENT))()
+    (finding,) = evaluate(ip_exhaustion.IPX_002, facts).findings
+    assert finding.evidence["message"] == long_message[: ip_exhaustion.MAX_MESSAGE_CHARS]

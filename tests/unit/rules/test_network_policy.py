@@ -1,6 +1,7 @@
 """Network policy rules: NPL-001 (no engine), NPL-002 (NPM on Windows), NPL-003 (NPM on
 Linux, retiring / over scale), NPL-004 (policy/dataplane combos), NPL-005 (namespaces
-without policies). NPL-006 and NPL-007 wait for policy contents (test_pending)."""
+without policies), NPL-006 (ipBlock on pod/node ranges under Cilium), NPL-007 (Cilium +
+LocalDNS with default-deny egress)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from tests.rule_cases import (
 from tests.rule_cases import (
     altered_cluster as cluster,
 )
+from tests.unit.rules.network_payloads import NODE_SUBNET_ID, node_subnet_body
 
 FAMILY = (NPL_001, NPL_002, NPL_003, NPL_004, NPL_005)
 KUBENET = "ManagedClustersGet.json"
@@ -364,3 +366,282 @@ def test_npl005_system_namespaces_are_never_flagged() -> None:
 
 
 CASES = NPL_001_CASES + NPL_002_CASES + NPL_003_CASES + NPL_004_CASES + NPL_005_CASES
+
+
+# -- NPL-006 / NPL-007: policy contents ---------------------------------------------------
+# NetworkPolicies are hand-made (the fixtures hold none), shaped after the examples of the
+# Kubernetes network policy docs (test-network-policy, default-deny-egress) and the AKS
+# LocalDNS guidance (egress to 169.254.10.0/24 on UDP and TCP 53, A-CIL).
+
+Doc = dict[str, Any]
+
+
+def netpol(
+    name: str,
+    *,
+    namespace: str = "default",
+    pods: Doc | None = None,
+    types: tuple[str, ...] = (),
+    ingress: list[Doc] | None = None,
+    egress: list[Doc] | None = None,
+) -> Doc:
+    spec: Doc = {"podSelector": pods or {}}
+    if types:
+        spec["policyTypes"] = list(types)
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": namespace},
+            "spec": spec}  # fmt: skip
+
+
+def ip_block(cidr: str, *excepts: str) -> Doc:
+    block: Doc = {"cidr": cidr}
+    if excepts:
+        block["except"] = list(excepts)
+    return {"ipBlock": block}
+
+
+def dns_ports(*protocols: str) -> list[Doc]:
+    return [{"protocol": protocol, "port": 53} for protocol in protocols]
+
+
+def docs_example() -> Doc:
+    """test-network-policy of the Kubernetes docs: ingress from 172.17.0.0/16 except
+    172.17.1.0/24 (and selectors) on TCP 6379, egress to 10.0.0.0/24 on TCP 5978."""
+    return netpol(
+        "test-network-policy",
+        pods={"matchLabels": {"role": "db"}},
+        types=("Ingress", "Egress"),
+        ingress=[{"from": [ip_block("172.17.0.0/16", "172.17.1.0/24"),
+                           {"namespaceSelector": {"matchLabels": {"project": "myproject"}}},
+                           {"podSelector": {"matchLabels": {"role": "frontend"}}}],
+                  "ports": [{"protocol": "TCP", "port": 6379}]}],
+        egress=[{"to": [ip_block("10.0.0.0/24")], "ports": [{"protocol": "TCP", "port": 5978}]}],
+    )  # fmt: skip
+
+
+DEFAULT_DENY_EGRESS = netpol("default-deny-egress", types=("Egress",))
+"""default-deny-egress of the Kubernetes docs."""
+
+
+def allow_local_dns(
+    *protocols: str,
+    cidr: str = "169.254.10.0/24",
+    excepts: tuple[str, ...] = (),
+    pods: Doc | None = None,
+    name: str = "allow-localdns",
+) -> Doc:
+    rule = {"to": [ip_block(cidr, *excepts)], "ports": dns_ports(*protocols)}
+    return netpol(name, pods=pods, types=("Egress",), egress=[rule])
+
+
+def with_node_subnet(body: dict[str, Any]) -> None:
+    """Pools on subnet1 of the VNet fixture (10.0.1.0/24) instead of the managed VNet."""
+    for pool in body["properties"]["agentPoolProfiles"]:
+        pool["vnetSubnetID"] = NODE_SUBNET_ID
+
+
+def with_local_dns(body: dict[str, Any]) -> None:
+    """The localDNSProfile (mode Preferred, state Enabled) of ManagedClustersCreate_LocalDNS
+    on every pool."""
+    example = arm_json("managedclusters/ManagedClustersCreate_LocalDNS.json")
+    profile_ = example["properties"]["agentPoolProfiles"][0]["localDNSProfile"]
+    for pool in body["properties"]["agentPoolProfiles"]:
+        pool["localDNSProfile"] = dict(profile_)
+
+
+def policies_report(*policies: Doc, nodes_: tuple[report_pb2.Node, ...] = ()) -> report_pb2.Report:
+    report = new_report(managed_cluster(OVERLAY_CILIUM)["id"])
+    report.network_policies.extend(
+        network_policies.policies_per_namespace(
+            [{"metadata": {"name": n}} for n in ("default", "kube-system")], list(policies)
+        )
+    )
+    report.nodes.extend(nodes_)
+    return report
+
+
+def cilium_facts(*policies: Doc, alters: tuple[Alter, ...] = (with_node_subnet,),
+                 name: str = OVERLAY_CILIUM) -> Facts:  # fmt: skip
+    return lambda: facts_of(
+        inventory_of(cluster(name, *alters), subnets=[node_subnet_body()]),
+        policies_report(*policies),
+    )
+
+
+def cilium_node() -> report_pb2.Node:
+    """A Cilium overlay node (hand-made, labels as incluster.md §1 lists them)."""
+    return nodes.node({
+        "metadata": {"name": "aks-nodepool1-12345678-vmss000000",
+                     "labels": {"kubernetes.azure.com/agentpool": "nodepool1",
+                                "kubernetes.azure.com/azure-cni-overlay": "true",
+                                "kubernetes.azure.com/ebpf-dataplane": "cilium",
+                                "kubernetes.io/os": "linux"}},
+        "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.224.0.4"}]},
+    })  # fmt: skip
+
+
+def forbidden_policies(facts: Facts) -> Facts:
+    def build() -> audit_pb2.ClusterFacts:
+        built = facts()
+        built.report.gaps.add(
+            gatherer="network_policies",
+            resource=network_policies.NETWORK_POLICIES.label,
+            reason="forbidden",
+            message="networkpolicies is forbidden",
+        )
+        return built
+
+    return build
+
+
+def flagged(*resources: str, **evidence: str) -> Callable[[RuleOutcome], None]:
+    def check(outcome: RuleOutcome) -> None:
+        assert sorted(f.resource for f in outcome.findings) == sorted(resources)
+        for key, value in evidence.items():
+            assert {f.evidence[key] for f in outcome.findings} == {value}, (key, outcome)
+
+    return check
+
+
+REACHES_NODES = netpol("from-vnet", types=("Ingress",),
+                       ingress=[{"from": [ip_block("10.0.0.0/16", "10.0.2.0/24")]}])  # fmt: skip
+"""Ingress from the whole VNet fixture's space but one subnet: reaches node subnet1."""
+REACHES_PODS = netpol("to-pods", types=("Egress",), egress=[{"to": [ip_block("10.244.8.0/22")]}])
+REACHES_POD_CIDR = netpol(
+    "to-pod-cidr", types=("Egress",), egress=[{"to": [ip_block("10.244.0.0/16")]}]
+)
+"""Without an inventory only the nodes' /24s are known: 10.244.8.0/22 reaches none of them."""
+OUTSIDE_CLUSTER = netpol("to-internet", types=("Egress",),
+                         egress=[{"to": [ip_block("0.0.0.0/0", "10.0.0.0/8")]}])  # fmt: skip
+"""Egress anywhere but 10.0.0.0/8, which holds every pod and node range."""
+
+NPL_006_CASES = [
+    RuleCase("NPL-006", "cilium-ingress-block-over-node-subnet",
+             cilium_facts(REACHES_NODES, docs_example()), Outcome.FINDINGS,
+             check=flagged("NetworkPolicy default/from-vnet",
+                           ip_blocks="ingress 10.0.0.0/16 except 10.0.2.0/24",
+                           overlaps="10.0.1.0/24 (node subnet subnet1)",
+                           cilium_from="ARM networkDataplane")),
+    RuleCase("NPL-006", "cilium-egress-block-in-pod-cidr", cilium_facts(REACHES_PODS),
+             Outcome.FINDINGS,
+             check=flagged("NetworkPolicy default/to-pods", overlaps="10.244.0.0/16 (pod CIDR)")),
+    RuleCase("NPL-006", "cilium-docs-example-outside-cluster-ranges",
+             cilium_facts(docs_example(), DEFAULT_DENY_EGRESS), Outcome.PASSED),
+    RuleCase("NPL-006", "cilium-excepts-cut-out-every-cluster-range",
+             cilium_facts(OUTSIDE_CLUSTER), Outcome.PASSED),
+    RuleCase("NPL-006", "azure-dataplane", cilium_facts(REACHES_NODES, name=OVERLAY),
+             Outcome.PASSED),
+    RuleCase("NPL-006", "no-inventory-cilium-from-node-labels",
+             lambda: facts_of(None, policies_report(REACHES_PODS, REACHES_POD_CIDR,
+                                                    nodes_=(cilium_node(),))),
+             Outcome.FINDINGS,
+             check=flagged("NetworkPolicy default/to-pod-cidr", cilium_from="agent evidence",
+                           overlaps="10.244.0.0/24 (node podCIDR)")),
+    RuleCase("NPL-006", "managed-vnet-without-node-ips",
+             cilium_facts(OUTSIDE_CLUSTER, alters=()), Outcome.NOT_ASSESSED,
+             check=says("node ranges")),
+    RuleCase("NPL-006", "no-report", arm_facts(OVERLAY_CILIUM), Outcome.NOT_ASSESSED,
+             check=says("no agent report")),
+    RuleCase("NPL-006", "policies-forbidden", forbidden_policies(cilium_facts(REACHES_NODES)),
+             Outcome.NOT_ASSESSED, check=says("forbidden")),
+]  # fmt: skip
+
+
+def test_npl006_findings_stand_when_node_ranges_are_unknown() -> None:
+    facts = cilium_facts(REACHES_PODS, alters=())()
+    outcome = outcome_of("NPL-006", facts)
+    assert outcome.outcome is Outcome.FINDINGS
+    assert "node ranges" in outcome.reason
+
+
+def test_npl006_node_ips_stand_in_for_the_managed_vnet() -> None:
+    node_ip_block = netpol(
+        "to-node", types=("Egress",), egress=[{"to": [ip_block("10.224.0.4/32")]}]
+    )
+    facts = facts_of(
+        inventory_of(cluster(OVERLAY_CILIUM)),
+        policies_report(node_ip_block, nodes_=(cilium_node(),)),
+    )
+    (finding,) = outcome_of("NPL-006", facts).findings
+    assert finding.evidence["overlaps"] == "10.224.0.4/32 (node IP)"
+
+
+def test_npl006_one_finding_per_policy_with_every_block() -> None:
+    both = netpol(
+        "both-ways",
+        types=("Ingress", "Egress"),
+        ingress=[{"from": [ip_block("10.0.1.0/26")]}],
+        egress=[{"to": [ip_block("10.244.0.0/16")]}, {"to": [ip_block("8.8.8.8/32")]}],
+    )
+    (finding,) = outcome_of("NPL-006", cilium_facts(both)()).findings
+    assert finding.evidence["ip_blocks"] == "ingress 10.0.1.0/26;egress 10.244.0.0/16"
+    assert finding.severity == audit_pb2.SEVERITY_MEDIUM
+
+
+LOCAL_DNS = (with_local_dns,)
+
+NPL_007_CASES = [
+    RuleCase("NPL-007", "default-deny-egress-alone",
+             cilium_facts(DEFAULT_DENY_EGRESS, alters=LOCAL_DNS), Outcome.FINDINGS,
+             check=flagged("Namespace default", default_deny_policies="default-deny-egress",
+                           missing_protocols="UDP,TCP", localdns_pools="nodepool1",
+                           partial_allow_policies="none")),
+    RuleCase("NPL-007", "localdns-allowed-on-udp-only",
+             cilium_facts(DEFAULT_DENY_EGRESS, allow_local_dns("UDP"), alters=LOCAL_DNS),
+             Outcome.FINDINGS, check=flagged("Namespace default", missing_protocols="TCP")),
+    RuleCase("NPL-007", "allowed-for-some-pods-only",
+             cilium_facts(DEFAULT_DENY_EGRESS,
+                          allow_local_dns("UDP", "TCP", pods={"matchLabels": {"role": "db"}}),
+                          alters=LOCAL_DNS),
+             Outcome.FINDINGS, check=flagged("Namespace default",
+                                             partial_allow_policies="allow-localdns")),
+    RuleCase("NPL-007", "wide-block-whose-except-cuts-localdns",
+             cilium_facts(DEFAULT_DENY_EGRESS,
+                          allow_local_dns("UDP", "TCP", cidr="0.0.0.0/0",
+                                          excepts=("169.254.0.0/16",)),
+                          alters=LOCAL_DNS),
+             Outcome.FINDINGS, check=flagged("Namespace default", missing_protocols="UDP,TCP")),
+    RuleCase("NPL-007", "complemented-by-localdns-allow",
+             cilium_facts(DEFAULT_DENY_EGRESS, allow_local_dns("UDP", "TCP"), alters=LOCAL_DNS),
+             Outcome.PASSED),
+    RuleCase("NPL-007", "complemented-by-wide-block",
+             cilium_facts(DEFAULT_DENY_EGRESS,
+                          allow_local_dns("UDP", "TCP", cidr="0.0.0.0/0",
+                                          excepts=("169.254.169.254/32",)),
+                          alters=LOCAL_DNS),
+             Outcome.PASSED),
+    RuleCase("NPL-007", "localdns-off", cilium_facts(DEFAULT_DENY_EGRESS, alters=()),
+             Outcome.PASSED),
+    RuleCase("NPL-007", "azure-dataplane",
+             cilium_facts(DEFAULT_DENY_EGRESS, alters=LOCAL_DNS, name=OVERLAY), Outcome.PASSED),
+    RuleCase("NPL-007", "no-inventory",
+             lambda: facts_of(None, policies_report(DEFAULT_DENY_EGRESS)), Outcome.NOT_ASSESSED,
+             check=says("no inventory")),
+    RuleCase("NPL-007", "policies-forbidden",
+             forbidden_policies(cilium_facts(DEFAULT_DENY_EGRESS, alters=LOCAL_DNS)),
+             Outcome.NOT_ASSESSED, check=says("forbidden")),
+]  # fmt: skip
+
+
+def test_npl007_egress_rules_that_allow_everything_complement() -> None:
+    open_egress = netpol("allow-all-egress", types=("Egress",), egress=[{}])
+    facts = cilium_facts(DEFAULT_DENY_EGRESS, open_egress, alters=LOCAL_DNS)()
+    assert outcome_of("NPL-007", facts).outcome is Outcome.PASSED
+
+
+def test_npl007_two_policies_together_open_udp_and_tcp() -> None:
+    facts = cilium_facts(DEFAULT_DENY_EGRESS, allow_local_dns("UDP", name="udp"),
+                         allow_local_dns("TCP", name="tcp"), alters=LOCAL_DNS)()  # fmt: skip
+    assert outcome_of("NPL-007", facts).outcome is Outcome.PASSED
+
+
+def test_npl007_namespaces_without_default_deny_are_not_flagged() -> None:
+    facts = cilium_facts(docs_example(), alters=LOCAL_DNS)()
+    assert outcome_of("NPL-007", facts).outcome is Outcome.PASSED
+
+
+CASES += NPL_006_CASES + NPL_007_CASES

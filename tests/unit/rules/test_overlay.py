@@ -1,7 +1,7 @@
 """Overlay rules: OVL-001 (pod CIDR too small for max nodes, overlay and kubenet), OVL-002
-(pod CIDR overlaps), OVL-003 (pod CIDR outside RFC1918/RFC6598), OVL-005 (names > 63),
-OVL-006 (node shapes), OVL-007 (pod CIDR expansion blocked). OVL-004 waits for NSG rules
-(test_pending)."""
+(pod CIDR overlaps), OVL-003 (pod CIDR outside RFC1918/RFC6598), OVL-004 (NSG blocks
+overlay traffic), OVL-005 (names > 63), OVL-006 (node shapes), OVL-007 (pod CIDR
+expansion blocked)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from typing import Any
 
 import pytest
 
+from netaudit.collector.inventory import convert
 from netaudit.collector.rules import Outcome, RuleOutcome
 from netaudit.collector.rules.overlay import (
     DCSV2_SIZE,
     OVL_001,
     OVL_002,
     OVL_003,
+    OVL_004,
     OVL_005,
     OVL_006,
     OVL_007,
     nodes_from_pod_cidr,
 )
-from netaudit.v1 import audit_pb2
+from netaudit.v1 import audit_pb2, inventory_pb2
 from tests.rule_cases import (
     Alter,
     RuleCase,
@@ -33,7 +35,7 @@ from tests.rule_cases import (
 )
 from tests.rule_cases import altered_cluster as cluster
 
-FAMILY = (OVL_001, OVL_002, OVL_003, OVL_005, OVL_006, OVL_007)
+FAMILY = (OVL_001, OVL_002, OVL_003, OVL_004, OVL_005, OVL_006, OVL_007)
 OVERLAY = "azcli-recording_ManagedClusterGet_cni-overlay.json"
 """Overlay, pod CIDR 100.64.0.0/10, one pool of 1 node, AKS-managed VNet."""
 OVERLAY_CILIUM = "azcli-recording_ManagedClusterGet_cni-overlay-cilium.json"
@@ -270,6 +272,154 @@ OVL_003_CASES = [
 ]  # fmt: skip
 
 
+# -- OVL-004 ----------------------------------------------------------------------------------
+
+NSG_FIXTURE = "network/NetworkSecurityGroupGet.json"
+"""testnsg: rule1 (Allow * port 80 inbound, priority 130) and the six default rules."""
+NSG_ID: str = arm_json(NSG_FIXTURE)["id"]
+NODE_SUBNET: dict[str, Any] = arm_json("network/VirtualNetworkGet.json")["properties"]["subnets"][0]
+"""subnet1 of test-vnet, 10.0.1.0/24, as the VNet GET embeds it: the node subnet."""
+POD_CIDR = "100.64.0.0/10"
+"""The pod CIDR of the recorded overlay cluster (OVERLAY)."""
+
+
+def nsg_rule(
+    name: str,
+    priority: int,
+    access: str,
+    *,
+    direction: str = "Inbound",
+    protocol: str = "*",
+    source: str | list[str] = "*",
+    destination: str | list[str] = "*",
+    ports: str = "*",
+) -> dict[str, Any]:
+    """Hand-made: rule1 of the published NSG with these values (lists go to the plural
+    prefix fields, as ARM holds several prefixes)."""
+    rule: dict[str, Any] = arm_json(NSG_FIXTURE)["properties"]["securityRules"][0]
+    rule["name"] = name
+    rule["id"] = f"{NSG_ID}/securityRules/{name}"
+    properties = rule["properties"]
+    properties.update(
+        priority=priority,
+        access=access,
+        direction=direction,
+        protocol=protocol,
+        destinationPortRange=ports,
+    )
+    for side, value in (("source", source), ("destination", destination)):
+        if isinstance(value, list):
+            del properties[f"{side}AddressPrefix"]
+            properties[f"{side}AddressPrefixes"] = value
+        else:
+            properties[f"{side}AddressPrefix"] = value
+    return rule
+
+
+def nsg_facts(
+    *rules: dict[str, Any],
+    name: str = OVERLAY,
+    nsg_read: bool = True,
+    gaps: tuple[inventory_pb2.InventoryGap, ...] = (),
+) -> Facts:
+    """The recorded cluster with its pool on subnet1, whose NSG is the published testnsg
+    with ``rules`` added to its custom rules."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        body = cluster(name, first_pool(vnetSubnetID=NODE_SUBNET["id"]))
+        subnet = {
+            **NODE_SUBNET,
+            "properties": {**NODE_SUBNET["properties"], "networkSecurityGroup": {"id": NSG_ID}},
+        }
+        inventory = inventory_of(body, subnets=[subnet])
+        if nsg_read:
+            nsg = arm_json(NSG_FIXTURE)
+            nsg["properties"]["securityRules"].extend(rules)
+            inventory.network_security_groups.append(convert.network_security_group(nsg))
+        inventory.gaps.extend(gaps)
+        return facts_of(inventory)
+
+    return build
+
+
+DENY_ALL_INBOUND = nsg_rule("deny-all-inbound", 4000, "Deny")
+DOCUMENTED_ALLOWS = (
+    nsg_rule("allow-node-to-pod", 100, "Allow", source="10.0.1.0/24", destination=POD_CIDR),
+    nsg_rule("allow-pod-to-pod", 110, "Allow", source=POD_CIDR, destination=POD_CIDR),
+)
+"""The allows A-OVC asks for when an NSG has denies (Node CIDR -> Pod CIDR, Pod -> Pod)."""
+NSG_FORBIDDEN = inventory_pb2.InventoryGap(
+    resource_id=NSG_ID, reason="forbidden", message="403 AuthorizationFailed: no read access"
+)
+
+OVL_004_CASES = [
+    RuleCase("OVL-004", "custom-deny-all-inbound-before-the-default-vnet-allow",
+             nsg_facts(DENY_ALL_INBOUND), Outcome.FINDINGS,
+             check=one(**{"denying_rules": "deny-all-inbound@4000",
+                          "inbound.node-to-pod": "deny-all-inbound@4000",
+                          "inbound.pod-to-pod": "deny-all-inbound@4000",
+                          "pod_cidr": POD_CIDR, "node_cidr": "10.0.1.0/24", "nsg": "testnsg"})),
+    RuleCase("OVL-004", "deny-virtualnetwork-tcp-outbound",
+             nsg_facts(nsg_rule("deny-vnet-tcp", 300, "Deny", direction="Outbound",
+                                protocol="Tcp", source="VirtualNetwork",
+                                destination="VirtualNetwork")),
+             Outcome.FINDINGS,
+             check=one(**{"outbound.pod-to-pod": "deny-vnet-tcp@300",
+                          "outbound.node-to-pod": "deny-vnet-tcp@300"})),
+    RuleCase("OVL-004", "deny-ssh-to-the-pod-cidr",
+             nsg_facts(nsg_rule("deny-ssh", 200, "Deny", protocol="Tcp", destination=POD_CIDR,
+                                ports="22")),
+             Outcome.FINDINGS, check=one(denying_rules="deny-ssh@200")),
+    RuleCase("OVL-004", "tcp-and-udp-allows-leave-icmp-to-the-deny",
+             nsg_facts(nsg_rule("allow-tcp", 100, "Allow", protocol="Tcp",
+                                source=[POD_CIDR, "10.0.1.0/24"], destination=POD_CIDR),
+                       nsg_rule("allow-udp", 110, "Allow", protocol="Udp",
+                                source=[POD_CIDR, "10.0.1.0/24"], destination=POD_CIDR),
+                       DENY_ALL_INBOUND),
+             Outcome.FINDINGS, check=one(denying_rules="deny-all-inbound@4000")),
+    RuleCase("OVL-004", "published-nsg-default-rules", nsg_facts(), Outcome.PASSED),
+    RuleCase("OVL-004", "deny-all-after-the-documented-allows",
+             nsg_facts(*DOCUMENTED_ALLOWS, DENY_ALL_INBOUND), Outcome.PASSED),
+    RuleCase("OVL-004", "deny-from-internet",
+             nsg_facts(nsg_rule("deny-internet", 300, "Deny", source="Internet")),
+             Outcome.PASSED),
+    RuleCase("OVL-004", "deny-to-another-pod-cidr",
+             nsg_facts(nsg_rule("deny-other", 300, "Deny", destination="10.245.0.0/16")),
+             Outcome.PASSED),
+    RuleCase("OVL-004", "kubenet-behind-a-deny-all",
+             nsg_facts(DENY_ALL_INBOUND, name=KUBENET), Outcome.PASSED),
+    RuleCase("OVL-004", "overlay-on-the-aks-managed-vnet", arm_facts(OVERLAY), Outcome.PASSED),
+    RuleCase("OVL-004", "nsg-read-forbidden",
+             nsg_facts(DENY_ALL_INBOUND, nsg_read=False, gaps=(NSG_FORBIDDEN,)),
+             Outcome.NOT_ASSESSED, check=says("networkSecurityGroups/testnsg (forbidden")),
+    RuleCase("OVL-004", "nsg-not-in-inventory", nsg_facts(nsg_read=False),
+             Outcome.NOT_ASSESSED, check=says("holds no")),
+    RuleCase("OVL-004", "deny-with-application-security-group",
+             nsg_facts({**nsg_rule("deny-asg", 200, "Deny"), "properties": {
+                 **nsg_rule("deny-asg", 200, "Deny")["properties"],
+                 "destinationAddressPrefix": None,
+                 "destinationApplicationSecurityGroups": [{"id": f"{NSG_ID}-asg"}]}}),
+             Outcome.NOT_ASSESSED, check=says("application security groups")),
+]  # fmt: skip
+
+
+def test_ovl004_finding_is_high_and_on_the_nsg() -> None:
+    (finding,) = outcome_of("OVL-004", nsg_facts(DENY_ALL_INBOUND)()).findings
+    assert finding.severity == audit_pb2.SEVERITY_HIGH
+    assert finding.resource == NSG_ID.lower()
+    assert "Inbound pod-to-pod by deny-all-inbound (priority 4000" in finding.message
+
+
+def test_ovl004_deny_before_an_application_security_group_rule_stands() -> None:
+    asg = nsg_rule("allow-asg", 300, "Allow")
+    asg["properties"]["sourceApplicationSecurityGroups"] = [{"id": f"{NSG_ID}-asg"}]
+    del asg["properties"]["sourceAddressPrefix"]
+    deny = nsg_rule("deny-pods", 200, "Deny", destination=POD_CIDR)
+    outcome = outcome_of("OVL-004", nsg_facts(deny, asg)())
+    assert outcome.outcome is Outcome.FINDINGS
+    assert outcome.findings[0].evidence["denying_rules"] == "deny-pods@200"
+
+
 # -- OVL-005 ----------------------------------------------------------------------------------
 
 LONG_VNET = "v" * 64
@@ -367,5 +517,11 @@ def test_ovl007_is_informational() -> None:
 
 
 CASES = (
-    OVL_001_CASES + OVL_002_CASES + OVL_003_CASES + OVL_005_CASES + OVL_006_CASES + OVL_007_CASES
+    OVL_001_CASES
+    + OVL_002_CASES
+    + OVL_003_CASES
+    + OVL_004_CASES
+    + OVL_005_CASES
+    + OVL_006_CASES
+    + OVL_007_CASES
 )

@@ -1,4 +1,4 @@
-"""Private cluster DNS and API server access rules (PDN-001..003, 005, 007..011).
+"""Private cluster DNS and API server access rules (PDN-001..003, 005..011).
 
 Clusters are the published private cluster examples and recordings; zones, links, VNets and
 subnets are the published privatedns/network examples moved onto the cluster's ids. Hand-made
@@ -36,6 +36,7 @@ FAMILY: dict[str, Rule] = {
         pdn.PDN_002,
         pdn.PDN_003,
         pdn.PDN_005,
+        pdn.PDN_006,
         pdn.PDN_007,
         pdn.PDN_008,
         pdn.PDN_009,
@@ -930,11 +931,232 @@ def test_pdn011_a_subnet_read_failure_is_not_assessed_by_declaration() -> None:
 
 # -- every case ------------------------------------------------------------------------------
 
+# -- PDN-006 -------------------------------------------------------------------------------
+
+SYSTEM_RECORD = "cliakstest-clitestarhqathbb-8ecadf-40536b9a"
+"""SYSTEM_ZONE's privateFQDN label, the A record AKS writes into its zone."""
+CUSTOM_RECORD = "domain1"
+"""CUSTOM_ZONE's privateFQDN domain1.privatelink.location1.azmk8s.io, in its custom zone."""
+NIC_ADDRESS = "172.20.2.4"
+"""ipconfig1 of the published NetworkInterfaceGet."""
+
+
+def a_record(name: str, *addresses: str) -> dict[str, Any]:
+    """RecordSetAGet renamed, with its aRecords replaced when addresses are given."""
+    body: dict[str, Any] = arm_json("privatedns/RecordSetAGet.json")
+    body["name"] = name
+    if addresses:
+        body["properties"]["aRecords"] = [{"ipv4Address": a} for a in addresses]
+    return body
+
+
+def zone_with_records(zone_id: str, *records: dict[str, Any]) -> inventory_pb2.PrivateDnsZone:
+    body = arm_json("privatedns/PrivateZoneGet.json")
+    body.update(id=zone_id, name=zone_id.rsplit("/", 1)[-1])
+    return convert.private_dns_zone(body, [], records)
+
+
+def api_endpoint(
+    body: Mapping[str, Any], *, targets_cluster: bool = True, from_nic: bool = True
+) -> inventory_pb2.PrivateEndpoint:
+    """PrivateEndpointGet moved into the cluster's node resource group and connected to the
+    cluster; ``from_nic`` drops the addresses the endpoint body carries, so they come from
+    NetworkInterfaceGet (172.20.2.4) as for an AKS endpoint; otherwise they are its
+    published ipConfigurations (192.168.0.6, 192.168.0.7)."""
+    endpoint = arm_json("network/PrivateEndpointGet.json")
+    group = body["properties"]["nodeResourceGroup"]
+    endpoint["id"] = (
+        f"{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Network/privateEndpoints/"
+        "kube-apiserver"
+    )
+    if targets_cluster:
+        connection = endpoint["properties"]["privateLinkServiceConnections"][0]
+        connection["properties"]["privateLinkServiceId"] = body["id"]
+    if not from_nic:
+        return convert.private_endpoint(endpoint)
+    endpoint["properties"]["ipConfigurations"] = []
+    endpoint["properties"]["customDnsConfigs"] = []
+    return convert.private_endpoint(endpoint, [arm_json("network/NetworkInterfaceGet.json")])
+
+
+def pdn006_facts(
+    body: dict[str, Any],
+    zone_id: str,
+    *records: dict[str, Any],
+    endpoint: inventory_pb2.PrivateEndpoint | None = None,
+    gaps: Iterable[inventory_pb2.InventoryGap] = (),
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    def build() -> audit_pb2.ClusterFacts:
+        cluster_facts = facts(body, zones=[zone_with_records(zone_id, *records)])
+        if endpoint is not None:
+            cluster_facts.inventory.private_endpoints.append(endpoint)
+        cluster_facts.inventory.gaps.extend(gaps)
+        return cluster_facts
+
+    return build
+
+
+ENDPOINT_LISTING_FORBIDDEN = inventory_pb2.InventoryGap(
+    resource_id=f"{SUBSCRIPTION}/resourceGroups/{SYSTEM_NODE_GROUP}/providers/"
+    "Microsoft.Network/privateEndpoints",
+    reason="forbidden",
+    message="403 AuthorizationFailed: the client may not list private endpoints",
+)
+
+
+ENDPOINT_NIC_THROTTLED = inventory_pb2.InventoryGap(
+    resource_id=f"{SUBSCRIPTION}/resourceGroups/{SYSTEM_NODE_GROUP}/providers/"
+    "Microsoft.Network/networkInterfaces/kube-apiserver.nic.0000",
+    reason="throttled",
+    message="429 TooManyRequests: retry after the Retry-After interval",
+)
+
+
+def system_cluster() -> dict[str, Any]:
+    return managed_cluster(SYSTEM_ZONE)
+
+
+def custom_cluster() -> dict[str, Any]:
+    return managed_cluster(CUSTOM_ZONE)
+
+
+PDN_006_CASES = [
+    RuleCase(
+        "PDN-006",
+        "system-zone-record-points-elsewhere",
+        pdn006_facts(
+            system_cluster(),
+            SYSTEM_ZONE_ID,
+            a_record(SYSTEM_RECORD),
+            endpoint=api_endpoint(system_cluster()),
+        ),
+        Outcome.FINDINGS,
+        check=evidence(
+            record=SYSTEM_RECORD,
+            record_addresses="1.2.3.4",
+            endpoint_addresses=NIC_ADDRESS,
+            address_source="networkInterface",
+        ),
+    ),
+    RuleCase(
+        "PDN-006",
+        "system-zone-record-missing",
+        pdn006_facts(
+            system_cluster(),
+            SYSTEM_ZONE_ID,
+            arm_json("privatedns/RecordSetAGet.json"),
+            endpoint=api_endpoint(system_cluster()),
+        ),
+        Outcome.FINDINGS,
+        check=evidence(record=SYSTEM_RECORD, record_addresses="none"),
+    ),
+    RuleCase(
+        "PDN-006",
+        "custom-zone-record-with-a-stale-extra-address",
+        pdn006_facts(
+            custom_cluster(),
+            CUSTOM_ZONE_ID,
+            a_record(CUSTOM_RECORD, NIC_ADDRESS, "10.0.0.99"),
+            endpoint=api_endpoint(custom_cluster()),
+        ),
+        Outcome.FINDINGS,
+        check=evidence(
+            record=CUSTOM_RECORD,
+            record_addresses=f"10.0.0.99,{NIC_ADDRESS}",
+            endpoint_addresses=NIC_ADDRESS,
+        ),
+    ),
+    RuleCase(
+        "PDN-006",
+        "record-missing-while-endpoint-listing-forbidden",
+        pdn006_facts(system_cluster(), SYSTEM_ZONE_ID, gaps=[ENDPOINT_LISTING_FORBIDDEN]),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("privateEndpoints", "forbidden"),
+    ),
+    RuleCase(
+        "PDN-006",
+        "system-zone-record-is-the-endpoint-nic-address",
+        pdn006_facts(
+            system_cluster(),
+            SYSTEM_ZONE_ID,
+            a_record(SYSTEM_RECORD, NIC_ADDRESS),
+            endpoint=api_endpoint(system_cluster()),
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "PDN-006",
+        "custom-zone-record-is-the-endpoint-ip-configurations",
+        pdn006_facts(
+            custom_cluster(),
+            CUSTOM_ZONE_ID,
+            a_record(CUSTOM_RECORD, "192.168.0.7", "192.168.0.6"),
+            endpoint=api_endpoint(custom_cluster(), from_nic=False),
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "PDN-006",
+        "zone-none-has-no-private-record",
+        lambda: facts(managed_cluster(ZONE_NONE)),
+        Outcome.PASSED,
+    ),
+    RuleCase("PDN-006", "public-cluster", lambda: facts(managed_cluster(PUBLIC)), Outcome.PASSED),
+    RuleCase(
+        "PDN-006",
+        "endpoint-nic-read-throttled",
+        pdn006_facts(
+            system_cluster(),
+            SYSTEM_ZONE_ID,
+            a_record(SYSTEM_RECORD, NIC_ADDRESS),
+            gaps=[ENDPOINT_NIC_THROTTLED],
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("networkInterfaces/kube-apiserver.nic.0000", "throttled"),
+    ),
+    RuleCase(
+        "PDN-006",
+        "no-endpoint-connects-to-the-cluster",
+        pdn006_facts(
+            system_cluster(),
+            SYSTEM_ZONE_ID,
+            a_record(SYSTEM_RECORD, NIC_ADDRESS),
+            endpoint=api_endpoint(system_cluster(), targets_cluster=False),
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("no private endpoint", SYSTEM_NODE_GROUP),
+    ),
+    RuleCase(
+        "PDN-006",
+        "zone-not-read",
+        lambda: facts(system_cluster()),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("was not read"),
+    ),
+    RuleCase(
+        "PDN-006",
+        "vnet-integration-has-no-private-endpoint",
+        lambda: facts(cluster(SYSTEM_ZONE, enableVnetIntegration=True)),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("VNet Integration", "internal load balancer"),
+    ),
+]
+
+
+def test_pdn006_finding_is_critical_and_on_the_record_set() -> None:
+    result = outcome("PDN-006", PDN_006_CASES[0].facts())
+    finding = only_finding(result)
+    assert finding.severity == audit_pb2.SEVERITY_CRITICAL
+    assert finding.resource == f"{SYSTEM_ZONE_ID.lower()}/a/{SYSTEM_RECORD}"
+    assert "nothing answers on" in finding.message
+
+
 CASES: list[RuleCase] = [
     *PDN_001_CASES,
     *PDN_002_CASES,
     *PDN_003_CASES,
     *PDN_005_CASES,
+    *PDN_006_CASES,
     *PDN_007_CASES,
     *PDN_008_CASES,
     *PDN_009_CASES,
