@@ -71,8 +71,8 @@ proto-check: $(STAMPS)/deps node_modules/.bin/buf
 	node_modules/.bin/buf lint
 
 lint: $(STAMPS)/deps
-	$(BIN)/ruff format --check agent collector sandbox tests bench setup.py protos/generate.py
-	$(BIN)/ruff check agent collector sandbox tests bench setup.py protos/generate.py
+	$(BIN)/ruff format --check agent audit collector sandbox tests bench setup.py protos/generate.py
+	$(BIN)/ruff check agent audit collector sandbox tests bench setup.py protos/generate.py
 
 typecheck: install
 	cd $(VENV) && ./bin/mypy -p netaudit --config-file ../pyproject.toml

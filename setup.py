@@ -9,6 +9,7 @@ from setuptools import find_namespace_packages, find_packages, setup
 FOLDERS = {
     "netaudit": "protos/netaudit",
     "netaudit.agent": "agent",
+    "netaudit.audit": "audit",
     "netaudit.collector": "collector",
     "netaudit.sandbox": "sandbox",
 }

@@ -18,13 +18,16 @@ import typer
 
 from netaudit.agent import logs
 from netaudit.agent.config import AgentSettings, load_settings
+from netaudit.agent.dump import load_dump, read_cluster_id, report_from_dump
 from netaudit.agent.errors import (
     AgentError,
     CollectorUnreachable,
+    ConfigError,
 )
 from netaudit.agent.report import build_report, cluster_identity
 from netaudit.agent.runner import connect_kube, run
 from netaudit.agent.summary import read_report, report_to_json, summarize, write_report
+from netaudit.v1 import report_pb2
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,43 @@ DnsProbe = Annotated[
         "kubernetes.default.svc.cluster.local is always probed.",
         metavar="NAME",
     ),
+]
+TlsRootCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-root-cert",
+        help="PEM CA that signed the collector's certificate; turns on TLS.",
+        metavar="FILE",
+    ),
+]
+TlsServerName = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-server-name",
+        help="Name to verify in the collector's certificate when it differs from HOST.",
+        metavar="NAME",
+    ),
+]
+TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="File holding this cluster's bearer token (`netaudit tokens create`); re-read "
+        "at every connect.",
+        metavar="FILE",
+    ),
+]
+TlsClientCert = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-client-cert",
+        help="PEM client certificate naming this cluster (`netaudit certs issue`), for mutual TLS.",
+        metavar="FILE",
+    ),
+]
+TlsClientKey = Annotated[
+    Path | None,
+    typer.Option("--tls-client-key", help="PEM key of --tls-client-cert.", metavar="FILE"),
 ]
 LogLevel = Annotated[
     str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.", metavar="LEVEL")
@@ -194,6 +234,11 @@ def run_command(
             "--interval", help="Seconds between reports (default 300).", metavar="SECONDS"
         ),
     ] = None,
+    tls_root_cert: TlsRootCert = None,
+    tls_server_name: TlsServerName = None,
+    token_file: TokenFile = None,
+    tls_client_cert: TlsClientCert = None,
+    tls_client_key: TlsClientKey = None,
     log_level: LogLevel = None,
     debug: Debug = False,
 ) -> None:
@@ -205,7 +250,14 @@ def run_command(
             **_cluster_groups(
                 kubeconfig, context, cluster_id, cluster_name, region, dns_server, dns_probe
             ),
-            collector={"address": collector},
+            collector={
+                "address": collector,
+                "tls_root_cert": tls_root_cert,
+                "tls_server_name": tls_server_name,
+                "token_file": token_file,
+                "tls_client_cert": tls_client_cert,
+                "tls_client_key": tls_client_key,
+            },
             spool={"dir": spool_dir},
             gather={"interval_seconds": interval},
         )
@@ -232,20 +284,37 @@ def snapshot_command(
     region: Region = None,
     dns_server: DnsServer = None,
     dns_probe: DnsProbe = None,
+    from_dump: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-dump",
+            help="Read the cluster from a folder of `kubectl get ... -o json` files instead of "
+            "its API server (no DNS probes, pod logs or metrics); a `cluster-id` file in it "
+            "gives the ARM id.",
+            metavar="DIR",
+        ),
+    ] = None,
     log_level: LogLevel = None,
     debug: Debug = False,
 ) -> None:
     """Gather one report and write it to a file (no collector involved)."""
 
     def action() -> None:
-        settings = _settings(
-            log_level,
-            **_cluster_groups(
-                kubeconfig, context, cluster_id, cluster_name, region, dns_server, dns_probe
-            ),
-        )
-        with connect_kube(settings) as kube:
-            report = build_report(kube, cluster_identity(settings.cluster), settings)
+        if from_dump is not None:
+            live: dict[str, Any] = {"--kubeconfig": kubeconfig, "--context": context}
+            live |= {"--dns-server": dns_server, "--dns-probe": dns_probe}
+            report = _snapshot_from_dump(
+                from_dump, log_level, live, cluster_id, cluster_name, region
+            )
+        else:
+            settings = _settings(
+                log_level,
+                **_cluster_groups(
+                    kubeconfig, context, cluster_id, cluster_name, region, dns_server, dns_probe
+                ),
+            )
+            with connect_kube(settings) as kube:
+                report = build_report(kube, cluster_identity(settings.cluster), settings)
         try:
             write_report(report, output)
         except OSError as error:
@@ -253,6 +322,26 @@ def snapshot_command(
         typer.echo(f"wrote report {report.report_id} to {output} ({len(report.gaps)} gaps)")
 
     _guarded(debug, action)
+
+
+def _snapshot_from_dump(
+    folder: Path,
+    log_level: str | None,
+    live: dict[str, Any],
+    cluster_id: str | None,
+    cluster_name: str | None,
+    region: str | None,
+) -> report_pb2.Report:
+    """A report from a dump folder; its ``cluster-id`` file stands in for --cluster-id and
+    its folder name for --cluster-name."""
+    given = [flag for flag, value in live.items() if value]
+    if given:
+        raise ConfigError(f"--from-dump reads no live cluster: drop {', '.join(given)}")
+    cluster_id = cluster_id or read_cluster_id(folder) or None
+    name = cluster_name or (None if cluster_id else folder.resolve().name)
+    settings = _settings(log_level, cluster={"id": cluster_id, "name": name, "region": region})
+    dump = load_dump(folder)
+    return report_from_dump(dump, cluster_identity(settings.cluster), settings.gather)
 
 
 @app.command("inspect")
