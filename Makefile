@@ -9,7 +9,7 @@ STAMPS := .stamps
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test setup install system-deps proto proto-check lint typecheck importlint unit integration e2e bench clean help
+.PHONY: demo test setup install system-deps proto proto-check proto-baseline lint typecheck importlint unit integration e2e bench clean help
 
 help:
 	@echo "make demo      run the sandbox fleet, collector, worker and agents; print findings (ARGS=--serve keeps it up)"
@@ -66,13 +66,23 @@ install: $(STAMPS)/deps node_modules/.bin/buf
 proto: $(STAMPS)/deps
 	$(BIN)/python protos/generate.py
 
+# protos/baseline.binpb is the image of the previous contract version (see
+# protos/netaudit/contract.py), which the collector still accepts: `buf breaking`
+# keeps the current protos wire-compatible with it. Move it only at a release that
+# changes the contract: bump CONTRACT_VERSION, set PREVIOUS_CONTRACT_VERSION to the
+# released version, and run `make proto-baseline REF=<that release's tag>`.
 proto-check: $(STAMPS)/deps node_modules/.bin/buf
 	$(BIN)/python protos/generate.py --check
 	node_modules/.bin/buf lint
+	node_modules/.bin/buf breaking --against protos/baseline.binpb
+
+proto-baseline: node_modules/.bin/buf
+	@test -n "$(REF)" || { echo "name the released contract: make proto-baseline REF=<release tag>"; exit 2; }
+	node_modules/.bin/buf build '.git#ref=$(REF)' -o protos/baseline.binpb
 
 lint: $(STAMPS)/deps
-	$(BIN)/ruff format --check agent audit collector sandbox tests bench setup.py protos/generate.py
-	$(BIN)/ruff check agent audit collector sandbox tests bench setup.py protos/generate.py
+	$(BIN)/ruff format --check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py
+	$(BIN)/ruff check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py
 
 typecheck: install
 	cd $(VENV) && ./bin/mypy -p netaudit --config-file ../pyproject.toml

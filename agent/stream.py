@@ -1,12 +1,13 @@
 """The gRPC stream to the collector (the agent's only importer of ``grpc``).
 
 One bidirectional ``IngestService.Stream`` per connection: the agent sends an
-``AgentHello``, then the chunks of every spooled report (oldest first, a few
-reports in flight at a time); the collector answers each report with a
-``ReportAck`` once committed and may send a ``ReportRequest``. A report leaves
-the spool only when acked COMMITTED or DUPLICATE (or REJECTED, which a resend
-cannot fix). A broken stream is reopened with exponential backoff and jitter;
-unacked reports are simply sent again (the collector deduplicates by id).
+``AgentHello`` (with the contract version it speaks), then the chunks of every
+spooled report (oldest first, a few reports in flight at a time); the collector
+answers each report with a ``ReportAck`` once committed and may send a
+``ReportRequest``. A report leaves the spool only when acked COMMITTED or
+DUPLICATE (or REJECTED, which a resend cannot fix). A broken stream is reopened
+with exponential backoff and jitter; unacked reports are simply sent again (the
+collector deduplicates by id).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from netaudit.agent.config import CollectorSettings
 from netaudit.agent.errors import CollectorUnreachable, ConfigError
 from netaudit.agent.report import chunk_bytes
 from netaudit.agent.spool import Spool, SpooledReport
+from netaudit.contract import CONTRACT_VERSION
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -150,7 +152,7 @@ class _Session:
     # requests side (runs on a gRPC thread)
 
     def _requests(self) -> Iterator[ingest_pb2.StreamRequest]:
-        yield ingest_pb2.StreamRequest(hello=self._client.hello)
+        yield ingest_pb2.StreamRequest(hello=self._client.versioned_hello())
         while True:
             entry = self._next_report()
             if entry is None:
@@ -303,6 +305,14 @@ class CollectorClient:
         self._session: _Session | None = None
         self._last_session: _Session | None = None
         self._lock = threading.Lock()
+
+    def versioned_hello(self) -> ingest_pb2.AgentHello:
+        """The hello as sent: the caller's (which it may update between connections)
+        stamped with the contract version this agent speaks."""
+        hello = ingest_pb2.AgentHello()
+        hello.CopyFrom(self.hello)
+        hello.contract_version = CONTRACT_VERSION
+        return hello
 
     def on_report_request(self, request: ingest_pb2.ReportRequest) -> None:
         log.info("collector asks for a fresh report (%s)", request.reason or request.request_id)

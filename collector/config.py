@@ -53,10 +53,19 @@ class IngestSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the gRPC ingest server binds.")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     max_report_bytes: int = Field(
-        default=256 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         gt=0,
         description="Largest reassembled report in bytes; a 200k-pod cluster's report "
         "is well under this because pods are aggregated per node.",
+    )
+    max_assembly_bytes: int = Field(
+        default=320 * 1024 * 1024,
+        gt=0,
+        description="Process-wide budget of report bytes being assembled and decoded, across "
+        "all streams; a report reserves its bytes and 4x that for its decoded message, so the "
+        "default admits one maximum-size report (5 x 64 MiB) and keeps the collector within "
+        "a 512 MiB memory limit (budget + ~150 MiB). Beyond it a stream ends "
+        "RESOURCE_EXHAUSTED and its agent retries later.",
     )
     reassembly_timeout_seconds: float = Field(
         default=300.0,
@@ -114,6 +123,11 @@ class IngestSettings(BaseModel):
             problems.append("ingest.tls_client_ca_file (mutual TLS) needs ingest.tls_cert_file")
         if self.insecure and (self.tls_cert_file or self.tls_client_ca_file):
             problems.append("ingest.insecure (plaintext) excludes the ingest.tls_* files")
+        if self.max_assembly_bytes < 5 * self.max_report_bytes:
+            problems.append(
+                "ingest.max_assembly_bytes must be at least 5 x ingest.max_report_bytes "
+                "(a report's bytes and its decoded message)"
+            )
         if self.port and self.port == self.health_port:
             problems.append("ingest.health_port must differ from ingest.port")
         if problems:

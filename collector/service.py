@@ -114,7 +114,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         servicer = IngestServicer(
             store,
             IngestLimits(
-                settings.ingest.max_report_bytes, settings.ingest.reassembly_timeout_seconds
+                settings.ingest.max_report_bytes,
+                settings.ingest.reassembly_timeout_seconds,
+                settings.ingest.max_assembly_bytes,
             ),
             registry=registry,
             rejected_errors=(InvalidReport,),

@@ -17,7 +17,11 @@ What the agent is told, and what it does with it (agent/stream.py):
   ends with a report incomplete; INTERNAL for a collector bug (logged here, not sent).
   Ending the stream also keeps one agent's reports committed in their order: the next
   report is not committed before the one that failed.
-- a stream message that does not decode ends the stream with INVALID_ARGUMENT.
+- a stream message that does not decode ends the stream with INVALID_ARGUMENT;
+- a hello of a contract version this collector does not accept (netaudit.contract: its
+  own and the previous one) ends the stream with FAILED_PRECONDITION naming the versions
+  it accepts and the one it got, before any chunk is read; the agent keeps its spool and
+  retries with backoff until one side is upgraded.
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ from netaudit.collector.ingest.auth import (
     Unauthenticated,
     require_cluster,
 )
-from netaudit.collector.ingest.reassembly import ChunkRejected, CompleteReport, Reassembler
+from netaudit.collector.ingest.budget import BudgetExhausted, ByteBudget
+from netaudit.collector.ingest.reassembly import (
+    ChunkRejected,
+    CompleteReport,
+    Reassembler,
+    ReportInterleaved,
+)
 from netaudit.collector.ingest.validation import (
     Violation,
     agent_id_violations,
@@ -51,6 +61,7 @@ from netaudit.collector.ingest.validation import (
     describe,
     report_violations,
 )
+from netaudit.contract import ACCEPTED_CONTRACT_VERSIONS
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
 
 log = logging.getLogger(__name__)
@@ -64,7 +75,12 @@ class ReportCommitter(Protocol):
     """What ingest needs from the store: an idempotent, durable commit."""
 
     def commit_report(
-        self, report: report_pb2.Report, *, agent_id: str, received_at: datetime
+        self,
+        report: report_pb2.Report,
+        *,
+        agent_id: str,
+        received_at: datetime,
+        payload: bytes | bytearray | None = None,
     ) -> object: ...
 
 
@@ -92,6 +108,8 @@ class StreamEnded(Exception):
 class IngestLimits:
     max_report_bytes: int
     reassembly_timeout_seconds: float
+    max_assembly_bytes: int = 320 << 20
+    """Process-wide budget of report bytes being assembled and decoded (budget.py)."""
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -103,14 +121,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rejected_errors: tuple[type[Exception], ...] = (RejectedReport,),
         authenticator: Authenticator | None = None,
+        contract_versions: tuple[int, int] = ACCEPTED_CONTRACT_VERSIONS,
     ) -> None:
         """`authenticator`: who may write for which cluster; None accepts every stream
-        (plaintext tests and `--insecure` only)."""
+        (plaintext tests and `--insecure` only). `contract_versions`: (current, previous),
+        the hello's versions accepted (netaudit.contract's unless a test plays another
+        release)."""
+        self._contract_versions = contract_versions
         self._committer = committer
         self._authenticator = authenticator or Authenticator.insecure()
         self._limits = limits
         self._clock = clock
         self._rejected_errors = rejected_errors
+        self.budget = ByteBudget(limits.max_assembly_bytes)
         self._streams: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue[object]]] = {}
         self._reports = Counter(
             "netaudit_ingest_reports",
@@ -221,6 +244,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if first is None or first.WhichOneof("message") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "first message must be hello")
         assert first is not None
+        refusal = contract_refusal(first.hello.contract_version, self._contract_versions)
+        if refusal is not None:
+            await self._refuse(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
         if not first.hello.cluster.arm_resource_id:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "hello.cluster.arm_resource_id is required"
@@ -234,7 +260,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         outgoing: asyncio.Queue[object],
     ) -> None:
         reassembler = Reassembler(
-            self._limits.max_report_bytes, self._limits.reassembly_timeout_seconds
+            self._limits.max_report_bytes, self._limits.reassembly_timeout_seconds, self.budget
         )
         try:
             async for chunk in _chunks(request_iterator):
@@ -257,6 +283,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 "resend what was not acked",
             ) from exc
         finally:
+            reassembler.close()
             outgoing.put_nowait(_DONE)
 
     async def _accept_chunk(
@@ -269,8 +296,24 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             complete = reassembler.add(chunk)
         except ChunkRejected as exc:
             return self._rejected(chunk, str(exc), grpc.StatusCode.INVALID_ARGUMENT)
+        except ReportInterleaved as exc:
+            raise StreamEnded(grpc.StatusCode.ABORTED, str(exc)) from exc
+        except BudgetExhausted as exc:
+            log.warning("stream ended: ingest byte budget exhausted", extra={"why": str(exc)})
+            raise StreamEnded(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from exc
         if complete is None:
             return None
+        try:
+            return await self._check_and_commit(complete, chunk, hello)
+        finally:
+            complete.release()
+
+    async def _check_and_commit(
+        self,
+        complete: CompleteReport,
+        chunk: ingest_pb2.ReportChunk,
+        hello: ingest_pb2.AgentHello,
+    ) -> ingest_pb2.ReportAck:
         if self._authenticator.binds_clusters:  # the hello named the credential's cluster
             require_cluster(
                 complete.report.cluster.arm_resource_id,
@@ -298,7 +341,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             # validation walks every field: off the event loop, like the commit
             outcome = await loop.run_in_executor(
-                None, self._validate_and_commit, complete.report, hello.agent_id
+                None, self._validate_and_commit, complete, hello.agent_id
             )
         except InvalidContent as exc:
             return self._rejected(chunk, str(exc), grpc.StatusCode.INVALID_ARGUMENT)
@@ -339,11 +382,14 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             status=status,
         )
 
-    def _validate_and_commit(self, report: report_pb2.Report, agent_id: str) -> object:
+    def _validate_and_commit(self, complete: CompleteReport, agent_id: str) -> object:
+        report = complete.report
         violations = report_violations(report) or agent_id_violations(agent_id)
         if violations:
             raise InvalidContent(report.report_id, violations)
-        return self._committer.commit_report(report, agent_id=agent_id, received_at=self._clock())
+        return self._committer.commit_report(
+            report, agent_id=agent_id, received_at=self._clock(), payload=complete.payload
+        )
 
     def _rejected(
         self, chunk: ingest_pb2.ReportChunk, why: str, code: grpc.StatusCode
@@ -363,6 +409,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             message=why,
             code=code.value[0],
         )
+
+
+def contract_refusal(version: int, accepted: tuple[int, int]) -> str | None:
+    """Why a hello's contract version is refused, naming the (current, previous)
+    versions accepted and which side to upgrade; None when it is accepted."""
+    if version in accepted:
+        return None
+    current, previous = accepted
+    upgrade = "the collector" if version > current else "the agent"
+    return (
+        f"the agent speaks contract version {version}; this collector accepts contract "
+        f"versions {current} (current) and {previous} (previous): upgrade {upgrade}"
+    )
 
 
 async def _chunks(

@@ -69,6 +69,7 @@ def commit_report(
     agent_id: str,
     received_at: datetime,
     retention: int,
+    payload: bytes | bytearray | None = None,
 ) -> CommitOutcome:
     key = validate(report)
     if _already_committed(connection, report.report_id):
@@ -90,7 +91,8 @@ def commit_report(
         ),
     )
     _require_newer_sequence(connection, key, agent_id, report)
-    payload = report.SerializeToString(deterministic=True)
+    if payload is None:
+        payload = report.SerializeToString(deterministic=True)
     inserted = connection.execute(
         upsert(connection, reports)
         .values(

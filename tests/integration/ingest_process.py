@@ -2,7 +2,8 @@
 
 ``python -m tests.integration.ingest_process STORE_URL [--file-size-limit BYTES]``
 serves plaintext gRPC ingest on 127.0.0.1 (a free port, printed as ``PORT <n>``) into
-the store until killed. ``--file-size-limit`` caps the size of every file the process
+the store until killed. ``--max-report-bytes`` and ``--max-assembly-bytes`` set the ingest limits.
+``--file-size-limit`` caps the size of every file the process
 writes (RLIMIT_FSIZE) a little above the store's current size: the database cannot grow,
 as on a full disk.
 """
@@ -28,8 +29,8 @@ def limit_file_size(database: Path, headroom: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
 
-async def serve(store: Store) -> None:
-    servicer = IngestServicer(store, IngestLimits(64 << 20, 60), rejected_errors=(InvalidReport,))
+async def serve(store: Store, limits: IngestLimits) -> None:
+    servicer = IngestServicer(store, limits, rejected_errors=(InvalidReport,))
     running = await start_ingest(servicer, ServerOptions("127.0.0.1", 0, 600))
     print(f"PORT {running.port}", flush=True)
     await asyncio.Event().wait()
@@ -39,11 +40,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("store_url")
     parser.add_argument("--file-size-limit", type=int, default=0, help="headroom in bytes")
+    parser.add_argument("--max-report-bytes", type=int, default=64 << 20)
+    parser.add_argument("--max-assembly-bytes", type=int, default=320 << 20)
     args = parser.parse_args()
     store = Store(args.store_url, busy_timeout=1.0)
     if args.file_size_limit:
         limit_file_size(Path(args.store_url.removeprefix("sqlite:///")), args.file_size_limit)
-    asyncio.run(serve(store))
+    asyncio.run(serve(store, IngestLimits(args.max_report_bytes, 60, args.max_assembly_bytes)))
 
 
 if __name__ == "__main__":

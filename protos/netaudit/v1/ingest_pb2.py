@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from netaudit.v1 import report_pb2 as netaudit_dot_v1_dot_report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18netaudit/v1/ingest.proto\x12\x0bnetaudit.v1\x1a\x18netaudit/v1/report.proto\"o\n\rStreamRequest\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x17.netaudit.v1.AgentHelloH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.netaudit.v1.ReportChunkH\x00\x42\t\n\x07message\"x\n\x0eStreamResponse\x12%\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x16.netaudit.v1.ReportAckH\x00\x12\x34\n\x0ereport_request\x18\x02 \x01(\x0b\x32\x1a.netaudit.v1.ReportRequestH\x00\x42\t\n\x07message\"b\n\nAgentHello\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12-\n\x07\x63luster\x18\x02 \x01(\x0b\x32\x1c.netaudit.v1.ClusterIdentity\x12\x13\n\x0b\x61gent_epoch\x18\x03 \x01(\x03\"\x7f\n\x0bReportChunk\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gent_epoch\x18\x02 \x01(\x03\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x13\n\x0b\x63hunk_index\x18\x04 \x01(\x05\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"\x8c\x01\n\tReportAck\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gent_epoch\x18\x02 \x01(\x03\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.netaudit.v1.AckStatus\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\x05\"3\n\rReportRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*t\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x43K_STATUS_COMMITTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03\x32V\n\rIngestService\x12\x45\n\x06Stream\x12\x1a.netaudit.v1.StreamRequest\x1a\x1b.netaudit.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18netaudit/v1/ingest.proto\x12\x0bnetaudit.v1\x1a\x18netaudit/v1/report.proto\"o\n\rStreamRequest\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x17.netaudit.v1.AgentHelloH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.netaudit.v1.ReportChunkH\x00\x42\t\n\x07message\"x\n\x0eStreamResponse\x12%\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x16.netaudit.v1.ReportAckH\x00\x12\x34\n\x0ereport_request\x18\x02 \x01(\x0b\x32\x1a.netaudit.v1.ReportRequestH\x00\x42\t\n\x07message\"|\n\nAgentHello\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12-\n\x07\x63luster\x18\x02 \x01(\x0b\x32\x1c.netaudit.v1.ClusterIdentity\x12\x13\n\x0b\x61gent_epoch\x18\x03 \x01(\x03\x12\x18\n\x10\x63ontract_version\x18\x04 \x01(\r\"\x7f\n\x0bReportChunk\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gent_epoch\x18\x02 \x01(\x03\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12\x13\n\x0b\x63hunk_index\x18\x04 \x01(\x05\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"\x8c\x01\n\tReportAck\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gent_epoch\x18\x02 \x01(\x03\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.netaudit.v1.AckStatus\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\x05\"3\n\rReportRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*t\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x43K_STATUS_COMMITTED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03\x32V\n\rIngestService\x12\x45\n\x06Stream\x12\x1a.netaudit.v1.StreamRequest\x1a\x1b.netaudit.v1.StreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'netaudit.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKSTATUS']._serialized_start=727
-  _globals['_ACKSTATUS']._serialized_end=843
+  _globals['_ACKSTATUS']._serialized_start=753
+  _globals['_ACKSTATUS']._serialized_end=869
   _globals['_STREAMREQUEST']._serialized_start=67
   _globals['_STREAMREQUEST']._serialized_end=178
   _globals['_STREAMRESPONSE']._serialized_start=180
   _globals['_STREAMRESPONSE']._serialized_end=300
   _globals['_AGENTHELLO']._serialized_start=302
-  _globals['_AGENTHELLO']._serialized_end=400
-  _globals['_REPORTCHUNK']._serialized_start=402
-  _globals['_REPORTCHUNK']._serialized_end=529
-  _globals['_REPORTACK']._serialized_start=532
-  _globals['_REPORTACK']._serialized_end=672
-  _globals['_REPORTREQUEST']._serialized_start=674
-  _globals['_REPORTREQUEST']._serialized_end=725
-  _globals['_INGESTSERVICE']._serialized_start=845
-  _globals['_INGESTSERVICE']._serialized_end=931
+  _globals['_AGENTHELLO']._serialized_end=426
+  _globals['_REPORTCHUNK']._serialized_start=428
+  _globals['_REPORTCHUNK']._serialized_end=555
+  _globals['_REPORTACK']._serialized_start=558
+  _globals['_REPORTACK']._serialized_end=698
+  _globals['_REPORTREQUEST']._serialized_start=700
+  _globals['_REPORTREQUEST']._serialized_end=751
+  _globals['_INGESTSERVICE']._serialized_start=871
+  _globals['_INGESTSERVICE']._serialized_end=957
 # @@protoc_insertion_point(module_scope)

@@ -102,8 +102,15 @@ class AgentHello(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     CLUSTER_FIELD_NUMBER: _builtins.int
     AGENT_EPOCH_FIELD_NUMBER: _builtins.int
+    CONTRACT_VERSION_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     agent_epoch: _builtins.int
+    contract_version: _builtins.int
+    """The revision of this contract the agent speaks (netaudit.contract.CONTRACT_VERSION).
+    The collector accepts its own version and the previous one and ends any other
+    stream with FAILED_PRECONDITION naming both. 0 (absent) is the contract before
+    this field existed.
+    """
     @_builtins.property
     def cluster(self) -> _report_pb2.ClusterIdentity: ...
     def __init__(
@@ -112,10 +119,11 @@ class AgentHello(_message.Message):
         agent_id: _builtins.str = ...,
         cluster: _report_pb2.ClusterIdentity | None = ...,
         agent_epoch: _builtins.int = ...,
+        contract_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_epoch", b"agent_epoch", "agent_id", b"agent_id", "cluster", b"cluster"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_epoch", b"agent_epoch", "agent_id", b"agent_id", "cluster", b"cluster", "contract_version", b"contract_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
