@@ -35,7 +35,7 @@ def _data_packages() -> list[str]:
 # Package data lives here, not in pyproject.toml: setuptools lets the pyproject
 # table replace these globs.
 PACKAGE_DATA = {
-    "": ["py.typed", "*.pyi", "*.proto", "*.mako"],
+    "": ["py.typed", "*.pyi", "*.proto", "*.mako", "*.schema.json"],
     **{package: ["*"] for package in _data_packages()},
 }
 

@@ -25,6 +25,7 @@ from netaudit.collector.analysis.fleet import (
     inventory_claims,
     report_claims,
 )
+from netaudit.collector.analysis.forecast import usage_points
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.rules import RULES, Outcome, Rule, RuleOutcome, RuleSettings
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_cluster, evaluate_fleet
@@ -111,7 +112,13 @@ def audit_fleet(
     for key in sorted(by_inventory.keys() | by_report.keys()):
         inventory, report = by_inventory.get(key), by_report.get(key)
         facts = assemble_facts(
-            key, report=report, report_received_at=None, inventory=inventory, now=now
+            key,
+            report=report,
+            report_received_at=None,
+            inventory=inventory,
+            now=now,
+            # the files are one refresh: one usage point each, as a first scan has
+            usage_history=usage_points(inventory, now=now) if inventory is not None else (),
         )
         evaluations.append(evaluate_cluster(facts, settings, rules))
         if inventory is not None:

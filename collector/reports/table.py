@@ -1,9 +1,12 @@
-"""A plain-text findings table: rule, severity, cluster, resource and evidence."""
+"""Plain text: the findings table of ``scan`` and ``report`` (rule, severity, cluster, resource,
+evidence), and the ``table`` format of a report grouped by cluster, then severity."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import groupby
 
+from netaudit.collector.reports.model import Report, sorted_findings
 from netaudit.v1 import audit_pb2
 
 SEVERITY_ORDER = {
@@ -61,4 +64,35 @@ def render_findings_table(
     for row in [HEADERS, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def render_table(report: Report) -> str:
+    """Each cluster, then each severity, with every finding's title and one-line message;
+    a closing line with the counts of findings, passed and not assessed."""
+    lines: list[str] = []
+    findings = sorted_findings(report.findings)
+    for (cluster, cluster_id), in_cluster in groupby(
+        findings, key=lambda f: (f.cluster, f.cluster_id)
+    ):
+        lines.append(f"{cluster}  ({cluster_id})")
+        for severity, at_severity in groupby(in_cluster, key=lambda f: f.severity):
+            lines.append(f"  {severity.upper()}")
+            for finding in at_severity:
+                lines.append(
+                    f"    {finding.rule}  {finding.title}  [{short_resource(finding.resource)}]"
+                )
+                if finding.message:
+                    lines.append(f"      {finding.message}")
+        lines.append("")
+    found = {f.cluster_id for f in findings}
+    for cluster_id, name in report.clusters:
+        if cluster_id not in found:
+            lines.extend([f"{name}  ({cluster_id})", "  no findings", ""])
+    summary = report.summary()
+    errors = f", {summary['errors']} error" if report.errors else ""
+    lines.append(
+        f"{summary['clusters']} cluster(s): {summary['findings']} findings, "
+        f"{summary['passed']} passed, {summary['not_assessed']} not assessed{errors}"
+    )
     return "\n".join(lines)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -12,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from netaudit.collector.reports.fingerprints import fingerprint
 from netaudit.collector.store.clusters import cluster_key, lock_cluster
 from netaudit.collector.store.engine import upsert
 from netaudit.collector.store.errors import InvalidFinding
@@ -24,14 +23,6 @@ log = logging.getLogger(__name__)
 
 # Well below SQLite's limit of bound parameters in one statement.
 _IN_CHUNK = 500
-
-
-def fingerprint(rule_id: str, cluster_key: str, resource: str) -> str:
-    """sha256 (hex) of the JSON array [rule_id, cluster_key, resource]: unambiguous for any text."""
-    identity = json.dumps(
-        [rule_id, cluster_key, resource], ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 CLUSTER_SCOPE = "cluster"

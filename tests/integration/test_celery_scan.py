@@ -7,6 +7,7 @@ command (prefork pool), never eager mode.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -100,6 +101,13 @@ def test_scan_runs_in_worker_processes_and_records_findings(
             [*cli, "scan", "--timeout", "60"], capture_output=True, text=True, timeout=90
         )
         assert scanned.returncode == 0, scanned.stderr
+        # The same scan as a report format, failing CI on the high findings it keeps open.
+        gated = subprocess.run(
+            [*cli, "scan", "--timeout", "60", "--format", "json", "--fail-on", "high"],
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        assert gated.returncode == 1, gated.stderr
+        assert "at or above high" in gated.stderr
         worker.ensure_running()
     finally:
         worker.stop()
@@ -122,6 +130,16 @@ def test_scan_runs_in_worker_processes_and_records_findings(
     assert "rule evaluations:" in scanned.stdout
     log = (tmp_path / "worker.log").read_text()
     assert '"clusters scanned"' in log, "the scan must run in the worker process"
+    scanned_json = json.loads(gated.stdout)
+    assert {(f["rule"], f["cluster"]) for f in scanned_json["findings"]} == found
+    reported = subprocess.run(
+        [*cli, "report", "--format", "sarif", "--fail-on", "critical"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    (run,) = json.loads(reported.stdout)["runs"]
+    assert len(run["results"]) == len(scanned_json["findings"])
+    severities = {f["severity"] for f in scanned_json["findings"]}
+    assert reported.returncode == (1 if "critical" in severities else 0), reported.stderr
 
 
 def test_scan_over_an_unreadable_record_fails_with_the_reason(

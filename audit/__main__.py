@@ -1,0 +1,3 @@
+from netaudit.audit.cli import main
+
+main()
