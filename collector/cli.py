@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.errors import NetauditError, UsageError
 
 if TYPE_CHECKING:
+    from netaudit.collector.reports.model import Report
     from netaudit.collector.store import AgentToken, Store
 
 app = typer.Typer(
@@ -47,6 +49,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(certs_app, name="certs")
+ip_app = typer.Typer(
+    help="IP capacity of every range (node and pod subnets, pod and service CIDRs, VNets): "
+    "use, need at max scale plus surge, days to full; `ip plan` checks a growth.",
+    invoke_without_command=True,
+)
+app.add_typer(ip_app, name="ip")
 
 
 class _Options:
@@ -146,44 +154,113 @@ def inventory_refresh(
     print(f"{clusters} cluster(s) read from Azure Resource Manager")
 
 
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+    sarif = "sarif"
+
+
+class FailOn(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="How the report is written.")
+]
+FailOnOption = Annotated[
+    FailOn | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 when a finding at or above this severity remains (for CI); 0 otherwise.",
+    ),
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+]
+
+
+def write_report(report: Report, report_format: ReportFormat, output: Path | None) -> None:
+    """The report in ``report_format`` on stdout, or in ``output``."""
+    from netaudit.collector.reports.formats import render
+
+    _write_text(render(report, report_format.value), output)
+
+
+def exit_for(report: Report, fail_on: FailOn | None) -> None:
+    """Exit 1 when ``--fail-on`` is set and a finding at or above it remains."""
+    if fail_on is None:
+        return
+    failing = report.at_or_above(fail_on.value)
+    if failing:
+        print(f"netaudit: {len(failing)} finding(s) at or above {fail_on.value}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
 @app.command()
 def scan(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the scan.")] = 300,
+    report_format: FormatOption = ReportFormat.table,
+    fail_on: FailOnOption = None,
+    output: OutputOption = None,
 ) -> None:
     """Evaluate the rules over the fleet's facts (in the workers) and print the findings."""
-    from netaudit.collector.scanning import run_scan, scan_summary
+    from netaudit.collector.scanning import run_scan, scan_summary, stored_report
     from netaudit.collector.store import Store
 
     settings = _settings()
     store = Store(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
+        report = stored_report(store)
         summary = scan_summary(store, record.id)
     finally:
         store.close()
-    print(summary)
-    print(f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)")
+    done = f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)"
+    if report_format is ReportFormat.table and output is None:
+        print(summary)
+        print(done)
+    else:
+        write_report(report, report_format, output)
+        print(done, file=sys.stderr)
+    exit_for(report, fail_on)
 
 
 @app.command()
-def report() -> None:
+def report(
+    report_format: FormatOption = ReportFormat.table,
+    fail_on: FailOnOption = None,
+    output: OutputOption = None,
+) -> None:
     """Print the open findings from the store, and what the last scans could not assess."""
     from netaudit.collector.reports.coverage import render_not_assessed
     from netaudit.collector.reports.table import render_findings_table
+    from netaudit.collector.scanning import stored_report
     from netaudit.collector.store import Store
 
     settings = _settings()
     store = Store(settings.store_url)
     try:
-        findings = [stored.finding for stored in store.open_findings()]
+        stored = stored_report(store)
+        findings = [found.finding for found in store.open_findings()]
         names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
         outcomes = store.outcomes()
     finally:
         store.close()
-    print(render_findings_table(findings, names))
-    not_assessed = render_not_assessed(outcomes, names)
-    if not_assessed:
-        print(not_assessed)
+    if report_format is ReportFormat.table and output is None:
+        print(render_findings_table(findings, names))
+        not_assessed = render_not_assessed(outcomes, names)
+        if not_assessed:
+            print(not_assessed)
+    else:
+        write_report(stored, report_format, output)
+    exit_for(stored, fail_on)
 
 
 @app.command()
@@ -379,9 +456,10 @@ def demo(
     raise typer.Exit(run_demo(workdir, serve_forever, _progress))
 
 
-def main() -> None:
+def run(root: typer.Typer = app) -> None:
+    """Run a command line whose root is ``root``: a NetauditError is one line and its exit code."""
     try:
-        app()
+        root()
     except NetauditError as exc:
         if _Options.debug:
             raise
@@ -391,5 +469,92 @@ def main() -> None:
         sys.exit(130)
 
 
+def main() -> None:
+    """The collector's commands alone (``python -m netaudit.collector``); the ``netaudit``
+    command is netaudit.audit.cli, which mounts them with ``audit``."""
+    run(app)
+
+
 if __name__ == "__main__":
     main()
+
+
+class RangeFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@ip_app.callback()
+def ip(
+    ctx: typer.Context,
+    cluster: Annotated[
+        str | None, typer.Option(help="One cluster, by ARM id or name (default: the fleet).")
+    ] = None,
+    range_format: Annotated[
+        RangeFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    ] = RangeFormat.table,
+    output: OutputOption = None,
+) -> None:
+    """Every range with its capacity, use, need at max scale and days to full, the ranges
+    closest to full first (days to full, then utilisation)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from netaudit.collector.reports import ip_ranges
+    from netaudit.collector.scanning import fleet_ranges
+    from netaudit.collector.store import Store
+
+    settings = _settings()
+    store = Store.open(settings.store_url)
+    try:
+        rows = fleet_ranges(store, cluster, datetime.now(UTC))
+    finally:
+        store.close()
+    render = {
+        RangeFormat.table: ip_ranges.render_table,
+        RangeFormat.json: ip_ranges.render_json,
+        RangeFormat.csv: ip_ranges.render_csv,
+    }[range_format]
+    _write_text(render(rows), output)
+
+
+@ip_app.command("plan")
+def ip_plan(
+    cluster: Annotated[str, typer.Option(help="The cluster, by ARM id or name.")],
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes the pool should reach.")],
+    max_pods: Annotated[
+        int | None,
+        typer.Option(min=1, max=250, help="maxPods of the grown pool (default: its own)."),
+    ] = None,
+    pool: Annotated[str | None, typer.Option(help="The pool (default: the first).")] = None,
+) -> None:
+    """Can a pool grow to N nodes? Per range it uses: the arithmetic, and when it does not
+    fit, the smallest subnet or pod CIDR prefix that would. Exit 1 when it does not fit."""
+    from netaudit.collector.reports.ip_ranges import render_plan
+    from netaudit.collector.scanning import growth_plan
+    from netaudit.collector.store import Store
+
+    settings = _settings()
+    store = Store.open(settings.store_url)
+    try:
+        name, pool_name, plans = growth_plan(store, cluster, nodes, max_pods, pool)
+    finally:
+        store.close()
+    print(render_plan(name, pool_name, plans))
+    if not all(plan.fits for plan in plans):
+        raise typer.Exit(1)
+
+
+def _write_text(text: str, output: Path | None) -> None:
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write to {output}: {exc.strerror or exc}") from exc

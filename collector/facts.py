@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -22,6 +23,7 @@ def assemble_facts(
     report_received_at: datetime | None,
     inventory: inventory_pb2.ClusterInventory | None,
     now: datetime,
+    usage_history: Iterable[audit_pb2.RangeUsage] = (),
 ) -> audit_pb2.ClusterFacts:
     facts = audit_pb2.ClusterFacts(cluster_key=cluster_key.lower(), evaluated_at=_timestamp(now))
     if report is not None:
@@ -30,4 +32,5 @@ def assemble_facts(
             facts.report_received_at.CopyFrom(_timestamp(report_received_at))
     if inventory is not None:
         facts.inventory.CopyFrom(inventory)
+    facts.usage_history.extend(usage_history)
     return facts

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from netaudit.collector.analysis.fleet import pool_subnet_ids
+from netaudit.collector.analysis.forecast import UsagePoint, forecast_exhaustion
+from netaudit.collector.analysis.ip_capacity import PoolCapacityUnknown
+from netaudit.collector.analysis.range_capacity import GrowthPlan, cluster_ranges, plan_growth
 from netaudit.collector.config import Settings
-from netaudit.collector.errors import ScanFailed, ServiceUnavailable
+from netaudit.collector.errors import ScanFailed, ServiceUnavailable, UsageError
 from netaudit.collector.reports.coverage import render_not_assessed, render_totals
+from netaudit.collector.reports.ip_ranges import RangeRow
+from netaudit.collector.reports.model import ClusterOutcome, Report, report_finding, rule_infos
 from netaudit.collector.reports.table import render_findings_table
 from netaudit.collector.store import ScanRecord, Store
-from netaudit.collector.tasks import configure_app, enqueue_scan, run_inventory_refresh
+from netaudit.collector.tasks import (
+    USAGE_LOOKBACK,
+    configure_app,
+    enqueue_scan,
+    run_inventory_refresh,
+)
 
 Progress = Callable[[str], None]
 
@@ -61,3 +73,97 @@ def scan_summary(store: Store, scan_id: int) -> str:
         parts.append(not_assessed)
     parts.append(render_totals(store.scan_outcome_totals(scan_id)))
     return "\n".join(parts)
+
+
+def stored_report(store: Store) -> Report:
+    """The open findings and the latest outcome of every (cluster, rule), for the report
+    formats of ``scan`` and ``report``."""
+    rules = rule_infos()
+    names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
+    findings = []
+    for stored in store.open_findings():
+        key = stored.finding.cluster_key
+        info = rules.get(stored.finding.rule_id)
+        findings.append(
+            report_finding(
+                stored.finding,
+                key,
+                names.get(key, key),
+                digest=stored.fingerprint,
+                first_seen=stored.first_seen,
+                last_seen=stored.last_seen,
+                references=info.references if info is not None else (),
+            )
+        )
+    by_outcome: dict[str, list[ClusterOutcome]] = {"passed": [], "not_assessed": [], "error": []}
+    for row in store.outcomes():
+        if row.outcome in by_outcome:
+            name = names.get(row.cluster_key, row.cluster_key)
+            by_outcome[row.outcome].append(
+                ClusterOutcome(row.rule_id, name, row.cluster_key, row.reason)
+            )
+    return Report(
+        tuple(findings),
+        tuple(by_outcome["passed"]),
+        tuple(by_outcome["not_assessed"]),
+        tuple(by_outcome["error"]),
+        tuple(sorted(names.items(), key=lambda item: (item[1], item[0]))),
+        rules,
+    )
+
+
+def resolve_cluster(store: Store, cluster: str) -> str:
+    """A cluster key from its ARM id or its name (unique in the store)."""
+    keys = store.cluster_keys()
+    wanted = cluster.strip().lower()
+    if wanted in keys:
+        return wanted
+    named = [key for key in keys if key.rsplit("/", 1)[-1] == wanted]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise UsageError(
+            f"cluster name {cluster} is ambiguous; give its ARM id: {', '.join(sorted(named))}"
+        )
+    raise UsageError(f"no cluster {cluster} in the store: refresh the inventory first")
+
+
+def fleet_ranges(store: Store, cluster: str | None, now: datetime) -> list[RangeRow]:
+    """Every range of the fleet (or one cluster) with its forecast from the usage history."""
+    keys = [resolve_cluster(store, cluster)] if cluster else store.cluster_keys()
+    inventories = store.inventories(keys)
+    reports = store.latest_reports(keys)
+    history = {
+        usage.range_key: [
+            UsagePoint(point.at.ToDatetime(tzinfo=UTC), point.used) for point in usage.points
+        ]
+        for usage in store.usage_history(
+            {s for i in inventories.values() for s in pool_subnet_ids(i)},
+            since=now - USAGE_LOOKBACK,
+        )
+    }
+    rows = []
+    for key, inventory in sorted(inventories.items()):
+        stored = reports.get(key)
+        name = inventory.name or key.rsplit("/", 1)[-1]
+        for capacity in cluster_ranges(inventory, stored.report if stored else None):
+            points = history.get(capacity.range_id, [])
+            forecast = forecast_exhaustion(points, capacity.capacity, now=now) if points else None
+            rows.append(RangeRow(name, capacity, forecast))
+    return rows
+
+
+def growth_plan(
+    store: Store, cluster: str, nodes: int, max_pods: int | None, pool: str | None
+) -> tuple[str, str, list[GrowthPlan]]:
+    """(cluster name, pool name, plans) for growing ``pool`` of ``cluster`` to ``nodes``."""
+    key = resolve_cluster(store, cluster)
+    inventory = store.inventory(key)
+    if inventory is None:
+        raise UsageError(f"cluster {cluster} has no inventory: refresh it first")
+    try:
+        plans = plan_growth(inventory, nodes, max_pods=max_pods, pool=pool)
+    except (ValueError, PoolCapacityUnknown) as exc:
+        raise UsageError(str(exc)) from exc
+    chosen = pool or (inventory.agent_pools[0].name if inventory.agent_pools else "?")
+    return inventory.name or key, chosen, plans

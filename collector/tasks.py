@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery, chord, group
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import GroupResult
 
+from netaudit.collector.analysis.fleet import pool_subnet_ids
 from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
@@ -166,6 +167,10 @@ def scan_clusters(scan_id: int, cluster_keys: list[str]) -> dict[str, int]:
     return evaluation
 
 
+USAGE_LOOKBACK = timedelta(days=35)
+"""Usage history handed to the rules: as far back as the store keeps it."""
+
+
 def evaluate_chunk(
     store: Store, scan_id: int, cluster_keys: list[str], settings: RuleSettings
 ) -> dict[str, int]:
@@ -173,15 +178,25 @@ def evaluate_chunk(
     now = datetime.now(UTC)
     reports = store.latest_reports(cluster_keys)
     inventories = store.inventories(cluster_keys)
+    history = {
+        usage.range_key: usage
+        for usage in store.usage_history(
+            {s for i in inventories.values() for s in pool_subnet_ids(i)},
+            since=now - USAGE_LOOKBACK,
+        )
+    }
     evaluations = []
     for key in cluster_keys:
         stored = reports.get(key)
+        inventory = inventories.get(key)
+        subnets = pool_subnet_ids(inventory) if inventory is not None else set()
         facts = assemble_facts(
             key,
             report=stored.report if stored else None,
             report_received_at=stored.received_at if stored else None,
-            inventory=inventories.get(key),
+            inventory=inventory,
             now=now,
+            usage_history=[history[s] for s in sorted(subnets) if s in history],
         )
         evaluations.append(evaluate_cluster(facts, settings, RULES))
     recorded = store.record_evaluations(scan_id, evaluations, now=now)

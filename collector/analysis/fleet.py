@@ -34,6 +34,16 @@ def cluster_key(arm_resource_id: str) -> str:
     return arm_resource_id.strip().lower()
 
 
+def pool_subnet_ids(inventory: inventory_pb2.ClusterInventory) -> set[str]:
+    """The node and pod subnets of the cluster's pools, lower-cased."""
+    return {
+        subnet_id.lower()
+        for pool in inventory.agent_pools
+        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
+        if subnet_id
+    }
+
+
 def claim_kind(claim: audit_pb2.FleetClaim) -> str:
     kind = claim.WhichOneof("claim")
     if kind is None:
@@ -138,12 +148,7 @@ def _free_ips(inventory: inventory_pb2.ClusterInventory) -> dict[str, int]:
 
 def _route_tables(inventory: inventory_pb2.ClusterInventory) -> Iterator[audit_pb2.RouteTableClaim]:
     """Route tables on the subnets the cluster's pools use (as ARM returned the subnets)."""
-    used = {
-        subnet_id.lower()
-        for pool in inventory.agent_pools
-        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
-        if subnet_id
-    }
+    used = pool_subnet_ids(inventory)
     tables: dict[str, list[str]] = {}
     for subnet in inventory.subnets:
         if subnet.id.lower() in used and subnet.route_table_id:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from netaudit.v1 import audit_pb2, inventory_pb2
 
 DEFAULT_WINDOW = timedelta(days=14)
 DEFAULT_MIN_POINTS = 6
@@ -91,3 +93,25 @@ def _level_now(points: Sequence[UsagePoint], slope: float, now: datetime) -> flo
     """The trend line's value now: the median intercept (Theil-Sen), evaluated at ``now``."""
     intercepts = [p.used - slope * (p.at - now).total_seconds() / 86_400 for p in points]
     return statistics.median(intercepts)
+
+
+def usage_points(
+    inventory: inventory_pb2.ClusterInventory, *, now: datetime
+) -> list[audit_pb2.RangeUsage]:
+    """One point per subnet usage row (with a limit) of this inventory, taken when it was
+    refreshed (``now`` when it does not say): what a refresh adds to the usage history."""
+    at = (
+        inventory.refreshed_at.ToDatetime(tzinfo=UTC) if inventory.HasField("refreshed_at") else now
+    )
+    series: dict[str, audit_pb2.RangeUsage] = {}
+    for vnet in inventory.virtual_networks:
+        for usage in vnet.subnet_usages:
+            if usage.limit <= 0:
+                continue
+            key = usage.subnet_id.lower()
+            if key in series:
+                continue
+            entry = series[key] = audit_pb2.RangeUsage(range_key=key)
+            point = entry.points.add(used=int(usage.current_value), capacity=int(usage.limit))
+            point.at.FromDatetime(at)
+    return list(series.values())

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, timedelta
 
 from netaudit.collector.analysis.address_ranges import parse_address
+from netaudit.collector.analysis.forecast import UsagePoint, forecast_exhaustion
 from netaudit.collector.rules.rule import (
     DataSource,
     NotAssessed,
@@ -20,13 +21,75 @@ from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, report_pb2
 
+MIN_SPAN = timedelta(hours=24)
+"""A trend from less than a day of points says more about the day than the month."""
+
+
+def _forecast_exhaustion(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Each node and pod subnet's used IPs over the window, trended (Theil-Sen): full in
+    under ``warning_days`` is the base severity, under ``critical_days`` one level higher
+    (domain.md §5 IPX-001, §1.11). Flat or falling use passes; too few points over too
+    short a span cannot be judged."""
+    window = timedelta(days=rule.threshold("window_days", settings))
+    min_points = int(rule.threshold("min_points", settings))
+    warning = rule.threshold("warning_days", settings)
+    critical = rule.threshold("critical_days", settings)
+    history = {usage.range_key: usage for usage in view.facts.usage_history}
+    unjudged = []
+    for usage in view.utilisation:
+        key = usage.subnet_id.lower()
+        points = [
+            UsagePoint(point.at.ToDatetime(tzinfo=UTC), point.used)
+            for point in (history[key].points if key in history else ())
+        ]
+        recent = [p for p in points if view.now - window <= p.at <= view.now]
+        if len(recent) < min_points or recent[-1].at - recent[0].at < MIN_SPAN:
+            unjudged.append(
+                f"{_name(key)} has {len(recent)} usage point(s) in the last "
+                f"{window.days} days (the forecast needs {min_points} over at least a day)"
+            )
+            continue
+        forecast = forecast_exhaustion(
+            points, usage.limit, now=view.now, window=window, min_points=min_points
+        )
+        if forecast is None or forecast.days_to_full >= warning:
+            continue
+        severity = rule.graded(+1) if forecast.days_to_full < critical else rule.severity
+        yield rule.finding(
+            view,
+            resource=key,
+            severity=severity,
+            message=f"{usage.role} subnet {_name(key)} uses {usage.used} of {usage.limit} IPs "
+            f"and grows by {forecast.slope_per_day:.1f} a day: full in "
+            f"{forecast.days_to_full:.1f} days, around {forecast.full_at.date().isoformat()}",
+            evidence={
+                "used": usage.used,
+                "limit": usage.limit,
+                "slope_per_day": round(forecast.slope_per_day, 3),
+                "days_to_full": round(forecast.days_to_full, 1),
+                "full_at": forecast.full_at.date().isoformat(),
+                "points": forecast.points,
+                "window_days": round(forecast.window_days, 1),
+            },
+        )
+    if unjudged:
+        raise NotAssessed("; ".join(unjudged))
+
+
+def _name(resource_id: str) -> str:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 IPX_001 = Rule(
     id="IPX-001",
     title="Forecast IP exhaustion < 30 days",
     severity=audit_pb2.SEVERITY_HIGH,
     rationale=(
         "A subnet that fills at its current growth rate within a month blocks scaling before "
-        "anyone reacts to a utilisation alert."
+        "anyone reacts to a utilisation alert. The trend is the median slope between the "
+        "recorded usage points (Theil-Sen), so one burst during an upgrade does not set it."
     ),
     remediation=(
         "Plan the capacity now: add a pool on a bigger subnet, move to Azure CNI Overlay, or "
@@ -34,8 +97,26 @@ IPX_001 = Rule(
     ),
     references=("https://learn.microsoft.com/azure/aks/concepts-network-ip-address-planning",),
     data_source=DataSource.BOTH,
-    reads=(pending("a history of subnet IP usage for the forecast"),),
-    check=None,
+    # the usage history comes with the inventory's usages (one point per refresh)
+    reads=(inventory("cluster"), inventory("virtual_networks")),
+    check=_forecast_exhaustion,
+    thresholds=(
+        Threshold("warning_days", 30, "Days to full below which the finding is raised."),
+        Threshold(
+            "critical_days", 7, "Days to full below which it is one level higher (critical)."
+        ),
+        Threshold(
+            "window_days",
+            14,
+            "Days of usage points the trend is fitted to: two weeks spans weekday and "
+            "weekend load and follows a change of growth within days.",
+        ),
+        Threshold(
+            "min_points",
+            6,
+            "Usage points (inventory refreshes) in the window below which no forecast is made.",
+        ),
+    ),
 )
 
 

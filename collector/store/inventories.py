@@ -30,7 +30,8 @@ def refreshed_at(inventory: inventory_pb2.ClusterInventory, now: datetime) -> da
 
 def save_inventory(
     connection: Connection, inventory: inventory_pb2.ClusterInventory, *, now: datetime
-) -> None:
+) -> bool:
+    """Store the inventory unless a newer one is stored; whether it was."""
     key = cluster_key(inventory.arm_resource_id)
     if not key:
         raise InvalidInventory(
@@ -54,16 +55,19 @@ def save_inventory(
         payload=inventory.SerializeToString(deterministic=True),
     )
     new = insert.excluded
+    # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an upsert whose WHERE
+    # skipped the update, which would read as "stored".
     stored = connection.execute(
         insert.on_conflict_do_update(
             index_elements=[inventories_table.c.cluster_key],
             set_={"refreshed_at": new.refreshed_at, "payload": new.payload},
             # a retried or slow refresh must not overwrite a newer one
             where=new.refreshed_at >= inventories_table.c.refreshed_at,
-        )
-    )
-    if stored.rowcount:
+        ).returning(inventories_table.c.cluster_key)
+    ).first()
+    if stored is not None:
         replace_claims(connection, key, INVENTORY_SOURCE, inventory_claims(inventory))
+    return stored is not None
 
 
 def inventory(connection: Connection, key: str) -> inventory_pb2.ClusterInventory | None:

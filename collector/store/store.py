@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
@@ -18,6 +18,7 @@ from netaudit.collector.store import outcomes as outcome_rows
 from netaudit.collector.store import reports as report_rows
 from netaudit.collector.store import scans as scan_rows
 from netaudit.collector.store import tokens as token_rows
+from netaudit.collector.store import usage as usage_rows
 from netaudit.collector.store.clusters import cluster_key as normalized_key
 from netaudit.collector.store.engine import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -67,15 +68,18 @@ class Store:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         report_retention: int = report_rows.DEFAULT_RETENTION,
         clock: Callable[[], datetime] = utc_now,
+        usage_retention: timedelta = usage_rows.DEFAULT_RETENTION,
     ) -> None:
         """`busy_timeout`: seconds a SQLite writer waits for the lock.
-        `report_retention`: reports kept per cluster (the ones committed last)."""
+        `report_retention`: reports kept per cluster (the ones committed last).
+        `usage_retention`: how long usage-history points are kept."""
         if report_retention < 1:
             raise StoreError(f"report_retention must be at least 1, got {report_retention}")
         self._url = parse_url(url)
         self._engine = create_engine(url, busy_timeout=busy_timeout)
         self._writer = writer(self._engine)
         self._retention = report_retention
+        self._usage_retention = usage_retention
         self._clock = clock
         self._pid = os.getpid()
 
@@ -113,9 +117,17 @@ class Store:
     # -- reports -----------------------------------------------------------------
 
     def commit_report(
-        self, report: report_pb2.Report, *, agent_id: str, received_at: datetime
+        self,
+        report: report_pb2.Report,
+        *,
+        agent_id: str,
+        received_at: datetime,
+        payload: bytes | bytearray | None = None,
     ) -> CommitOutcome:
         """Commit once per report id (DUPLICATE after that); it is then the cluster's latest.
+
+        ``payload``: the bytes ``report`` was parsed from, stored as they are (ingest
+        passes the agent's bytes instead of a re-serialized copy); None serializes it.
 
         InvalidReport if unusable: StaleReport for a sequence not after one committed from
         the same (agent_id, agent epoch), ReportContradictsInventory for a cluster name or
@@ -128,6 +140,7 @@ class Store:
                 agent_id=agent_id,
                 received_at=aware("received_at", received_at),
                 retention=self._retention,
+                payload=payload,
             )
 
     def latest_report(self, cluster_key: str) -> StoredReport | None:
@@ -147,9 +160,26 @@ class Store:
     # -- inventories -------------------------------------------------------------
 
     def save_inventory(self, inventory: inventory_pb2.ClusterInventory) -> None:
-        """Upsert by cluster key; an older `refreshed_at` never replaces a newer one."""
+        """Upsert by cluster key; an older `refreshed_at` never replaces a newer one. The
+        subnets' usages become points of the usage history (pruned past its retention)."""
+        now = self._clock()
         with self._write() as connection:
-            inventory_rows.save_inventory(connection, inventory, now=self._clock())
+            inventory_rows.save_inventory(connection, inventory, now=now)
+            # a late, older refresh does not replace the inventory, but its reading is still
+            # a true point of the history, at its own time
+            usage_rows.record_usage(
+                connection,
+                inventory,
+                at=inventory_rows.refreshed_at(inventory, now),
+                retention=self._usage_retention,
+            )
+
+    def usage_history(
+        self, range_keys: Iterable[str], *, since: datetime
+    ) -> list[audit_pb2.RangeUsage]:
+        """Recorded use of these subnets since ``since``, oldest point first."""
+        with self._read() as connection:
+            return usage_rows.usage_series(connection, range_keys, since=aware("since", since))
 
     def inventory(self, cluster_key: str) -> inventory_pb2.ClusterInventory | None:
         with self._read() as connection:

@@ -182,3 +182,14 @@ agent_tokens = sa.Table(
     sa.Column("revoked_at", UtcDateTime, nullable=True),
     sa.Index("ix_agent_tokens_cluster_key", "cluster_key"),
 )
+
+usage_history = sa.Table(
+    "usage_history",
+    metadata,
+    # IPs in use per range (a subnet id, lower-cased) at each inventory refresh: the
+    # exhaustion forecast's input. One narrow row per point; old points are pruned.
+    sa.Column("range_key", sa.Text, primary_key=True),
+    sa.Column("at", UtcDateTime, primary_key=True),
+    sa.Column("used", sa.Integer, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+)

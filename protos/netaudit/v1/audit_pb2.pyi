@@ -56,6 +56,7 @@ class ClusterFacts(_message.Message):
     REPORT_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     INVENTORY_FIELD_NUMBER: _builtins.int
     EVALUATED_AT_FIELD_NUMBER: _builtins.int
+    USAGE_HISTORY_FIELD_NUMBER: _builtins.int
     cluster_key: _builtins.str
     """Lower-cased ARM resource id: the cluster's key everywhere."""
     @_builtins.property
@@ -70,6 +71,10 @@ class ClusterFacts(_message.Message):
 
     @_builtins.property
     def evaluated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def usage_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___RangeUsage]:
+        """IPs in use over time for the subnets the cluster uses (the forecast's input)."""
+
     def __init__(
         self,
         *,
@@ -78,14 +83,67 @@ class ClusterFacts(_message.Message):
         report_received_at: _timestamp_pb2.Timestamp | None = ...,
         inventory: _inventory_pb2.ClusterInventory | None = ...,
         evaluated_at: _timestamp_pb2.Timestamp | None = ...,
+        usage_history: _abc.Iterable[Global___RangeUsage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at", "usage_history", b"usage_history"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClusterFacts: _TypeAlias = ClusterFacts  # noqa: Y015
+
+@_typing.final
+class RangeUsage(_message.Message):
+    """RangeUsage is one range's recorded use, oldest point first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANGE_KEY_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    range_key: _builtins.str
+    """Lower-cased subnet resource id."""
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsagePoint]: ...
+    def __init__(
+        self,
+        *,
+        range_key: _builtins.str = ...,
+        points: _abc.Iterable[Global___UsagePoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points", "range_key", b"range_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RangeUsage: _TypeAlias = RangeUsage  # noqa: Y015
+
+@_typing.final
+class UsagePoint(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    used: _builtins.int
+    capacity: _builtins.int
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        used: _builtins.int = ...,
+        capacity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "capacity", b"capacity", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsagePoint: _TypeAlias = UsagePoint  # noqa: Y015
 
 @_typing.final
 class Finding(_message.Message):

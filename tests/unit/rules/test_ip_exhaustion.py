@@ -1,17 +1,20 @@
 """IP exhaustion rules with a check: pods failing IP allocation (IPX-002, agent events),
 service CIDR (IPX-003, inventory + agent report) and the VNet private-IP limit (IPX-005).
-The pending IPX-001/004 are covered by test_pending."""
+the forecast of exhaustion (IPX-001, the inventory's usage history). The pending IPX-004
+is covered by test_pending."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from netaudit.agent.gatherers import ip_allocation
 from netaudit.collector.rules import Outcome, ip_exhaustion
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
+    NOW,
     RuleCase,
     arm_json,
     evidence_has,
@@ -334,3 +337,76 @@ def test_ipx002_the_newest_message_is_kept_short() -> None:
     facts = events_facts(sandbox_event("web/a", long_message, RECENT))()
     (finding,) = evaluate(ip_exhaustion.IPX_002, facts).findings
     assert finding.evidence["message"] == long_message[: ip_exhaustion.MAX_MESSAGE_CHARS]
+
+
+# -- IPX-001 forecast of exhaustion ------------------------------------------------------
+
+
+def growth_facts(*used: float, days_apart: float = 1.0) -> audit_pb2.ClusterFacts:
+    """The recorded Azure CNI cluster on subnet1 (limit 251) whose usage history holds these
+    points, one every ``days_apart`` days, the last at the cases' clock (hand-made history:
+    ARM serves one usage reading per request, the store keeps one per refresh)."""
+    last = used[-1]
+    inventory = inventory_of(
+        recorded_cni_cluster(), vnets=[(vnet_body(), [usage_row(NODE_SUBNET_ID, last, 251)])]
+    )
+    facts = facts_of(inventory)
+    series = facts.usage_history.add(range_key=NODE_SUBNET_ID.lower())
+    for index, value in enumerate(used):
+        point = series.points.add(used=int(value), capacity=251)
+        point.at.FromDatetime(NOW - timedelta(days=days_apart * (len(used) - 1 - index)))
+    return facts
+
+
+CASES += [
+    # 10 a day with 81 left: full in 8.1 days
+    RuleCase(
+        "IPX-001",
+        "ten-a-day-81-left",
+        lambda: growth_facts(100, 110, 120, 130, 140, 150, 160, 170),
+        Outcome.FINDINGS,
+        check=evidence_has(days_to_full="8.1", slope_per_day="10", points="8"),
+    ),
+    RuleCase(
+        "IPX-001",
+        "thirty-a-day-is-critical",
+        lambda: growth_facts(20, 50, 80, 110, 140, 170, 200),
+        Outcome.FINDINGS,
+        check=lambda outcome: (
+            [f.severity for f in outcome.findings] == [audit_pb2.SEVERITY_CRITICAL]
+        ),
+    ),
+    RuleCase(
+        "IPX-001",
+        "flat-use",
+        lambda: growth_facts(170, 170, 171, 170, 170, 171, 170),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "IPX-001",
+        "one-a-day-lasts-months",
+        lambda: growth_facts(100, 101, 102, 103, 104, 105, 106),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "IPX-001",
+        "two-points-only",
+        lambda: growth_facts(100, 170),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("subnet1 has 2 usage point(s) in the last 14 days"),
+    ),
+    RuleCase(
+        "IPX-001",
+        "a-burst-of-points-within-an-hour",
+        lambda: growth_facts(100, 110, 120, 130, 140, 150, 160, days_apart=0.01),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("needs 6 over at least a day"),
+    ),
+    RuleCase(
+        "IPX-001",
+        "a-shorter-warning",
+        lambda: growth_facts(100, 110, 120, 130, 140, 150, 160, 170),
+        Outcome.PASSED,
+        settings={"IPX-001": {"warning_days": 7, "critical_days": 2}},
+    ),
+]
