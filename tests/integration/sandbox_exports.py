@@ -73,16 +73,27 @@ def live_inventories(sandbox: Sandbox) -> list[inventory_pb2.ClusterInventory]:
     return ArmReader.from_settings(azure, make_credential(azure)).read()
 
 
-def live_scan(sandbox: Sandbox, store: Store, reports: list[report_pb2.Report]) -> set[FindingKey]:
-    """Refresh the inventory from the sandbox ARM, commit the reports, scan; the open
-    findings."""
+def read_inventories(sandbox: Sandbox, store: Store) -> None:
+    """An inventory refresh from the sandbox's ARM, stored."""
     for inventory in live_inventories(sandbox):
         store.save_inventory(inventory)
-    for report in reports:
-        store.commit_report(report, agent_id="agent", received_at=datetime.now(UTC))
+
+
+def scan_in_process(store: Store) -> int:
+    """A scan through the scan's own chunk and fleet steps, in this process; its id."""
     scan_id = store.start_scan()
     evaluate_chunk(store, scan_id, store.cluster_keys(), RuleSettings())
     reduce_fleet(store, scan_id, RuleSettings())
+    return scan_id
+
+
+def live_scan(sandbox: Sandbox, store: Store, reports: list[report_pb2.Report]) -> set[FindingKey]:
+    """Refresh the inventory from the sandbox ARM, commit the reports, scan; the open
+    findings."""
+    read_inventories(sandbox, store)
+    for report in reports:
+        store.commit_report(report, agent_id="agent", received_at=datetime.now(UTC))
+    scan_in_process(store)
     return {
         (f.rule_id, f.cluster_key, f.resource, f.severity, f.message)
         for f in (stored.finding for stored in store.open_findings())

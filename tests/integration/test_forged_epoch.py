@@ -17,7 +17,11 @@ import pytest
 from netaudit.collector.store import CommitOutcome, StaleReport, Store, upgrade
 from netaudit.sandbox.runner import start_sandbox
 from netaudit.v1 import report_pb2
-from tests.integration.test_scan_verdicts import CLUSTER, gather, read_inventories, scan
+from tests.integration.sandbox_exports import agent_report as gather
+from tests.integration.sandbox_exports import read_inventories
+from tests.integration.sandbox_exports import scan_in_process as scan
+
+CLUSTER = "aks-overlay-priv-weu"
 
 WATCHED = ("DNS-002", "GWA-002")
 

@@ -9,16 +9,13 @@ and ports are what is tested.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +38,11 @@ from netaudit.collector.certificates import (
     load_server_tls,
 )
 from netaudit.collector.ingest.auth import Authenticator
-from netaudit.collector.ingest.server import RunningIngest, ServerOptions, start_ingest
+from netaudit.collector.ingest.server import ServerOptions
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
+from tests.integration.ingest_server import serving
 
 NETAUDIT = str(Path(sys.executable).with_name("netaudit"))
 CLUSTER_A = (
@@ -113,29 +111,10 @@ def running_collector(
         rejected_errors=(InvalidReport,),
         authenticator=authenticator,
     )
-    loop = asyncio.new_event_loop()
-    started: Future[RunningIngest] = Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def boot() -> None:
-            options = ServerOptions("127.0.0.1", 0, 600, tls=tls)
-            started.set_result(await start_ingest(servicer, options))
-
-        loop.run_until_complete(boot())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ingest = started.result(timeout=10)
     try:
-        yield Collector(store, f"127.0.0.1:{ingest.port}", f"127.0.0.1:{ingest.health_port}")
+        with serving(servicer, ServerOptions("127.0.0.1", 0, 600, tls=tls)) as (ingest, _loop):
+            yield Collector(store, f"127.0.0.1:{ingest.port}", f"127.0.0.1:{ingest.health_port}")
     finally:
-        asyncio.run_coroutine_threadsafe(ingest.stop(0), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
         store.close()
 
 

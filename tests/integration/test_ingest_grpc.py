@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +22,11 @@ import grpc
 import pytest
 
 from netaudit.collector.ingest.auth import Authenticator
-from netaudit.collector.ingest.server import RunningIngest, ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
+from tests.integration.ingest_server import serving
 
 
 @dataclass
@@ -49,25 +48,8 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
         rejected_errors=(InvalidReport,),
         authenticator=Authenticator.insecure(),
     )
-    loop = asyncio.new_event_loop()
-    started: Future[RunningIngest] = Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def boot() -> None:
-            started.set_result(await start_ingest(servicer, ServerOptions("127.0.0.1", 0, 600)))
-
-        loop.run_until_complete(boot())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ingest = started.result(timeout=10)
-    yield Collector(store, servicer, f"127.0.0.1:{ingest.port}", loop)
-    asyncio.run_coroutine_threadsafe(ingest.stop(0), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
+    with serving(servicer) as (ingest, loop):
+        yield Collector(store, servicer, f"127.0.0.1:{ingest.port}", loop)
     loop.close()
     store.close()
 

@@ -10,15 +10,12 @@ built against the sandbox's Kubernetes API.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +31,12 @@ from netaudit.agent.report import build_report, chunk_report, cluster_identity
 from netaudit.agent.spool import Spool
 from netaudit.agent.stream import CollectorClient
 from netaudit.collector.ingest.auth import Authenticator
-from netaudit.collector.ingest.server import RunningIngest, ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
 from netaudit.sandbox.runner import start_sandbox
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, inventory_pb2, report_pb2
 from tests.conftest import REPO
+from tests.integration.ingest_server import serving
 
 CLUSTER = "aks-overlay-priv-weu"
 REJECTED = ingest_pb2.ACK_STATUS_REJECTED
@@ -85,28 +82,8 @@ def collector(store: Store) -> Iterator[Collector]:
         rejected_errors=(InvalidReport,),
         authenticator=Authenticator.insecure(),
     )
-    loop = asyncio.new_event_loop()
-    started: Future[RunningIngest] = Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def boot() -> None:
-            started.set_result(await start_ingest(servicer, ServerOptions("127.0.0.1", 0, 600)))
-
-        loop.run_until_complete(boot())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ingest = started.result(timeout=10)
-    try:
+    with serving(servicer) as (ingest, _loop):
         yield Collector(store, f"127.0.0.1:{ingest.port}")
-    finally:
-        asyncio.run_coroutine_threadsafe(ingest.stop(0), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 @pytest.fixture

@@ -8,11 +8,8 @@ agent side is the agent's CollectorClient, or a raw client sending a chosen vers
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from concurrent import futures
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +22,11 @@ from netaudit.agent.errors import CollectorUnreachable
 from netaudit.agent.spool import Spool
 from netaudit.agent.stream import CollectorClient
 from netaudit.collector.ingest.auth import Authenticator
-from netaudit.collector.ingest.server import RunningIngest, ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.store import InvalidReport, Store, upgrade
 from netaudit.contract import CONTRACT_VERSION, PREVIOUS_CONTRACT_VERSION
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
+from tests.integration.ingest_server import serving
 
 CLUSTER_ID = (
     "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/"
@@ -55,26 +52,8 @@ def _start_collector(tmp_path: Path, **servicer_options: Any) -> Iterator[Collec
         authenticator=Authenticator.insecure(),
         **servicer_options,
     )
-    loop = asyncio.new_event_loop()
-    started: Future[RunningIngest] = Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def boot() -> None:
-            started.set_result(await start_ingest(servicer, ServerOptions("127.0.0.1", 0, 600)))
-
-        loop.run_until_complete(boot())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ingest = started.result(timeout=10)
-    yield Collector(store, f"127.0.0.1:{ingest.port}")
-    asyncio.run_coroutine_threadsafe(ingest.stop(0), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
+    with serving(servicer) as (ingest, _loop):
+        yield Collector(store, f"127.0.0.1:{ingest.port}")
     store.close()
 
 

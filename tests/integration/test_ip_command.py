@@ -15,7 +15,7 @@ import pytest
 from netaudit.collector.demo import write_config
 from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.runner import start_sandbox
-from tests.integration.test_scan_verdicts import read_inventories
+from tests.integration.sandbox_exports import read_inventories
 
 
 @pytest.fixture(scope="module")

@@ -14,52 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from netaudit.agent.config import load_settings
-from netaudit.agent.kube import Kube
-from netaudit.agent.report import build_report, cluster_identity
-from netaudit.collector.config import AzureSettings
-from netaudit.collector.inventory.arm import ArmReader, make_credential
-from netaudit.collector.rules import RuleSettings
 from netaudit.collector.store import Store, upgrade
-from netaudit.collector.tasks import evaluate_chunk, reduce_fleet
 from netaudit.sandbox.kube_api import KubeFaults
-from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
-from netaudit.v1 import report_pb2
+from netaudit.sandbox.runner import start_sandbox
+from tests.integration.sandbox_exports import agent_report as gather
+from tests.integration.sandbox_exports import read_inventories, scan_in_process
 
 CLUSTER = "aks-overlay-priv-weu"
 COREDNS_CONFIG_RULES = ("DNS-001", "DNS-002", "DNS-003", "DNS-005", "DNS-006", "DNS-011")
 
 
-def gather(cluster: SandboxCluster, dns_server: str) -> report_pb2.Report:
-    settings = load_settings(
-        {
-            "cluster": {"id": cluster.arm_resource_id, "region": cluster.region},
-            "dns": {"server": dns_server, "extra_probe_names": list(cluster.dns_probe_names)},
-        }
-    )
-    with Kube.connect(cluster.kubeconfig) as kube:
-        return build_report(kube, cluster_identity(settings.cluster), settings)
-
-
-def read_inventories(sandbox: Sandbox, store: Store) -> None:
-    azure = AzureSettings(
-        subscriptions=list(sandbox.subscriptions),
-        arm_url=sandbox.arm_url,
-        authority_url=sandbox.authority_url,
-        tenant_id=sandbox.tenant_id,
-        client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret,
-        ca_bundle=sandbox.ca_pem,
-    )
-    for inventory in ArmReader.from_settings(azure, make_credential(azure)).read():
-        store.save_inventory(inventory)
-
-
 def scan(store: Store) -> int:
-    scan_id = store.start_scan()
-    evaluate_chunk(store, scan_id, store.cluster_keys(), RuleSettings())
-    reduce_fleet(store, scan_id, RuleSettings())
-    return scan_id
+    return scan_in_process(store)
 
 
 @pytest.fixture
