@@ -9,11 +9,12 @@ STAMPS := .stamps
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test setup install system-deps proto proto-check proto-baseline lint typecheck importlint unit integration e2e bench clean help
+.PHONY: demo test setup install system-deps proto proto-check proto-baseline lint typecheck importlint unit integration e2e fuzz bench clean help
 
 help:
 	@echo "make demo      run the sandbox fleet, collector, worker and agents; print findings (ARGS=--serve keeps it up)"
 	@echo "make test      lint, type-check, import boundaries, proto staleness, then every test"
+	@echo "make fuzz      fuzz chunk reassembly and validation for 60 s (atheris if installed; not in make test)"
 	@echo "make proto     regenerate protobuf stubs from protos/"
 	@echo "make bench     run benchmarks under bench/ and write bench/results/"
 
@@ -22,6 +23,10 @@ demo: install
 
 test: install lint typecheck importlint proto-check
 	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider tests
+
+# Not part of `make test`: atheris when installed ($(BIN)/pip install atheris), else random inputs.
+fuzz: install
+	$(BIN)/python -m tests.fuzz.ingest_target --seconds 60
 
 setup: install
 
