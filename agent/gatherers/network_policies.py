@@ -213,6 +213,7 @@ def policies_per_namespace(
         report_pb2.NamespacePolicies(
             namespace=name,
             network_policies=digest.counts[name],
+            policies_examined=digest.counts[name],
             cilium_network_policies=cilium[name],
             policies=sorted(digest.summaries.get(name, []), key=lambda s: s.name),
         )

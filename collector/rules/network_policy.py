@@ -438,6 +438,7 @@ def _ip_block_on_cluster_ranges(
     if not ranges.all:
         raise NotAssessed(f"the cluster's address ranges are unknown: {'; '.join(ranges.unknown)}")
     invalid = list(ranges.invalid)
+    _require_policy_contents(agent)
     for namespace in agent.network_policies:
         for summary in namespace.policies:
             reaching = _reaching_blocks(summary, ranges.all, invalid)
@@ -516,6 +517,22 @@ def _missing_protocols(policies: list[report_pb2.NetworkPolicySummary]) -> list[
     return missing
 
 
+def _require_policy_contents(agent: report_pb2.Report) -> None:
+    """NotAssessed when the agent counted NetworkPolicies without examining them (an agent
+    older than the policy summaries): their absence is unknown, not "nothing relevant"."""
+    unread = [
+        namespace.namespace
+        for namespace in agent.network_policies
+        if namespace.policies_examined < namespace.network_policies
+    ]
+    if unread:
+        shown = ", ".join(sorted(unread)[:5])
+        raise NotAssessed(
+            f"the agent counted NetworkPolicies in {len(unread)} namespace(s) ({shown}) "
+            "without sending their contents: upgrade the agent"
+        )
+
+
 def _default_deny_without_local_dns(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
@@ -530,7 +547,9 @@ def _default_deny_without_local_dns(
     ]
     if not pools or not view.network.cilium_dataplane:
         return
-    for namespace in view.require_report().network_policies:
+    agent = view.require_report()
+    _require_policy_contents(agent)
+    for namespace in agent.network_policies:
         policies = list(namespace.policies)
         denying = [p.name for p in policies if _denies_local_dns(p)]
         missing = _missing_protocols(policies) if denying else []

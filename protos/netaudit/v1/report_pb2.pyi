@@ -518,9 +518,14 @@ class NamespacePolicies(_message.Message):
     NETWORK_POLICIES_FIELD_NUMBER: _builtins.int
     CILIUM_NETWORK_POLICIES_FIELD_NUMBER: _builtins.int
     POLICIES_FIELD_NUMBER: _builtins.int
+    POLICIES_EXAMINED_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
     network_policies: _builtins.int
     cilium_network_policies: _builtins.int
+    policies_examined: _builtins.int
+    """NetworkPolicies whose content the agent examined for `policies`. Agents older than
+    the summaries leave it 0: their empty `policies` mean "not read", not "none relevant".
+    """
     @_builtins.property
     def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkPolicySummary]:
         """The NetworkPolicies (networking.k8s.io/v1) the policy rules read: those with an
@@ -534,10 +539,11 @@ class NamespacePolicies(_message.Message):
         network_policies: _builtins.int = ...,
         cilium_network_policies: _builtins.int = ...,
         policies: _abc.Iterable[Global___NetworkPolicySummary] | None = ...,
+        policies_examined: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cilium_network_policies", b"cilium_network_policies", "namespace", b"namespace", "network_policies", b"network_policies", "policies", b"policies"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cilium_network_policies", b"cilium_network_policies", "namespace", b"namespace", "network_policies", b"network_policies", "policies", b"policies", "policies_examined", b"policies_examined"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

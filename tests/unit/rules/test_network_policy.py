@@ -645,3 +645,28 @@ def test_npl007_namespaces_without_default_deny_are_not_flagged() -> None:
 
 
 CASES += NPL_006_CASES + NPL_007_CASES
+
+
+def from_an_older_agent(facts: Facts) -> Facts:
+    """The report an agent older than the policy summaries sends: the same counts, no
+    contents, nothing examined."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        built = facts()
+        for namespace in built.report.network_policies:
+            del namespace.policies[:]
+            namespace.policies_examined = 0
+        return built
+
+    return build
+
+
+CASES += [
+    RuleCase("NPL-006", "older-agent-without-policy-contents",
+             from_an_older_agent(cilium_facts(REACHES_NODES)), Outcome.NOT_ASSESSED,
+             check=says("without sending their contents: upgrade the agent")),
+    RuleCase("NPL-007", "older-agent-without-policy-contents",
+             from_an_older_agent(cilium_facts(DEFAULT_DENY_EGRESS, alters=LOCAL_DNS)),
+             Outcome.NOT_ASSESSED,
+             check=says("counted NetworkPolicies in 1 namespace(s) (default)")),
+]  # fmt: skip
