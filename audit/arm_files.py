@@ -31,6 +31,12 @@ from typing import Any
 
 from netaudit.audit.errors import InputError
 from netaudit.collector.inventory import convert
+from netaudit.collector.inventory.references import (
+    addon_setting,
+    referenced_subnet_ids,
+    unique_gaps,
+    unique_ids,
+)
 from netaudit.v1 import inventory_pb2
 
 log = logging.getLogger(__name__)
@@ -272,9 +278,11 @@ class ClusterAssembly:
 
     def inventory(self, cluster: Found) -> inventory_pb2.ClusterInventory:
         inventory = convert.cluster_inventory(cluster.body, self._agent_pools(cluster))
-        for subnet_id in _subnet_ids(inventory):
+        for subnet_id in referenced_subnet_ids(inventory):
             self._add_subnet(inventory, subnet_id)
-        for vnet_id in _unique_ids(convert.parent_id(s, "subnets") for s in _subnet_ids(inventory)):
+        for vnet_id in unique_ids(
+            convert.parent_id(s, "subnets") for s in referenced_subnet_ids(inventory)
+        ):
             self._add_virtual_network(inventory, vnet_id)
         self._virtual_node_subnet(inventory)
         self._network_security_groups(inventory)
@@ -283,7 +291,7 @@ class ClusterAssembly:
         self._agic_gateway(inventory)
         modified = datetime.fromtimestamp(cluster.path.stat().st_mtime, UTC)
         inventory.refreshed_at.FromDatetime(modified)
-        inventory.gaps.extend(_unique_gaps(self.gaps))
+        inventory.gaps.extend(unique_gaps(self.gaps))
         return inventory
 
     def _missing(self, resource_id: str, what: str) -> None:
@@ -330,7 +338,7 @@ class ClusterAssembly:
     def _virtual_node_subnet(self, inventory: inventory_pb2.ClusterInventory) -> None:
         """The subnet the virtual nodes add-on names, in the VNets of the pools' subnets."""
         addon = inventory.addons.get(VIRTUAL_NODE_ADDON)
-        name = _setting(addon.config, VIRTUAL_NODE_SUBNET_KEY) if addon is not None else ""
+        name = addon_setting(addon.config, VIRTUAL_NODE_SUBNET_KEY) if addon is not None else ""
         if addon is None or not addon.enabled or not name:
             return
         pool_vnets = {
@@ -347,7 +355,7 @@ class ClusterAssembly:
                 have.add(wanted)
 
     def _network_security_groups(self, inventory: inventory_pb2.ClusterInventory) -> None:
-        for nsg_id in _unique_ids(s.network_security_group_id for s in inventory.subnets):
+        for nsg_id in unique_ids(s.network_security_group_id for s in inventory.subnets):
             found = self.catalogue.get(NSGS, nsg_id)
             if found is None:
                 self._missing(nsg_id, "this network security group (az network nsg show)")
@@ -439,7 +447,7 @@ class ClusterAssembly:
 
     def _agic_gateway(self, inventory: inventory_pb2.ClusterInventory) -> None:
         addon = inventory.addons.get(AGIC_ADDON)
-        gateway_id = _setting(addon.config, AGIC_GATEWAY_KEY) if addon is not None else ""
+        gateway_id = addon_setting(addon.config, AGIC_GATEWAY_KEY) if addon is not None else ""
         if addon is None or not addon.enabled or not gateway_id.startswith("/"):
             return
         found = self.catalogue.get(GATEWAYS, gateway_id)
@@ -449,39 +457,3 @@ class ClusterAssembly:
             )
             return
         inventory.application_gateways.append(convert.application_gateway(found.body))
-
-
-# The same selections as collector/inventory/arm.py (private there, and that module
-# imports the Azure SDK, which reading files does not need).
-
-
-def _subnet_ids(inventory: inventory_pb2.ClusterInventory) -> list[str]:
-    ids = [
-        subnet_id
-        for pool in inventory.agent_pools
-        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
-        if subnet_id
-    ]
-    if inventory.api_server_access.subnet_id:
-        ids.append(inventory.api_server_access.subnet_id)
-    return _unique_ids(ids)
-
-
-def _setting(config: Mapping[str, str], key: str) -> str:
-    wanted = key.lower()
-    return next((value for name, value in config.items() if name.lower() == wanted), "")
-
-
-def _unique_ids(ids: Iterable[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for resource_id in ids:
-        if resource_id:
-            seen.setdefault(resource_id.lower(), resource_id)
-    return list(seen.values())
-
-
-def _unique_gaps(gaps: Iterable[inventory_pb2.InventoryGap]) -> list[inventory_pb2.InventoryGap]:
-    seen: dict[tuple[str, str], inventory_pb2.InventoryGap] = {}
-    for gap in gaps:
-        seen.setdefault((gap.resource_id.lower(), gap.reason), gap)
-    return list(seen.values())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -48,6 +48,12 @@ from netaudit.collector.inventory.errors import (
     SubscriptionAccessDenied,
     TransientArmError,
     UnknownSubscriptionError,
+)
+from netaudit.collector.inventory.references import (
+    addon_setting,
+    referenced_subnet_ids,
+    unique_gaps,
+    unique_ids,
 )
 from netaudit.v1 import inventory_pb2
 
@@ -286,11 +292,13 @@ class ArmReader:
             )
         inventory = convert.cluster_inventory(payload, pools)
 
-        for subnet_id in _subnet_ids(inventory):
+        for subnet_id in referenced_subnet_ids(inventory):
             subnet = self._attempt(gaps, state, subnet_id, partial(self._subnet, subnet_id))
             if subnet is not None:
                 inventory.subnets.append(subnet)
-        for vnet_id in _unique_ids(convert.parent_id(s, "subnets") for s in _subnet_ids(inventory)):
+        for vnet_id in unique_ids(
+            convert.parent_id(s, "subnets") for s in referenced_subnet_ids(inventory)
+        ):
             read_vnet = partial(self._virtual_network, vnet_id, state)
             vnet = self._attempt(gaps, state, vnet_id, read_vnet)
             if vnet is not None:
@@ -303,7 +311,7 @@ class ArmReader:
         self._agic_gateway(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
-        inventory.gaps.extend(_unique_gaps(gaps))
+        inventory.gaps.extend(unique_gaps(gaps))
         return inventory
 
     def _agent_pools(self, cluster_id: str) -> list[Payload]:
@@ -348,7 +356,7 @@ class ArmReader:
         the VNets of the pools' subnets; one those VNets do not embed does not exist, and
         the inventory then holds no such subnet (VND-003 judges that)."""
         addon = inventory.addons.get(VIRTUAL_NODE_ADDON)
-        name = _setting(addon.config, VIRTUAL_NODE_SUBNET_KEY) if addon is not None else ""
+        name = addon_setting(addon.config, VIRTUAL_NODE_SUBNET_KEY) if addon is not None else ""
         if addon is None or not addon.enabled or not name:
             return
         pool_vnets = {
@@ -378,7 +386,7 @@ class ArmReader:
         state: _Read,
     ) -> None:
         """The NSG of every subnet in the inventory, each once."""
-        for nsg_id in _unique_ids(s.network_security_group_id for s in inventory.subnets):
+        for nsg_id in unique_ids(s.network_security_group_id for s in inventory.subnets):
             nsg = self._attempt(gaps, state, nsg_id, partial(self._network_security_group, nsg_id))
             if nsg is not None:
                 inventory.network_security_groups.append(nsg)
@@ -453,7 +461,7 @@ class ArmReader:
     ) -> None:
         """The Application Gateway the AGIC add-on's ``effectiveApplicationGatewayId`` names."""
         addon = inventory.addons.get(AGIC_ADDON)
-        gateway_id = _setting(addon.config, AGIC_GATEWAY_KEY) if addon is not None else ""
+        gateway_id = addon_setting(addon.config, AGIC_GATEWAY_KEY) if addon is not None else ""
         if addon is None or not addon.enabled or not gateway_id.startswith("/"):
             return
         read = partial(self._application_gateway, gateway_id)
@@ -640,38 +648,3 @@ def _is_http_401(exc: ClientAuthenticationError) -> bool:
     """A 401 answer from ARM (azure-core raises ClientAuthenticationError for it), as
     opposed to a token that could not be obtained at all."""
     return exc.response is not None and exc.status_code == 401
-
-
-def _subnet_ids(inventory: inventory_pb2.ClusterInventory) -> list[str]:
-    ids = [
-        subnet_id
-        for pool in inventory.agent_pools
-        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
-        if subnet_id
-    ]
-    if inventory.api_server_access.subnet_id:
-        ids.append(inventory.api_server_access.subnet_id)
-    return _unique_ids(ids)
-
-
-def _setting(config: Mapping[str, str], key: str) -> str:
-    """An add-on config value by key, ignoring case (ARM and the CLI differ)."""
-    wanted = key.lower()
-    return next((value for name, value in config.items() if name.lower() == wanted), "")
-
-
-def _unique_ids(ids: Iterable[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for resource_id in ids:
-        if resource_id:
-            seen.setdefault(resource_id.lower(), resource_id)
-    return list(seen.values())
-
-
-def _unique_gaps(
-    gaps: Iterable[inventory_pb2.InventoryGap],
-) -> list[inventory_pb2.InventoryGap]:
-    seen: dict[tuple[str, str], inventory_pb2.InventoryGap] = {}
-    for gap in gaps:
-        seen.setdefault((gap.resource_id.lower(), gap.reason), gap)
-    return list(seen.values())
