@@ -3,15 +3,17 @@
 Chunks of one report arrive in order on one stream (index 0..count-1), and one report
 at a time: a chunk of another report while one is incomplete ends the stream
 (ReportInterleaved; the agent resends both, whole). A chunk out of order, a count
-that changes, or a report over the size limit is refused, once: the rest of a refused
-report's chunks are dropped unanswered. A report still incomplete when the stream
-ends is the servicer's to report.
+that changes, or a report over the size limit is refused, once: every later chunk of a
+refused report on the stream (a chunk 0 after a refused chunk 1 included) is dropped
+unanswered. A report still incomplete when the stream ends is the servicer's to report.
 
 Memory: the chunks are appended to one bytearray as they arrive (no list of chunks,
 no joined copy), the message is parsed from it, and the store keeps those same bytes
-(no re-serialized copy). Every byte kept, and the decoded message's estimated size,
-is reserved from the process-wide ``ByteBudget`` first (BudgetExhausted otherwise),
-and released once the report is committed or dropped.
+(no re-serialized copy). The report's declared size (chunk count x first chunk) is
+reserved from the process-wide ``ByteBudget`` at its first chunk, any excess as larger
+chunks arrive, and the decoded message's estimated size before parsing
+(BudgetExhausted otherwise); all of it is released once the report is committed or
+dropped.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class _Partial:
     started: float
     data: bytearray = field(default_factory=bytearray)
     received: int = 0
+    reserved: int = 0
+    """Budget bytes held for this report: its declared size from the first chunk on."""
 
 
 @dataclass
@@ -92,7 +96,7 @@ class Reassembler:
 
         ChunkRejected once per refused report: its later chunks are dropped (None).
         ReportInterleaved, or BudgetExhausted (budget.py): the stream must end."""
-        if chunk.report_id == self._refused and chunk.chunk_index > 0:
+        if chunk.report_id == self._refused:
             return None
         self._refused = None
         try:
@@ -114,42 +118,60 @@ class Reassembler:
                 "chunks: one report at a time per stream; nothing of either is stored, "
                 "resend them one after the other"
             )
+        if partial is None and chunk.chunk_index != 0:
+            raise ChunkRejected(f"report {clip(chunk.report_id)} did not start at chunk 0")
+        data = chunk.data  # each read of a bytes field is a copy: read it once
         if partial is None:
-            if chunk.chunk_index != 0:
-                raise ChunkRejected(f"report {clip(chunk.report_id)} did not start at chunk 0")
-            partial = _Partial(
-                chunk.report_id,
-                chunk.chunk_count,
-                chunk.agent_epoch,
-                chunk.sequence,
-                self._clock(),
-            )
-            self._partial = partial
-        self._append(chunk, partial)
+            partial = self._start(chunk, len(data))
+        self._append(chunk, data, partial)
         if partial.received < partial.chunk_count:
             return None
         self._partial = None
         return self._decode(partial)
 
-    def _append(self, chunk: ingest_pb2.ReportChunk, partial: _Partial) -> None:
+    def _start(self, chunk: ingest_pb2.ReportChunk, first_chunk_bytes: int) -> _Partial:
+        """A new report, its declared size (chunk count x first chunk) reserved at once.
+
+        Reserving up front, not chunk by chunk, refuses a report the budget cannot hold
+        at its first chunk: the streams assembling at any time are those whose reports
+        fit, and every other stream ends before it sends the rest."""
+        declared = min(chunk.chunk_count * first_chunk_bytes, self._max)
+        self._reserve(declared, chunk.report_id)
+        partial = _Partial(
+            chunk.report_id,
+            chunk.chunk_count,
+            chunk.agent_epoch,
+            chunk.sequence,
+            self._clock(),
+            reserved=declared,
+        )
+        self._partial = partial
+        return partial
+
+    def _reserve(self, size: int, report_id: str) -> None:
+        self._budget.reserve(size, f"report {clip(report_id)}")
+
+    def _append(self, chunk: ingest_pb2.ReportChunk, data: bytes, partial: _Partial) -> None:
         if chunk.chunk_count != partial.chunk_count or chunk.chunk_index != partial.received:
             self.close()
             raise ChunkRejected(
                 f"report {clip(chunk.report_id)}: chunk {chunk.chunk_index}/{chunk.chunk_count} "
                 f"out of order (expected {partial.received}/{partial.chunk_count})"
             )
-        data = chunk.data  # each read of a bytes field is a copy: read it once
         if len(partial.data) + len(data) > self._max:
             self.close()
             raise ChunkRejected(
                 f"report {clip(chunk.report_id)} exceeds {self._max} bytes; "
                 "raise ingest.max_report_bytes if the cluster is really that large"
             )
-        try:
-            self._budget.reserve(len(data), f"report {clip(chunk.report_id)}")
-        except Exception:
-            self.close()
-            raise
+        beyond = len(partial.data) + len(data) - partial.reserved
+        if beyond > 0:  # chunks larger than the first: reserve the difference
+            try:
+                self._reserve(beyond, chunk.report_id)
+            except Exception:
+                self.close()
+                raise
+            partial.reserved += beyond
         partial.data += data
         partial.received += 1
 
@@ -159,10 +181,10 @@ class Reassembler:
         try:
             self._budget.reserve(decoded, f"decoding report {clip(partial.report_id)}")
         except Exception:
-            self._budget.release(size)
+            self._budget.release(partial.reserved)
             raise
         complete = CompleteReport(
-            report_pb2.Report(), size, partial.data, self._budget, size + decoded
+            report_pb2.Report(), size, partial.data, self._budget, partial.reserved + decoded
         )
         try:
             self._parse(partial, complete)
@@ -198,7 +220,7 @@ class Reassembler:
     def close(self) -> None:
         """Drop the incomplete report, if any, and release its bytes."""
         if self._partial is not None:
-            self._budget.release(len(self._partial.data))
+            self._budget.release(self._partial.reserved)
             self._partial = None
 
     @property

@@ -163,10 +163,27 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
         context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
     ) -> AsyncIterator[ingest_pb2.StreamResponse]:
+        # Every refusal ends the call with set_code and a return, never context.abort():
+        # abort's AbortError ties the call's state into a reference cycle, and the call
+        # (with every message gRPC buffered for it) then lives until the cyclic garbage
+        # collector runs, which big byte buffers hardly ever trigger: 1 GiB of refused
+        # partial reports stayed resident.
+        try:
+            async for response in self._serve(request_iterator, context):
+                yield response
+        except StreamEnded as ended:
+            context.set_code(ended.code)
+            context.set_details(ended.details)
+
+    async def _serve(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
+        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
+    ) -> AsyncIterator[ingest_pb2.StreamResponse]:
         identity = await self._identify(context)
-        hello = await self._read_hello(request_iterator, context)
+        hello = await self._read_hello(request_iterator)
         if identity is not None:
-            await self._authorize(context, identity, hello.cluster.arm_resource_id)
+            _authorize(identity, hello.cluster.arm_resource_id, context.peer())
         cluster_key = hello.cluster.arm_resource_id.lower()
         outgoing: asyncio.Queue[object] = asyncio.Queue()
         stream = (asyncio.get_running_loop(), outgoing)
@@ -187,12 +204,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     break
                 assert isinstance(item, ingest_pb2.StreamResponse)
                 yield item
-            try:
-                await reader
-            except PermissionDenied as denied:
-                await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(denied))
-            except StreamEnded as ended:
-                await context.abort(ended.code, ended.details)
+            # gather(return_exceptions) hands the reader's exception over without
+            # re-raising it here: re-raised, its traceback would hold this frame, which
+            # holds the task, which holds the exception (a cycle keeping the call alive).
+            (outcome,) = await asyncio.gather(reader, return_exceptions=True)
+            if isinstance(outcome, PermissionDenied):
+                raise _refusal(grpc.StatusCode.PERMISSION_DENIED, str(outcome), context.peer())
+            if isinstance(outcome, StreamEnded):
+                raise StreamEnded(outcome.code, outcome.details)
+            if isinstance(outcome, BaseException):
+                raise outcome
         finally:
             reader.cancel()
             if self._streams.get(cluster_key) is stream:
@@ -203,52 +224,29 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self,
         context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
     ) -> Identity | None:
+        peer = context.peer()
         try:
             return await self._authenticator.identify(
                 context.invocation_metadata() or (), context.auth_context()
             )
         except Unauthenticated as exc:
-            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            raise _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc), peer) from None
         except PermissionDenied as exc:
-            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            raise _refusal(grpc.StatusCode.PERMISSION_DENIED, str(exc), peer) from None
         except CredentialCheckFailed as exc:
-            await self._refuse(context, grpc.StatusCode.UNAVAILABLE, str(exc))
-        return None
-
-    async def _authorize(
-        self,
-        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
-        identity: Identity,
-        cluster_id: str,
-    ) -> None:
-        try:
-            identity.require(cluster_id, "hello")
-        except PermissionDenied as exc:
-            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
-
-    async def _refuse(
-        self,
-        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
-        code: grpc.StatusCode,
-        why: str,
-    ) -> None:
-        log.warning("stream refused", extra={"code": code.name, "why": why, "peer": context.peer()})
-        await context.abort(code, why)
+            raise _refusal(grpc.StatusCode.UNAVAILABLE, str(exc), peer) from None
 
     async def _read_hello(
-        self,
-        request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
-        context: grpc.aio.ServicerContext[ingest_pb2.StreamRequest, ingest_pb2.StreamResponse],
+        self, request_iterator: AsyncIterator[ingest_pb2.StreamRequest]
     ) -> ingest_pb2.AgentHello:
         first = await anext(request_iterator, None)
         if first is None or first.WhichOneof("message") != "hello":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "first message must be hello")
-        assert first is not None
+            raise StreamEnded(grpc.StatusCode.INVALID_ARGUMENT, "first message must be hello")
         refusal = contract_refusal(first.hello.contract_version, self._contract_versions)
         if refusal is not None:
-            await self._refuse(context, grpc.StatusCode.FAILED_PRECONDITION, refusal)
+            raise StreamEnded(grpc.StatusCode.FAILED_PRECONDITION, refusal)
         if not first.hello.cluster.arm_resource_id:
-            await context.abort(
+            raise StreamEnded(
                 grpc.StatusCode.INVALID_ARGUMENT, "hello.cluster.arm_resource_id is required"
             )
         return first.hello
@@ -265,6 +263,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             async for chunk in _chunks(request_iterator):
                 ack = await self._accept_chunk(reassembler, chunk, hello)
+                del chunk  # not held while the next message is awaited
                 if ack is not None:
                     outgoing.put_nowait(ingest_pb2.StreamResponse(ack=ack))
             if reassembler.pending:
@@ -411,6 +410,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         )
 
 
+def _refusal(code: grpc.StatusCode, why: str, peer: str) -> StreamEnded:
+    log.warning("stream refused", extra={"code": code.name, "why": why, "peer": peer})
+    return StreamEnded(code, why)
+
+
+def _authorize(identity: Identity, cluster_id: str, peer: str) -> None:
+    try:
+        identity.require(cluster_id, "hello")
+    except PermissionDenied as exc:
+        raise _refusal(grpc.StatusCode.PERMISSION_DENIED, str(exc), peer) from None
+
+
 def contract_refusal(version: int, accepted: tuple[int, int]) -> str | None:
     """Why a hello's contract version is refused, naming the (current, previous)
     versions accepted and which side to upgrade; None when it is accepted."""
@@ -432,7 +443,10 @@ async def _chunks(
     try:
         async for request in request_iterator:
             if request.WhichOneof("message") == "chunk":
-                yield request.chunk
+                chunk = request.chunk
+                del request
+                yield chunk
+                del chunk
     except DecodeError as exc:
         raise StreamEnded(
             grpc.StatusCode.INVALID_ARGUMENT,

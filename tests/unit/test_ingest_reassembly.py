@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from netaudit.collector.ingest.budget import BudgetExhausted, ByteBudget
 from netaudit.collector.ingest.reassembly import ChunkRejected, Reassembler
 from netaudit.v1 import ingest_pb2, report_pb2
 
@@ -95,3 +96,58 @@ def test_report_without_cluster_id_is_refused() -> None:
     )
     with pytest.raises(ChunkRejected, match=r"no cluster\.arm_resource_id"):
         Reassembler(1 << 20, 60).add(chunk)
+
+
+def test_a_report_the_budget_cannot_hold_is_refused_at_its_first_chunk() -> None:
+    """The declared size (chunk count x first chunk) is reserved at chunk 0: a stream
+    whose report does not fit ends before it sends the rest."""
+    chunks = _chunks(_report(nodes=200), 1000)
+    budget = ByteBudget(len(chunks) * 1000 - 1)
+    with pytest.raises(BudgetExhausted):
+        Reassembler(1 << 20, 60, budget).add(chunks[0])
+    assert budget.reserved == 0
+
+
+def test_the_declared_size_is_held_until_the_report_is_dropped() -> None:
+    chunks = _chunks(_report(nodes=200), 1000)
+    budget = ByteBudget(1 << 30)
+    assembler = Reassembler(1 << 20, 60, budget)
+    assembler.add(chunks[0])
+    assert budget.reserved == len(chunks) * 1000
+    assembler.close()
+    assert budget.reserved == 0
+
+
+def test_a_committed_report_releases_everything_it_reserved() -> None:
+    chunks = _chunks(_report(nodes=200), 1000)
+    budget = ByteBudget(1 << 30)
+    assembler = Reassembler(1 << 20, 60, budget)
+    complete = [assembler.add(chunk) for chunk in chunks][-1]
+    assert complete is not None and budget.reserved > 0
+    complete.release()
+    assert budget.reserved == 0
+
+
+def test_chunks_larger_than_the_first_reserve_the_difference() -> None:
+    small = ingest_pb2.ReportChunk(report_id="r", chunk_index=0, chunk_count=2, data=b"a" * 10)
+    large = ingest_pb2.ReportChunk(report_id="r", chunk_index=1, chunk_count=2, data=b"b" * 100)
+    budget = ByteBudget(50)
+    assembler = Reassembler(1 << 20, 60, budget)
+    assembler.add(small)
+    assert budget.reserved == 20
+    with pytest.raises(BudgetExhausted):
+        assembler.add(large)
+    assert budget.reserved == 0
+
+
+def test_every_later_chunk_of_a_refused_report_is_dropped_unanswered() -> None:
+    """Chunk 1 before chunk 0: one refusal; chunk 0 after it does not start the report
+    afresh (which would end in a second refusal at chunk 2)."""
+    chunks = _chunks(_report(), 100)
+    assembler = Reassembler(max_report_bytes=1 << 20, timeout_seconds=60)
+    with pytest.raises(ChunkRejected, match="did not start at chunk 0"):
+        assembler.add(chunks[1])
+    assert [assembler.add(chunk) for chunk in [chunks[0], *chunks[2:]]] == [None] * (
+        len(chunks) - 1
+    )
+    assert assembler.pending == 0
