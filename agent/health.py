@@ -33,7 +33,7 @@ REPORT_SOURCE = "report"
 OTHER_SOURCE = "other"
 """Where a gap from a source not declared up front is counted, so labels stay bounded."""
 GATHER_DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-"""Seconds: a small cluster gathers in about a second, 5,000 nodes in about a minute."""
+"""Seconds: from a small cluster's second or so up to twice the default 300 s interval."""
 
 Clock = Callable[[], float]
 
@@ -245,7 +245,8 @@ class AgentMetrics(Collector):
         yield errors
         yield _counter(
             "netaudit_agent_collector_reconnects",
-            "Times the stream to the collector failed and the agent reconnected.",
+            "Times the stream to the collector failed or could not be opened, each followed "
+            "by a reconnect after a backoff delay.",
             health.reconnects(),
         )
 
