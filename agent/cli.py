@@ -234,6 +234,24 @@ def run_command(
             "--interval", help="Seconds between reports (default 300).", metavar="SECONDS"
         ),
     ] = None,
+    health_address: Annotated[
+        str | None,
+        typer.Option(
+            "--health-address",
+            help="Address of /healthz and /metrics (default 127.0.0.1; the pod IP or 0.0.0.0 "
+            "for kubelet probes and scrapes).",
+            metavar="ADDRESS",
+        ),
+    ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            "--health-port",
+            help="Port of /healthz and /metrics (default 9102; 0 turns them off). Not served "
+            "with --once.",
+            metavar="PORT",
+        ),
+    ] = None,
     tls_root_cert: TlsRootCert = None,
     tls_server_name: TlsServerName = None,
     token_file: TokenFile = None,
@@ -260,6 +278,7 @@ def run_command(
             },
             spool={"dir": spool_dir},
             gather={"interval_seconds": interval},
+            health={"address": health_address, "port": health_port},
         )
         run(settings, once=once, stop=None if once else _stop_on_signals())
 

@@ -270,6 +270,31 @@ class DnsSettings(BaseModel):
         return list(dict.fromkeys([*self.probe_names, *self.extra_probe_names]))
 
 
+class HealthSettings(BaseModel):
+    """The agent's own ``/healthz`` and ``/metrics``, served by `run` (not `run --once`)."""
+
+    address: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address they listen on. Loopback keeps them private to the pod; a chart "
+        "that probes them from the kubelet or scrapes them sets the pod IP or 0.0.0.0.",
+    )
+    port: int = Field(
+        default=9102,
+        ge=0,
+        le=65535,
+        description="Port of /healthz and /metrics; 0 turns both off. 9102 sits beside the "
+        "collector's 9000 and the CoreDNS (9153) and azure-cns (10092) ports the agent reads.",
+    )
+    unhealthy_after_intervals: float = Field(
+        default=3.0,
+        gt=1,
+        description="/healthz fails once the last report the collector acknowledged is older "
+        "than this many report intervals (count). 3 rides out a collector restart or one slow "
+        "report; a stuck agent is restarted after three missed reports, not one.",
+    )
+
+
 class AgentSettings(BaseSettings):
     """Everything the agent can be told."""
 
@@ -285,6 +310,7 @@ class AgentSettings(BaseSettings):
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
     gather: GatherSettings = Field(default_factory=GatherSettings)
     dns: DnsSettings = Field(default_factory=DnsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level; INFO logs one line per report and per stream event."
     )

@@ -21,7 +21,7 @@ class KubeError(AgentError):
     """A read from the Kubernetes API failed.
 
     ``reason`` is the Gap vocabulary of report.proto: forbidden, not_found,
-    error or timeout.
+    error, timeout or expired.
     """
 
     reason = "error"
@@ -52,9 +52,9 @@ class KubeNotFound(KubeError):
 
 
 class KubeGone(KubeError):
-    """410: a list continue token expired; the list must restart."""
+    """410: a list continue token expired; the list must restart (a second time is a gap)."""
 
-    reason = "error"
+    reason = "expired"
 
 
 class KubeTimeout(KubeError):

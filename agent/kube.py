@@ -189,8 +189,11 @@ class Kube:
     ) -> Iterator[KubeObject]:
         """Every object of a kind, read in pages of ``limit`` with ``continue``.
 
-        An expired continue token (410 Gone) restarts the list once; objects
-        already yielded are not yielded again.
+        An expired continue token (410 Gone) restarts the list from its first
+        page, once; objects already yielded are not yielded again. The fresh
+        continue token a 410 may carry is not used: it continues at the latest
+        revision, an inconsistent list. A second expiry raises ``KubeGone``
+        (gap reason ``expired``).
         """
         label = resource_label(group, version, plural)
         path = resource_path(group, version, plural, namespace)
@@ -208,9 +211,15 @@ class Kube:
                 query.append(("continue", continue_token))
             try:
                 page = self._get_json(path, query, label, accept=accept)
-            except KubeGone:
-                if restarted or continue_token is None:
+            except KubeGone as error:
+                if continue_token is None:
                     raise
+                if restarted:
+                    raise KubeGone(
+                        label,
+                        f"the list expired again after one restart: {error.message}",
+                        error.status,
+                    ) from error
                 log.info("list %s: continue token expired, restarting the list", label)
                 restarted, continue_token = True, None
                 continue

@@ -7,10 +7,15 @@ import logging
 import os
 import socket
 import threading
+import time
+from contextlib import ExitStack
 
 from netaudit.agent.config import AgentSettings, require_for_run
 from netaudit.agent.errors import CollectorUnreachable
+from netaudit.agent.gatherers import GATHERERS
 from netaudit.agent.gatherers.gatherer import KubeReader
+from netaudit.agent.health import AgentHealth, metrics_registry
+from netaudit.agent.health_server import HealthServer
 from netaudit.agent.kube import Kube
 from netaudit.agent.logs import log_context
 from netaudit.agent.report import ReportSequence, build_report, cluster_identity
@@ -50,22 +55,42 @@ class Runner:
         self.hello = ingest_pb2.AgentHello(
             agent_id=agent_id(), cluster=self.identity, agent_epoch=self.sequence.epoch
         )
+        self.health = AgentHealth(
+            settings.gather.interval_seconds,
+            settings.health.unhealthy_after_intervals,
+            sources=("identity", *(gatherer.name for gatherer in GATHERERS)),
+        )
         self.wake = threading.Event()
         self.client = CollectorClient(
             settings.collector,
             self.spool,
             self.hello,
             on_report_request=lambda _request: self.wake.set(),
+            events=self.health,
         )
 
     def gather(self) -> report_pb2.Report:
         """Build one report and spool it (then the stream may send it)."""
-        report = build_report(self.kube, self.identity, self.settings, sequence=self.sequence)
+        started = time.perf_counter()
+        try:
+            report = build_report(self.kube, self.identity, self.settings, sequence=self.sequence)
+            data = report.SerializeToString()
+            self.spool.put_bytes(data, report.report_id, report.agent_epoch, report.sequence)
+        except Exception:
+            self.health.gather_failed()
+            raise
+        self.health.report_gathered(report, len(data), time.perf_counter() - started)
         # The hello of the next connection carries what the report learnt (server version).
         self.hello.cluster.CopyFrom(report.cluster)
-        self.spool.put(report)
         self.client.notify()
         return report
+
+    def serve_health(self) -> HealthServer | None:
+        """Start /healthz and /metrics unless their port is 0."""
+        if not self.settings.health.port:
+            return None
+        registry = metrics_registry(self.health, self.spool)
+        return HealthServer(self.settings.health, self.health, registry)
 
     def run_once(self) -> report_pb2.Report:
         """One report, sent with whatever else is spooled; returns once it is acked."""
@@ -120,4 +145,8 @@ def run(settings: AgentSettings, *, once: bool, stop: threading.Event | None = N
         if once:
             runner.run_once()
             return
-        runner.run_forever(stop or threading.Event())
+        with ExitStack() as serving:
+            health_server = runner.serve_health()
+            if health_server is not None:
+                serving.enter_context(health_server)
+            runner.run_forever(stop or threading.Event())

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 
@@ -40,6 +41,24 @@ REMOVING_STATUSES = {
 }
 
 ReportRequestHandler = Callable[[ingest_pb2.ReportRequest], None]
+
+
+class StreamEvents(Protocol):
+    """Who hears what happens on the stream (the agent's health)."""
+
+    def report_acked(self, report_id: str) -> None:
+        """The collector committed the report, or already had it."""
+
+    def reconnecting(self) -> None:
+        """The stream failed; the agent will connect again after a delay."""
+
+
+class _Unheard:
+    def report_acked(self, report_id: str) -> None:
+        pass
+
+    def reconnecting(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -247,6 +266,7 @@ class _Session:
         if ack.status in REMOVING_STATUSES:
             self._spool.remove(ack.report_id)
             log.info("report %s acked: %s", ack.report_id, REMOVING_STATUSES[ack.status])
+            self._client.events.report_acked(ack.report_id)
         elif ack.status == ingest_pb2.ACK_STATUS_REJECTED:
             self._spool.remove(ack.report_id)
             log.error(
@@ -293,6 +313,7 @@ class CollectorClient:
         *,
         on_report_request: ReportRequestHandler | None = None,
         backoff: Backoff | None = None,
+        events: StreamEvents | None = None,
     ) -> None:
         self.settings = settings
         self.address = settings.address
@@ -302,6 +323,7 @@ class CollectorClient:
         self.ack_timeout_seconds = settings.ack_timeout_seconds
         self.backoff = backoff or Backoff.from_settings(settings)
         self._on_report_request = on_report_request
+        self.events: StreamEvents = events or _Unheard()
         self._session: _Session | None = None
         self._last_session: _Session | None = None
         self._lock = threading.Lock()
@@ -360,6 +382,7 @@ class CollectorClient:
                 log.error("%s", error)
             if stop.is_set():
                 return
+            self.events.reconnecting()
             delay = next(delays)
             log.info("reconnecting to collector %s in %.1fs", self.address, delay)
             stop.wait(delay)

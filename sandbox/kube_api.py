@@ -8,7 +8,8 @@ fixture file) and a short watch stream. It mimics behaviour that
 matters to clients: a list with ``resourceVersion=0`` is served "from cache"
 and ignores ``limit``, unknown CRD groups answer 404 with a Status body, and
 faults (403 Forbidden, 410 Gone on continue, 429 with Retry-After) can be
-injected.
+injected. Every list request's query is recorded (``list_requests``) so tests
+can see how a client lists.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import copy
 import json
 import logging
 import threading
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,20 @@ EXPIRED_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter."
 )
+# What the API server says when etcd compacted the revision a continue token lists at; the
+# Status then carries a fresh token that continues at the latest revision.
+INCONSISTENT_CONTINUE_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter, or use the continue token in "
+    "this response to retrieve the remainder of the results. Continuing with the provided "
+    "token results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list."
+)
+# The revision of such a fresh token: "continue at the latest revision" (-1, not 0, which
+# a token without a revision would decode to).
+LATEST_REVISION = "-1"
+# Most list requests remembered in ``list_requests`` (a 150,000-pod list is 300 pages).
+LIST_REQUESTS_KEPT = 10_000
 # A watch without timeoutSeconds ends after this long; clients re-list and watch again.
 DEFAULT_WATCH_SECONDS = 30
 MAX_WATCH_SECONDS = 300
@@ -63,6 +79,9 @@ class KubeFaults:
     forbidden: Collection[str] = ()
     # Lists of these resources hand out continue tokens that have already expired (410 Gone).
     expiring_continue: Collection[str] = ()
+    # The first N continue requests of each resource named here answer 410 Gone, as after an
+    # etcd compaction: the token was fresh, its revision is gone.
+    continue_expiries: Mapping[str, int] = field(default_factory=dict)
     # The first N list/get requests (any resource) answer 429 with Retry-After.
     too_many_requests: int = 0
     retry_after_seconds: int = 1
@@ -72,16 +91,22 @@ class KubeFaults:
 
 class _ApiError(Exception):
     def __init__(
-        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        list_metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
+        self.list_metadata = list_metadata or {}
 
     def response(self, headers: dict[str, str] | None = None) -> Response:
         body = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": self.list_metadata,
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -114,6 +139,15 @@ def _encode_continue(resource: ResourceType, revision: str, start: str) -> str:
         "r": resource.qualified_name,
     }
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
+
+
+def _compacted(resource: ResourceType, start: str) -> _ApiError:
+    """410 Gone for a token whose revision etcd compacted, with the fresh token the API
+    server hands out to continue (inconsistently) at the latest revision."""
+    fresh = _encode_continue(resource, LATEST_REVISION, start)
+    return _ApiError(
+        410, "Expired", INCONSISTENT_CONTINUE_MESSAGE, list_metadata={"continue": fresh}
+    )
 
 
 def _decode_continue(resource: ResourceType, token: str) -> str:
@@ -150,6 +184,9 @@ class KubeApiServer(Lifecycle):
         self._version = self._load_version()
         self._throttle_lock = threading.Lock()
         self._throttle_remaining = self.faults.too_many_requests
+        self._expiries_left = dict(self.faults.continue_expiries)
+        # (resource as kubectl names it, query) of every list, oldest first.
+        self.list_requests: deque[tuple[str, dict[str, str]]] = deque(maxlen=LIST_REQUESTS_KEPT)
         self._stopping = threading.Event()
         self._http = LoopbackHttpServer(self.handle, host, port)
 
@@ -356,6 +393,7 @@ class KubeApiServer(Lifecycle):
         return objects
 
     def _list(self, target: _Target, request: Request) -> Response:
+        self.list_requests.append((target.resource.qualified_name, dict(request.query)))
         objects = self._matching(target, request)
         token = request.query.get("continue", "")
         revision = request.query.get("resourceVersion", "")
@@ -364,9 +402,9 @@ class KubeApiServer(Lifecycle):
                 400, "BadRequest", "specifying resource version is not allowed when using continue"
             )
         if token:
-            if target.resource.qualified_name in self.faults.expiring_continue:
-                raise _ApiError(410, "Expired", EXPIRED_MESSAGE)
             start = _decode_continue(target.resource, token)
+            if self._continue_expired(target.resource):
+                raise _compacted(target.resource, start)
             objects = [o for o in objects if object_key(o) > start]
         metadata: dict[str, Any] = {"resourceVersion": self.store.resource_version}
         limit = self._limit(request)
@@ -408,6 +446,15 @@ class KubeApiServer(Lifecycle):
             "items": [self._served(o, target, keep_type=False) for o in objects],
         }
         return Response.json(200, body)
+
+    def _continue_expired(self, resource: ResourceType) -> bool:
+        if resource.qualified_name in self.faults.expiring_continue:
+            return True
+        with self._throttle_lock:
+            left = self._expiries_left.get(resource.qualified_name, 0)
+            if left > 0:
+                self._expiries_left[resource.qualified_name] = left - 1
+            return left > 0
 
     @staticmethod
     def _limit(request: Request) -> int:

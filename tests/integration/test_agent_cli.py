@@ -139,6 +139,8 @@ def test_help_explains_the_commands() -> None:
         "--spool-dir",
         "--once",
         "--interval",
+        "--health-port",
+        "--health-address",
     ):
         assert flag in run_help
 
@@ -230,6 +232,8 @@ def test_run_reports_again_when_the_collector_asks_and_stops_on_sigterm(
             "run",
             "--interval",
             "3600",
+            "--health-port",
+            "0",
             "--collector",
             f"127.0.0.1:{port}",
             "--spool-dir",

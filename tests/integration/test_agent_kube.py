@@ -194,9 +194,12 @@ def test_a_second_expired_continue_token_gives_up(api: ScriptedApi, kube: Kube) 
         return paged([pod(f"p{i}") for i in range(5)])(query, headers)
 
     api.scripts["/api/v1/pods"] = always_expired
-    with pytest.raises(KubeGone):
+    with pytest.raises(KubeGone) as raised:
         list(kube.list_objects("", "v1", "pods"))
     assert len(api.requests) == 4  # first page, expired, restart, expired again
+    assert raised.value.reason == "expired"
+    assert raised.value.message == "the list expired again after one restart: too old"
+    assert raised.value.resource == "pods/v1"
 
 
 def test_a_server_that_ignores_limit_is_read_in_one_page(api: ScriptedApi, kube: Kube) -> None:

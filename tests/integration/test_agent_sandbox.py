@@ -176,8 +176,25 @@ def test_throttling_and_expired_continue_tokens(tmp_path: Path) -> None:
         report = gather(running.cluster("aks-cni-neu"), running.dns_server, page_size=5)
     # 429s were retried; the pod list kept expiring, so pod counts are a gap, not zeros.
     assert report.cluster.kubernetes_version
-    assert ("nodes", "pods", "error") in gaps(report)
+    assert ("nodes", "pods", "expired") in gaps(report)
+    assert not any(g.reason == "error" for g in report.gaps if g.resource.startswith("pods"))
     assert len(report.nodes) == 8
+
+
+def test_a_list_that_expires_once_is_restarted_and_complete(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    name = "aks-cni-neu"
+    expected = gather(sandbox.cluster(name), sandbox.dns_server, page_size=5)
+    faults = {name: KubeFaults(continue_expiries={"pods": 1, "nodes": 1})}
+    with start_sandbox(tmp_path, kube_faults=faults) as running:
+        report = gather(running.cluster(name), running.dns_server, page_size=5)
+    assert not [g for g in report.gaps if g.resource.startswith(("pods", "nodes"))]
+    assert [n.name for n in report.nodes] == [n.name for n in expected.nodes]
+    assert [n.pods_on_pod_network for n in report.nodes] == [
+        n.pods_on_pod_network for n in expected.nodes
+    ]
+    assert sum(n.pods_on_pod_network for n in report.nodes) > 5  # more than one page
 
 
 def _broken(reads: Reads, report: report_pb2.Report, settings: GatherSettings) -> None:

@@ -227,6 +227,53 @@ def test_a_stream_dropped_mid_report_is_reopened_and_the_report_resent(spool: Sp
     assert collector.reports[sent.report_id] == sent
 
 
+class HeardEvents:
+    """What the stream tells the agent's health."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.reconnects = 0
+
+    def report_acked(self, report_id: str) -> None:
+        self.acked.append(report_id)
+
+    def reconnecting(self) -> None:
+        self.reconnects += 1
+
+
+def test_the_stream_tells_of_reconnects_and_of_acks_that_took_the_report(spool: Spool) -> None:
+    collector = StandInCollector(drop_first_stream_after_chunks=2)
+    server = Server(collector)
+    stop = threading.Event()
+    sent = report(1)
+    spool.put(sent)
+    events = HeardEvents()
+    client = CollectorClient(settings(server.port), spool, hello(), events=events)
+    thread = threading.Thread(target=client.run_forever, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: events.acked == [sent.report_id])
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.stop()
+    assert events.reconnects == 1  # the dropped stream; stopping is not a reconnect
+
+
+def test_a_rejected_report_is_not_a_successful_send(spool: Spool) -> None:
+    collector = StandInCollector(ack_status=ingest_pb2.ACK_STATUS_REJECTED)
+    server = Server(collector)
+    events = HeardEvents()
+    try:
+        sent = report(1)
+        spool.put(sent)
+        client = CollectorClient(settings(server.port), spool, hello(), events=events)
+        client.send_until_acked(sent.report_id)
+    finally:
+        server.stop()
+    assert events.acked == []
+
+
 def test_unreachable_collector_in_once_mode_names_the_address_and_keeps_the_report(
     spool: Spool,
 ) -> None:

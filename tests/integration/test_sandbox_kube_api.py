@@ -330,6 +330,31 @@ def test_expiring_continue_tokens_answer_410_on_the_second_page(fleet: SampleFle
     assert json.loads(raised.value.body)["reason"] == "Expired"
 
 
+def test_a_compacted_continue_token_answers_410_with_a_fresh_token_once(
+    fleet: SampleFleet,
+) -> None:
+    faults = KubeFaults(continue_expiries={"pods": 1})
+    kube_dir = fleet.cluster("aks-kubenet-weu").kube_dir
+    with KubeApiServer(kube_dir, faults=faults) as server, api_client(server.url) as api:
+        core = k8s.CoreV1Api(api)
+        everything = core.list_pod_for_all_namespaces().items
+        first = core.list_pod_for_all_namespaces(limit=5)
+        token = first.metadata.var_continue
+        with pytest.raises(k8s.ApiException) as raised:
+            core.list_pod_for_all_namespaces(limit=5, _continue=token)
+        status = json.loads(raised.value.body)
+        # The fresh token continues where the expired one would have (at the latest revision).
+        rest = core.list_pod_for_all_namespaces(_continue=status["metadata"]["continue"])
+        # The fault is spent: the original token works again.
+        again = core.list_pod_for_all_namespaces(limit=5, _continue=token)
+    assert raised.value.status == 410
+    assert status["reason"] == "Expired"
+    assert "use the continue token in this response" in status["message"]
+    names = [p.metadata.name for p in [*first.items, *rest.items]]
+    assert names == [p.metadata.name for p in everything]
+    assert [p.metadata.name for p in again.items] == names[5:10]
+
+
 def test_throttling_answers_429_with_retry_after_then_recovers(fleet: SampleFleet) -> None:
     faults = KubeFaults(too_many_requests=2, retry_after_seconds=3)
     with KubeApiServer(fleet.cluster("aks-kubenet-weu").kube_dir, faults=faults) as server:

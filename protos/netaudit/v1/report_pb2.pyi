@@ -1849,7 +1849,9 @@ class Gap(_message.Message):
     gatherer: _builtins.str
     resource: _builtins.str
     reason: _builtins.str
-    """forbidden, not_found, error or timeout."""
+    """forbidden, not_found, error, timeout, or expired: a paginated list whose
+    continue token expired (410 Gone) again after the list was restarted once.
+    """
     message: _builtins.str
     def __init__(
         self,

@@ -150,6 +150,19 @@ def test_a_gap_on_the_source_a_rule_reads_makes_it_not_assessed() -> None:
     assert outcome(probe(report("nodes"), finds=0), facts).outcome is Outcome.PASSED
 
 
+@pytest.mark.parametrize("reason", ["forbidden", "error", "timeout", "expired"])
+def test_every_read_failure_reason_is_not_assessed_even_where_not_served_means_none(
+    reason: str,
+) -> None:
+    facts = with_gap("nodes", "pods/v1", reason)
+    lenient = probe(report("nodes", "pods/v1", not_served_means_none=True), finds=0)
+    result = outcome(lenient, facts)
+    assert (result.outcome, result.reason) == (
+        Outcome.NOT_ASSESSED,
+        f"the agent could not read pods/v1 ({reason}: denied)",
+    )
+
+
 def test_a_kind_that_is_not_served_means_none_only_where_declared() -> None:
     facts = with_gap("gateway_api", "gateways.gateway.networking.k8s.io/v1", "not_found")
     assert outcome(probe(report("gateway_api")), facts).outcome is Outcome.NOT_ASSESSED
