@@ -164,7 +164,7 @@ class ConfigLayers:
         """``flag``, ``env NAME``, ``file PATH`` or ``default``: the layer that set ``path``."""
         for spelling in _spellings(path):
             if _holds(self.flags, spelling):
-                return "flag"
+                return f"flag --{str(path[0]).replace('_', '-')}" if len(path) == 1 else "flag"
         variable = self.env_variable(path)
         if variable is not None:
             return f"env {variable}"
