@@ -36,8 +36,10 @@ app = typer.Typer(
     help=(
         "In-cluster agent of aks-netaudit. Reads networking evidence from the Kubernetes API "
         "(read-only), probes DNS, and streams one report at a time to the collector. Flags win "
-        "over NETAUDIT_* environment variables (nested with __, e.g. NETAUDIT_COLLECTOR__ADDRESS), "
-        "which win over defaults."
+        "over NETAUDIT_* environment variables (nested with __, e.g. NETAUDIT_COLLECTOR__ADDRESS; "
+        "lists as JSON or comma-separated, e.g. NETAUDIT_DNS__EXTRA_PROBE_NAMES=a.test,b.test), "
+        "which win over defaults. Unknown variables and other mistakes are reported at once, one "
+        "line each, exit code 2."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -1,23 +1,51 @@
 """Agent configuration: flags > ``NETAUDIT_…`` environment > defaults.
 
 Nested groups use ``__`` in the environment (``NETAUDIT_COLLECTOR__ADDRESS``,
-``NETAUDIT_SPOOL__MAX_BYTES``). Every field says its unit and why its default.
-Validation reports every problem at once, as one line (``ConfigError``).
+``NETAUDIT_SPOOL__MAX_BYTES``); lists are JSON or comma-separated
+(``NETAUDIT_DNS__EXTRA_PROBE_NAMES=a.example,b.example``). Every field says its
+unit and why its default. Validation reports every problem at once, one line
+each (``ConfigError``): unknown keys with the nearest valid one, bad values, and
+certificate, key and token files that do not exist or cannot be read.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from netaudit.agent.errors import ConfigError
 
 MIB = 1024 * 1024
 ENV_PREFIX = "NETAUDIT_"
+ENV_NESTED_DELIMITER = "__"
+COLLECTOR_ENV_KEYS = frozenset(
+    {"config", "state_dir", "store", "ingest", "metrics", "broker", "azure", "scan", "rules"}
+)
+"""Top-level settings of the collector (``netaudit``), which shares the NETAUDIT_ prefix:
+the agent leaves NETAUDIT_INGEST__PORT and the like alone (a test keeps this in step)."""
 DEFAULT_PROBE_NAME = "kubernetes.default.svc.cluster.local"
 ARM_CLUSTER_ID = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/"
@@ -25,6 +53,26 @@ ARM_CLUSTER_ID = re.compile(
     re.IGNORECASE,
 )
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]\s]+)):(?P<port>\d{1,5})$")
+
+
+def _readable_file(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{path} is not readable by this user")
+    return path
+
+
+ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
+"""A certificate, key or token file: it must exist and be readable when the agent starts."""
+
+
+class Section(BaseModel):
+    """A group of settings; an unknown key in it is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -36,7 +84,7 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return match.group("v6") or match.group("host"), port
 
 
-class KubeSettings(BaseModel):
+class KubeSettings(Section):
     """How the agent reaches the Kubernetes API."""
 
     kubeconfig: Path | None = Field(
@@ -72,7 +120,7 @@ class KubeSettings(BaseModel):
     )
 
 
-class ClusterSettings(BaseModel):
+class ClusterSettings(Section):
     """Who this cluster is; the collector joins reports to ARM inventory by ``id``."""
 
     id: str = Field(
@@ -98,11 +146,11 @@ class ClusterSettings(BaseModel):
         return self.name or (self.id.rstrip("/").rsplit("/", 1)[-1] if self.id else "")
 
 
-class CollectorSettings(BaseModel):
+class CollectorSettings(Section):
     """The gRPC stream to the collector."""
 
     address: str = Field(default="", description="Collector HOST:PORT; required by `run`.")
-    tls_root_cert: Path | None = Field(
+    tls_root_cert: ReadableFile | None = Field(
         default=None,
         description="PEM CA bundle to verify the collector. Unset (and no client certificate): "
         "plaintext, which a collector accepts only when it runs --insecure.",
@@ -111,16 +159,16 @@ class CollectorSettings(BaseModel):
         default=None,
         description="Name to verify in the collector's certificate when it differs from HOST.",
     )
-    tls_client_cert: Path | None = Field(
+    tls_client_cert: ReadableFile | None = Field(
         default=None,
         description="PEM client certificate for mutual TLS; its URI SAN names this cluster's ARM "
         "id (`netaudit certs issue`). Re-read at every connect, so a renewed one is used. Set "
         "without tls_root_cert, the collector is verified with the system's CAs.",
     )
-    tls_client_key: Path | None = Field(
+    tls_client_key: ReadableFile | None = Field(
         default=None, description="PEM private key of tls_client_cert (unencrypted)."
     )
-    token_file: Path | None = Field(
+    token_file: ReadableFile | None = Field(
         default=None,
         description="File holding a bearer token sent as `authorization` metadata; re-read at "
         "every "
@@ -196,7 +244,7 @@ class CollectorSettings(BaseModel):
         return self.tls_root_cert is not None or self.tls_client_cert is not None
 
 
-class SpoolSettings(BaseModel):
+class SpoolSettings(Section):
     """Unsent reports on disk."""
 
     dir: Path = Field(
@@ -212,7 +260,7 @@ class SpoolSettings(BaseModel):
     )
 
 
-class GatherSettings(BaseModel):
+class GatherSettings(Section):
     """What a report reads and how often."""
 
     interval_seconds: float = Field(
@@ -233,7 +281,7 @@ class GatherSettings(BaseModel):
     )
 
 
-class DnsSettings(BaseModel):
+class DnsSettings(Section):
     """Active DNS probes run from the agent pod."""
 
     server: str | None = Field(
@@ -298,11 +346,7 @@ class HealthSettings(BaseModel):
 class AgentSettings(BaseSettings):
     """Everything the agent can be told."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(extra="forbid")
 
     kube: KubeSettings = Field(default_factory=KubeSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
@@ -319,23 +363,139 @@ class AgentSettings(BaseSettings):
         description="auto: JSON lines when stderr is not a terminal (in a cluster), else text.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _EnvSource(settings_cls))
+
+
+class _EnvSource(EnvSettingsSource):
+    """``NETAUDIT_…`` variables: lists as JSON or comma-separated; a name that is no setting
+    (of the agent or the collector) is kept so that validation refuses it."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(
+            settings_cls,
+            env_prefix=ENV_PREFIX,
+            env_nested_delimiter=ENV_NESTED_DELIMITER,
+            case_sensitive=False,
+        )
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        known = set(self.settings_cls.model_fields) | COLLECTOR_ENV_KEYS
+        for name, value in self.env_vars.items():
+            if not name.startswith(ENV_PREFIX.lower()) or value is None:
+                continue
+            head = name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER)[0]
+            if head and head not in known:
+                data.setdefault(head, value)
+        return data
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        if _comma_separated_list(field, value):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError:
+            # Left as text: validation then names the key and the type it wants.
+            return value
+
+
+def _comma_separated_list(field: FieldInfo | None, value: Any) -> bool:
+    """A list setting given as text that is not a JSON list: ``a,b`` or ``a``."""
+    return (
+        field is not None
+        and _is_list(field.annotation)
+        and isinstance(value, str)
+        and not value.lstrip().startswith("[")
+    )
+
+
+def _is_list(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_list(member) for member in get_args(annotation))
+    return get_origin(annotation) in (list, set, tuple, frozenset)
+
 
 def load_settings(overrides: dict[str, Any] | None = None) -> AgentSettings:
     """Settings from flags (``overrides``, nested dicts) over the environment over defaults."""
     try:
         return AgentSettings(**(overrides or {}))
     except ValidationError as error:
-        raise ConfigError(f"invalid configuration: {describe(error)}") from error
+        raise config_error(list(describe(error))) from error
+    except SettingsError as error:
+        raise config_error([str(error)]) from error
 
 
-def describe(error: ValidationError) -> str:
-    """Every validation problem on one line: ``collector.address: …; dns.server: …``."""
-    problems = []
+def config_error(problems: list[str]) -> ConfigError:
+    """One problem: one line; several: a heading and one line each."""
+    if len(problems) == 1:
+        return ConfigError(f"invalid configuration: {problems[0]}")
+    lines = "".join(f"\n  {problem}" for problem in problems)
+    return ConfigError(f"invalid configuration, {len(problems)} problems:{lines}")
+
+
+def describe(error: ValidationError) -> Iterator[str]:
+    """A line per problem: ``collector.address: …``, ``unknown key … — did you mean …?``."""
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        loc = tuple(item["loc"])
+        where = ".".join(str(part) for part in loc)
+        variable = _env_variable(loc, below=item["type"] == "extra_forbidden")
+        source = f" (from {variable})" if variable else ""
+        if item["type"] == "extra_forbidden":
+            yield f"unknown key {where}{source}{_nearest_key(loc, variable is not None)}"
+            continue
         message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
+        for line in message.splitlines():
+            yield f"{where}{source}: {line}" if where else line
+
+
+def _env_name(loc: tuple[str | int, ...]) -> str:
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(part) for part in loc).upper()
+
+
+def _env_variable(loc: tuple[str | int, ...], *, below: bool) -> str | None:
+    """The variable that set ``loc``; with ``below``, also one under it (an unknown key)."""
+    wanted = _env_name(loc)
+    for name in os.environ:
+        upper = name.upper()
+        if upper == wanted or (below and upper.startswith(wanted + ENV_NESTED_DELIMITER)):
+            return name
+    return None
+
+
+def _nearest_key(loc: tuple[str | int, ...], from_env: bool) -> str:
+    """ " — did you mean KEY?", or the valid keys at that level when none is close."""
+    parent = _model_at(loc[:-1])
+    if parent is None:
+        return ""
+    names = list(parent.model_fields)
+    match = difflib.get_close_matches(str(loc[-1]).lower(), names, n=1, cutoff=0.6)
+    if match:
+        nearest = (*loc[:-1], match[0])
+        shown = _env_name(nearest) if from_env else ".".join(str(p) for p in nearest)
+        return f" — did you mean {shown}?"
+    level = f"under {'.'.join(str(p) for p in loc[:-1])}" if loc[:-1] else "at the top level"
+    return f" (valid keys {level}: {', '.join(names)})"
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The settings group at ``loc`` (the agent's groups nest one level)."""
+    model: type[BaseModel] = AgentSettings
+    for part in loc:
+        info = model.model_fields.get(str(part))
+        annotation = info.annotation if info is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
 
 
 def require_for_run(settings: AgentSettings) -> None:

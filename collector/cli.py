@@ -19,6 +19,7 @@ import typer
 
 from netaudit.collector import logs
 from netaudit.collector.config import Settings, load_settings
+from netaudit.collector.config_cli import config_app
 from netaudit.collector.errors import NetauditError, UsageError
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(certs_app, name="certs")
+app.add_typer(config_app, name="config")
 ip_app = typer.Typer(
     help="IP capacity of every range (node and pod subnets, pod and service CIDRs, VNets): "
     "use, need at max scale plus surge, days to full; `ip plan` checks a growth.",

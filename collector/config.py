@@ -1,19 +1,24 @@
 """Collector configuration: flags > ``NETAUDIT_…`` environment > YAML file > defaults.
 
-Nested fields use ``__`` in the environment (``NETAUDIT_INGEST__PORT=6000``).
-The YAML file is named by ``--config`` or ``NETAUDIT_CONFIG``. Validation
-reports every problem at once, one per line, naming the field to fix.
+Nested fields use ``__`` in the environment (``NETAUDIT_INGEST__PORT=6000``), lists
+are JSON or comma-separated (``NETAUDIT_AZURE__SUBSCRIPTIONS=sub1,sub2``). The YAML
+file is named by ``--config`` or ``NETAUDIT_CONFIG``. Validation reports every
+problem at once, one line each, naming the key to fix: unknown keys (with the
+nearest valid one), values, cross-field rules, and files that cannot be read.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import types
+from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,20 +31,71 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
+from netaudit.collector.config_sources import (
+    CONFIG_ENV,
+    ConfigLayers,
+    EnvSource,
+    KeyPath,
+    YamlFileSource,
+    env_name,
+    read_yaml_config,
+)
 from netaudit.collector.errors import ConfigError
+from netaudit.collector.redaction import mask_url
 from netaudit.collector.rules.settings import RuleSettings
 
-CONFIG_ENV = "NETAUDIT_CONFIG"
+__all__ = ["CONFIG_ENV", "ConfigLayers", "Settings", "load_settings", "read_yaml_config"]
+
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("netaudit_config_file", default=None)
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://", "unix://")
 
 
-class StoreSettings(BaseModel):
-    url: str = Field(
+class CredentialUrl:
+    """Field metadata: a URL that may carry a password, masked wherever it is shown."""
+
+
+SecretUrl = Annotated[str, CredentialUrl()]
+
+
+def _readable_file(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{path} is not readable by this user")
+    return path
+
+
+ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
+"""A certificate, key or secret file: it must exist and be readable when the config loads."""
+
+
+def is_credential_url(model: type[BaseModel], name: str) -> bool:
+    info = model.model_fields.get(name)
+    return info is not None and any(isinstance(m, CredentialUrl) for m in info.metadata)
+
+
+class Section(BaseModel):
+    """A group of settings: unknown keys are refused, credential URLs masked in ``repr``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name is not None and is_credential_url(type(self), name):
+                value = mask_url(value)
+            yield name, value
+
+
+class StoreSettings(Section):
+    url: SecretUrl = Field(
         default="",
         description="SQLAlchemy URL. Empty: a SQLite file netaudit.db in state_dir "
-        "(postgresql+psycopg://… at scale).",
+        "(postgresql+psycopg://… at scale). Its password is masked wherever it is shown.",
     )
     busy_timeout_seconds: float = Field(
         default=30.0,
@@ -49,7 +105,7 @@ class StoreSettings(BaseModel):
     )
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     host: str = Field(default="127.0.0.1", description="Address the gRPC ingest server binds.")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     max_report_bytes: int = Field(
@@ -84,14 +140,14 @@ class IngestSettings(BaseModel):
         "for any cluster. For loopback tests only (`netaudit serve --insecure`); off, the port "
         "needs tls_cert_file and tls_key_file.",
     )
-    tls_cert_file: Path | None = Field(
+    tls_cert_file: ReadableFile | None = Field(
         default=None,
         description="PEM certificate (chain) of the ingest port; `netaudit certs init` makes one.",
     )
-    tls_key_file: Path | None = Field(
+    tls_key_file: ReadableFile | None = Field(
         default=None, description="PEM private key of tls_cert_file, unencrypted (mode 0600)."
     )
-    tls_client_ca_file: Path | None = Field(
+    tls_client_ca_file: ReadableFile | None = Field(
         default=None,
         description="PEM CA of the agents' client certificates. Set: mutual TLS, every agent "
         "presents a certificate whose URI SAN is its cluster's ARM resource id (`netaudit certs "
@@ -131,25 +187,28 @@ class IngestSettings(BaseModel):
         if self.port and self.port == self.health_port:
             problems.append("ingest.health_port must differ from ingest.port")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(Section):
     host: str = Field(default="127.0.0.1", description="Address the /metrics HTTP server binds.")
     port: int = Field(
         default=9000, ge=0, le=65535, description="/metrics port; 0 picks a free one."
     )
 
 
-class BrokerSettings(BaseModel):
-    url: str = Field(
+class BrokerSettings(Section):
+    url: SecretUrl = Field(
         default="",
         description="Celery broker URL (redis://… or amqp://…). Empty: the embedded Redis "
-        "server the collector starts on a unix socket in state_dir.",
+        "server the collector starts on a unix socket in state_dir. Its password is masked "
+        "wherever it is shown.",
     )
-    result_backend: str = Field(
-        default="", description="Celery result backend URL. Empty: the broker when it is Redis."
+    result_backend: SecretUrl = Field(
+        default="",
+        description="Celery result backend URL (redis://… or db+postgresql://…). Empty: the "
+        "broker when it is Redis; required with any other broker, which cannot hold results.",
     )
     queue: str = Field(
         default="netaudit",
@@ -172,12 +231,21 @@ class BrokerSettings(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _visibility_outlasts_tasks(self) -> BrokerSettings:
+    def _consistent(self) -> BrokerSettings:
+        problems = []
         if 0 < self.visibility_timeout_seconds <= self.task_time_limit_seconds:
-            raise ValueError(
+            problems.append(
                 "broker.visibility_timeout_seconds must exceed broker.task_time_limit_seconds, "
                 "or a running task is delivered twice"
             )
+        if self.url and not self.url.startswith(REDIS_SCHEMES) and not self.result_backend:
+            scheme = self.url.partition(":")[0]
+            problems.append(
+                f"broker.result_backend is required when broker.url is not Redis ({scheme}://…):"
+                " only a Redis broker doubles as the result backend; set a redis:// or db+… URL"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -185,9 +253,7 @@ class BrokerSettings(BaseModel):
         return self.visibility_timeout_seconds or 2 * self.task_time_limit_seconds
 
 
-class ScanSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScanSettings(Section):
     clusters_per_task: int = Field(
         default=50,
         ge=1,
@@ -199,7 +265,7 @@ class ScanSettings(BaseModel):
     )
 
 
-class AzureSettings(BaseModel):
+class AzureSettings(Section):
     subscriptions: list[str] = Field(
         default_factory=list, description="Subscription ids whose AKS clusters are audited."
     )
@@ -210,43 +276,90 @@ class AzureSettings(BaseModel):
         default="",
         description="Entra ID authority for a client secret (sovereign clouds, sandbox).",
     )
-    tenant_id: str = ""
-    client_id: str = ""
-    client_secret: SecretStr | None = Field(default=None, repr=False)
-    client_secret_file: Path | None = Field(
+    tenant_id: str = Field(
+        default="",
+        description="Entra ID tenant of the service principal or workload identity. Empty: "
+        "the credential chain's own (AZURE_TENANT_ID, the Azure CLI's login).",
+    )
+    client_id: str = Field(
+        default="",
+        description="Application (client) id of the service principal, with a client secret.",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        repr=False,
+        description="Client secret of the service principal. Prefer client_secret_file (or "
+        "the credential chain without a secret: workload identity, AZURE_* variables, "
+        "the Azure CLI); shown masked.",
+    )
+    client_secret_file: ReadableFile | None = Field(
         default=None, description="File holding the client secret; re-read on every refresh."
     )
-    ca_bundle: Path | None = Field(default=None, description="CA bundle for ARM and the authority.")
+    ca_bundle: ReadableFile | None = Field(
+        default=None, description="PEM CA bundle for ARM and the authority (sandbox, proxies)."
+    )
     use_managed_identity: bool = Field(
         default=False,
         description="Allow the managed-identity credential (probes the instance metadata "
         "endpoint); off so nothing calls out unless asked.",
     )
 
+    @model_validator(mode="after")
+    def _one_client_secret(self) -> AzureSettings:
+        if self.client_secret is not None and self.client_secret_file is not None:
+            raise ValueError(
+                "azure.client_secret and azure.client_secret_file are both set: keep one "
+                "(the file wins, which hides the other)"
+            )
+        return self
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="NETAUDIT_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_default=True,
-    )
+    """Everything the collector's commands can be told."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
     state_dir: Path = Field(
         default=Path(".netaudit"),
-        description="Folder for the SQLite store, the embedded broker and endpoint files.",
+        description="Folder for the SQLite store, the embedded broker, TLS files of `netaudit "
+        "certs init` and endpoints.json.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="auto: text on a terminal, JSON lines otherwise."
     )
-    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
-    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
-    metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
-    broker: BrokerSettings = Field(default_factory=lambda: BrokerSettings())
-    azure: AzureSettings = Field(default_factory=lambda: AzureSettings())
-    scan: ScanSettings = Field(default_factory=lambda: ScanSettings())
-    rules: RuleSettings = Field(default_factory=lambda: RuleSettings())
+    store: StoreSettings = Field(
+        default_factory=lambda: StoreSettings(),
+        description="Where findings, reports, inventory and tokens are kept.",
+    )
+    ingest: IngestSettings = Field(
+        default_factory=lambda: IngestSettings(),
+        description="The gRPC port agents stream their reports to (`netaudit serve`).",
+    )
+    metrics: MetricsSettings = Field(
+        default_factory=lambda: MetricsSettings(),
+        description="The Prometheus /metrics endpoint of `netaudit serve`.",
+    )
+    broker: BrokerSettings = Field(
+        default_factory=lambda: BrokerSettings(),
+        description="Celery: how scans and inventory refreshes reach the workers.",
+    )
+    azure: AzureSettings = Field(
+        default_factory=lambda: AzureSettings(),
+        description="Azure Resource Manager: which subscriptions are read and with which "
+        "credential. Without a client secret, the credential chain applies: workload "
+        "identity, AZURE_* environment variables, the Azure CLI's login (managed identity "
+        "only with use_managed_identity).",
+    )
+    scan: ScanSettings = Field(
+        default_factory=lambda: ScanSettings(), description="How a scan is split into tasks."
+    )
+    rules: RuleSettings = Field(
+        default_factory=lambda: RuleSettings(),
+        description="Rule settings: a rule id as a key holds that rule's settings (enabled, "
+        "severity, scope, thresholds by name), e.g. `CNI-002: {high: 0.95}`, "
+        "`KUB-001: {enabled: false}`, `NPL-005: {scope: {clusters: [prod-*]}}`.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -264,7 +377,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+        return (
+            init_settings,
+            EnvSource(settings_cls),
+            YamlFileSource(settings_cls, _CONFIG_FILE.get()),
+        )
 
     @property
     def store_url(self) -> str:
@@ -279,50 +396,91 @@ class Settings(BaseSettings):
         return (self.state_dir / "endpoints.json").resolve()
 
 
-class _YamlFileSource(PydanticBaseSettingsSource):
-    """Reads the YAML file named by --config, else by NETAUDIT_CONFIG."""
-
-    def __call__(self) -> dict[str, Any]:
-        path = _CONFIG_FILE.get() or os.environ.get(CONFIG_ENV)
-        if not path:
-            return {}
-        return read_yaml_config(Path(path))
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-
-def read_yaml_config(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return data
-
-
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
-    """Build the settings; every validation problem is reported in one ConfigError."""
+    """Build the settings; every problem is reported in one ConfigError, one line each."""
+    given = {key: value for key, value in flags.items() if value is not None}
     token = _CONFIG_FILE.set(config_file)
     try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from exc
+        layers = ConfigLayers.read(config_file, given)
+        raise config_error(list(describe_problems(exc, layers))) from exc
+    except SettingsError as exc:
+        raise config_error([str(exc)]) from exc
     finally:
         _CONFIG_FILE.reset(token)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    problems = []
+def config_error(problems: list[str]) -> ConfigError:
+    """One problem: one line; several: a heading and one line each."""
+    if len(problems) == 1:
+        return ConfigError(f"invalid configuration: {problems[0]}")
+    lines = "".join(f"\n  {problem}" for problem in problems)
+    return ConfigError(f"invalid configuration, {len(problems)} problems:{lines}")
+
+
+def describe_problems(exc: ValidationError, layers: ConfigLayers) -> Iterator[str]:
+    """A line per problem naming its key (and the variable that set it, if any)."""
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "config"
-        problems.append(f"{where}: {error['msg']}")
-    return "invalid configuration: " + "; ".join(problems)
+        loc = tuple(error["loc"])
+        where = _dotted(loc)
+        variable = layers.env_variable(loc, below=error["type"] == "extra_forbidden")
+        source = f" (from {variable})" if variable else ""
+        if error["type"] == "extra_forbidden":
+            yield f"unknown key {where}{source}{_nearest_key(loc, variable is not None)}"
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        for line in message.splitlines():
+            named = not where or line.startswith((f"{where}.", f"{where} "))
+            yield f"{line}{source}" if named else f"{where}{source}: {line}"
+
+
+def _dotted(loc: KeyPath) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _nearest_key(loc: KeyPath, from_env: bool) -> str:
+    """ " — did you mean KEY?", or the valid keys at that level when none is close."""
+    parent = _model_at(Settings, loc[:-1])
+    if parent is None:
+        return ""
+    names = list(parent.model_fields)
+    match = difflib.get_close_matches(str(loc[-1]).lower(), names, n=1, cutoff=0.6)
+    if match:
+        nearest = (*loc[:-1], match[0])
+        return f" — did you mean {env_name(nearest) if from_env else _dotted(nearest)}?"
+    level = f"under {_dotted(loc[:-1])}" if loc[:-1] else "at the top level"
+    return f" (valid keys {level}: {', '.join(names)})"
+
+
+def _model_at(model: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
+    """The settings model found at ``loc`` (dict keys and list indexes stepped over)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = _container_or_model(info.annotation)
+        elif get_origin(current) in (dict, list):
+            current = _container_or_model(get_args(current)[-1])
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _container_or_model(annotation: Any) -> Any:
+    """A model, dict or list type inside ``annotation`` (``X | None``, ``Annotated``)."""
+    if get_origin(annotation) is Annotated:
+        return _container_or_model(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [_container_or_model(member) for member in get_args(annotation)]
+        return next((m for m in members if m is not None), None)
+    if get_origin(annotation) in (dict, list):
+        return annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
 
 
 def client_secret(azure: AzureSettings) -> str:

@@ -24,6 +24,7 @@ from netaudit.collector.exporter import StoreCollector
 from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
+from netaudit.collector.redaction import mask_url
 from netaudit.collector.store import InvalidReport, Store, upgrade
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where a running collector listens; written to state_dir/endpoints.json."""
+    """Where a running collector listens; written to state_dir/endpoints.json and logged,
+    so the broker URL is kept with its password masked."""
 
     grpc: str
     metrics_url: str
@@ -40,9 +42,13 @@ class Endpoints:
     health: str = ""
 
     def write(self, path: Path) -> None:
+        """Write atomically, readable by its owner only (0600)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2))
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(json.dumps(self.__dict__, indent=2))
         tmp.replace(path)
 
     @classmethod
@@ -127,7 +133,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         endpoints = Endpoints(
             grpc=f"{settings.ingest.host}:{ingest.port}",
             metrics_url=metrics_url,
-            broker_url=broker_url,
+            broker_url=mask_url(broker_url),
             pid=os.getpid(),
             health=f"{settings.ingest.health_host}:{ingest.health_port}",
         )

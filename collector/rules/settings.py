@@ -79,7 +79,11 @@ class PerRuleSettings(BaseModel):
         description="Replaces the rule's base severity; graded rules keep their grading "
         "relative to it.",
     )
-    scope: RuleScope = Field(default_factory=RuleScope)
+    scope: RuleScope = Field(
+        default_factory=RuleScope,
+        description="Where the rule applies (subscriptions, resource_groups, clusters); "
+        "empty: everywhere.",
+    )
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="Threshold name -> value (the rule lists its names)."
     )
@@ -176,7 +180,7 @@ class RuleSettings(BaseModel):
                     f"{rule_id} has no threshold {', '.join(bad)} (its thresholds: {known})"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one line per problem when reported
         return self
 
     # -- what the engine and the rules ask -----------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +21,32 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
-def test_invalid_config_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+def test_invalid_config_is_one_line_per_problem_and_exit_code_2(tmp_path: Path) -> None:
     config = tmp_path / "netaudit.yaml"
     config.write_text("ingest:\n  port: -1\nbroker:\n  queue: ''\n")
     result = _run("--config", str(config), "db", "upgrade")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("netaudit: error: invalid configuration:")
-    assert "ingest.port" in lines[0] and "broker.queue" in lines[0]
+    assert lines[0] == "netaudit: error: invalid configuration, 2 problems:", result.stderr
+    assert lines[1].startswith("  ingest.port: Input should be greater than or equal to 0")
+    assert lines[2].startswith("  broker.queue: String should have at least 1 character")
+    assert len(lines) == 3, result.stderr
+
+
+def test_a_comma_separated_list_in_the_environment_is_no_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "NETAUDIT_AZURE__SUBSCRIPTIONS": "sub1,sub2", "NETAUDIT_INGEST__PROT": "5"}
+    result = subprocess.run(
+        [NETAUDIT, "--state-dir", str(tmp_path), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "netaudit: error: invalid configuration: unknown key ingest.prot (from "
+        "NETAUDIT_INGEST__PROT) — did you mean NETAUDIT_INGEST__PORT?"
+    ]
 
 
 def test_scan_without_subscriptions_for_refresh_names_the_setting(tmp_path: Path) -> None:
