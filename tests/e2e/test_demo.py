@@ -40,13 +40,28 @@ class DemoRun:
 
 
 def _finding_rows(stdout: str) -> dict[tuple[str, str], str]:
+    """(rule, cluster) -> "SEVERITY evidence…" from the table: a heading per rule (id,
+    severity, title), then an indented line per finding (cluster, resource, evidence)."""
     rows = {}
+    rule = severity = ""
     for line in stdout.splitlines():
-        match = re.match(r"^([A-Z]{3}-\d{3})\s+(\w+)\s+(\S+)\s+(\S+)\s*(.*)$", line)
-        if match:
-            rule, severity, cluster, _resource, evidence = match.groups()
+        heading = re.match(r"^([A-Z]{3}-\d{3})  (\w+)\s+(.*)$", line)
+        finding = re.match(r"^  (\S+)\s+(\S+)\s*(.*)$", line)
+        if heading:
+            rule, severity, _title = heading.groups()
+        elif finding and rule:
+            cluster, _resource, evidence = finding.groups()
             rows[(rule, cluster)] = f"{severity} {evidence}"
+        else:
+            rule = ""
     return rows
+
+
+def _rule_titles(stdout: str) -> dict[str, str]:
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^([A-Z]{3}-\d{3})  \w+\s+(.*)$", stdout, re.MULTILINE)
+    }
 
 
 @pytest.fixture(scope="module")
