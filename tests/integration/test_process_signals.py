@@ -132,13 +132,16 @@ def _redis_servers_of(state: Path) -> list[str]:
     return [seen.command for seen, _ in everything() if str(state) in seen.command]
 
 
-def test_serve_stops_its_embedded_broker_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_serve_stops_its_embedded_broker_on_a_stop_signal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     config = _serve_config(tmp_path)
     process = _start([NETAUDIT, "--config", str(config), "serve", "--insecure"], tmp_path)
     _wait_for(tmp_path / "state" / "endpoints.json", process)
     below = tree(process.pid)
     assert any("redis-server" in seen.command for seen in below), below
-    code, stderr = _stop(process, signal.SIGTERM)
+    code, stderr = _stop(process, sig)
     assert code == 0, stderr
     assert survivors(below, sessions_made_by(below)) == []
     assert not (tmp_path / "state" / "endpoints.json").exists()
