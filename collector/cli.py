@@ -488,7 +488,9 @@ def demo(
     ] = False,
     report_interval: Annotated[
         float,
-        typer.Option(min=1, help="Seconds between the agents' reports while --serve runs."),
+        typer.Option(
+            min=1, metavar="SECONDS", help="Seconds between the agents' reports while --serve runs."
+        ),
     ] = 30.0,
 ) -> None:
     """Run the whole path on the sandbox fleet: agents, collector, worker, one scan."""

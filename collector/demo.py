@@ -287,10 +287,38 @@ def leave_working_folder(folder: Path, made_here: bool, keep: bool, failed: bool
     print(f"working folder: {folder}  (kept: {why})", flush=True)
 
 
+@dataclass(frozen=True)
+class DemoFleet:
+    """The sandbox, with the collector and a worker running on it."""
+
+    folder: Path
+    config: Path
+    settings: Settings
+    sandbox: Sandbox
+    credentials: dict[str, AgentCredentials]
+    endpoints: Endpoints
+    collector: ManagedProcess
+    worker: ManagedProcess
+
+
 def demo_on_sandbox(
     folder: Path, options: DemoOptions, stack: ExitStack, progress: Progress
 ) -> None:
     started = time.monotonic()
+    fleet = start_fleet(folder, stack, progress)
+    progress(f"running {len(fleet.sandbox.clusters)} agents (one per cluster)")
+    run_agents(fleet.sandbox, fleet.endpoints.grpc, folder, fleet.credentials)
+    findings, clusters = scan_once(fleet, stack, progress)
+    print(f"\n{findings} finding(s) on {clusters} cluster(s) in {time.monotonic() - started:.1f} s")
+    if options.serve:
+        serve(fleet, options, stack, progress)
+        return
+    progress("stopping the collector, its /metrics and the worker (--serve keeps them up)")
+    if options.keep or options.workdir is not None:
+        print(f"report:  {command_line(fleet.config, 'report')}  (reads the kept store)")
+
+
+def start_fleet(folder: Path, stack: ExitStack, progress: Progress) -> DemoFleet:
     progress("starting the sandbox fleet (Kubernetes API per cluster, ARM, DNS)")
     sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
     tls = demo_tls(folder)
@@ -314,49 +342,47 @@ def demo_on_sandbox(
             folder / "logs" / "worker.log",
         )
     )
-    progress(f"running {len(sandbox.clusters)} agents (one per cluster)")
-    run_agents(sandbox, endpoints.grpc, folder, credentials)
-    clusters = refresh_inventory(settings, STEP_TIMEOUT_SECONDS, progress)
+    return DemoFleet(folder, config, settings, sandbox, credentials, endpoints, collector, worker)
+
+
+def scan_once(fleet: DemoFleet, stack: ExitStack, progress: Progress) -> tuple[int, int]:
+    """Refresh the inventory, scan, print the findings; (findings, clusters) scanned."""
+    clusters = refresh_inventory(fleet.settings, STEP_TIMEOUT_SECONDS, progress)
     progress(f"inventory: {clusters} clusters read from ARM")
-    store = Store(settings.store_url)
+    store = Store(fleet.settings.store_url)
     stack.callback(store.close)
-    record = run_scan(settings, store, STEP_TIMEOUT_SECONDS, progress)
+    record = run_scan(fleet.settings, store, STEP_TIMEOUT_SECONDS, progress)
     summary = scan_summary(store, record.id)
-    scrape(endpoints.metrics_url)
-    print(summary)
-    print()
-    print(
-        f"{record.findings} finding(s) on {record.clusters} cluster(s) "
-        f"in {time.monotonic() - started:.1f} s",
-        flush=True,
-    )
-    if not options.serve:
-        progress("stopping the collector, its /metrics and the worker (--serve keeps them up)")
-        if options.keep or options.workdir is not None:
-            print(f"report:  {command_line(config, 'report')}  (reads the kept store)")
-        return
+    scrape(fleet.endpoints.metrics_url)
+    print(summary, flush=True)
+    return record.findings, record.clusters
+
+
+def serve(fleet: DemoFleet, options: DemoOptions, stack: ExitStack, progress: Progress) -> None:
+    """Agents reporting every `report_interval` seconds until Ctrl-C or SIGTERM, which
+    here are the normal end, not an interruption."""
     agents = [
         stack.enter_context(
             _agent(
                 cluster,
-                sandbox,
-                endpoints.grpc,
-                folder,
-                credentials[cluster.name],
+                fleet.sandbox,
+                fleet.endpoints.grpc,
+                fleet.folder,
+                fleet.credentials[cluster.name],
                 options.report_interval,
             )
         )
-        for cluster in sandbox.clusters
+        for cluster in fleet.sandbox.clusters
     ]
-    # From here a stop signal is the normal end of the demo, not an interruption.
     try:
-        print(f"metrics: {endpoints.metrics_url}")
-        print(f"try:     {command_line(config, 'report')}")
-        print(f"logs:    {folder / 'logs'}", flush=True)
+        print(f"metrics: {fleet.endpoints.metrics_url}")
+        print(f"try:     {command_line(fleet.config, 'report')}")
+        print(f"logs:    {fleet.folder / 'logs'}", flush=True)
+        kept = options.keep or options.workdir is not None
         progress(
             f"serving until Ctrl-C or SIGTERM; agents report every {options.report_interval:g} s"
-            + ("" if options.keep or options.workdir else "; the working folder goes at exit")
+            + ("" if kept else "; the working folder goes at exit")
         )
-        serve_until_stopped([collector, worker, *agents])
+        serve_until_stopped([fleet.collector, fleet.worker, *agents])
     except KeyboardInterrupt:
         progress("stopping")
