@@ -86,7 +86,9 @@ def _serving(tmp_path: Path) -> Serving:
     started = tree(process.pid)
     commands = " ".join(seen.command for seen in started)
     for part in (" serve", " worker", "redis-server", "netaudit-agent run --interval"):
-        assert part in commands, f"{part!r} not running under the demo"
+        if part not in commands:
+            _stop(process)
+            pytest.fail(f"{part!r} not running under the demo")
     return Serving(process, printed, started)
 
 
