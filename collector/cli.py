@@ -11,6 +11,8 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -74,6 +76,19 @@ def _settings(**flags: Any) -> Settings:
     return settings
 
 
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP stop the block in order (see `stop_on_signals`); a stop
+    before the command's normal end exits 128 + the signal's number, as a shell reports it."""
+    from netaudit.collector.processes import StopRequested, stop_on_signals
+
+    with stop_on_signals():
+        try:
+            yield
+        except StopRequested as stop:
+            raise typer.Exit(128 + stop.signum) from None
+
+
 def _progress(message: str) -> None:
     print(f"• {message}", file=sys.stderr, flush=True)
 
@@ -118,7 +133,7 @@ def serve(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
         await run_service(settings, stop)
 
@@ -421,41 +436,73 @@ def certs_issue(
 @app.command()
 def sandbox(
     workdir: Annotated[
-        Path | None, typer.Option(help="Where kubeconfigs, the CA and sandbox.json go.")
+        Path | None,
+        typer.Option(
+            help="Where kubeconfigs, the CA and sandbox.json go (default: a temporary "
+            "folder, removed at exit)."
+        ),
     ] = None,
 ) -> None:
-    """Run the sandbox fleet (Kubernetes API per cluster, ARM, DNS) on loopback until Ctrl-C."""
+    """Run the sandbox fleet (Kubernetes API per cluster, ARM, DNS) on loopback until Ctrl-C
+    or SIGTERM."""
+    import shutil
+
     from netaudit.sandbox.runner import start_sandbox
 
     logs.configure("INFO", "auto")
     folder = workdir or Path(tempfile.mkdtemp(prefix="netaudit-sandbox-"))
-    with start_sandbox(folder) as running:
-        print(f"ARM:  {running.arm_url}  (CA {running.ca_pem})")
-        print(f"DNS:  {running.dns_server}")
-        for cluster in running.clusters:
-            print(f"{cluster.name}: kubectl --server={cluster.kube_url} get nodes,pods -A")
-        print(f"endpoints: {folder / 'sandbox.json'}; Ctrl-C stops", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    try:
+        with _stopped_by_signals(), start_sandbox(folder) as running:
+            try:
+                print(f"ARM:  {running.arm_url}  (CA {running.ca_pem})")
+                print(f"DNS:  {running.dns_server}")
+                for cluster in running.clusters:
+                    print(f"{cluster.name}: kubectl --server={cluster.kube_url} get nodes,pods -A")
+                print(f"endpoints: {folder / 'sandbox.json'}; Ctrl-C stops", flush=True)
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("sandbox stopped", flush=True)
+    finally:
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @app.command()
 def demo(
     serve_forever: Annotated[
-        bool, typer.Option("--serve", help="Keep everything running until Ctrl-C.")
+        bool,
+        typer.Option(
+            "--serve",
+            help="Keep the collector, its /metrics, the worker and the agents running until "
+            "Ctrl-C or SIGTERM.",
+        ),
     ] = False,
     workdir: Annotated[
-        Path | None, typer.Option(help="Working folder (default: a new temporary one).")
+        Path | None,
+        typer.Option(help="Working folder, kept (default: a new temporary one, removed at exit)."),
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="Keep the temporary working folder (logs, store, configuration)."
+        ),
+    ] = False,
+    report_interval: Annotated[
+        float,
+        typer.Option(
+            min=1, metavar="SECONDS", help="Seconds between the agents' reports while --serve runs."
+        ),
+    ] = 30.0,
 ) -> None:
     """Run the whole path on the sandbox fleet: agents, collector, worker, one scan."""
-    from netaudit.collector.demo import run_demo
+    from netaudit.collector.demo import DemoOptions, run_demo
 
     logs.configure("WARNING", "text")
-    raise typer.Exit(run_demo(workdir, serve_forever, _progress))
+    options = DemoOptions(workdir, serve_forever, keep, report_interval)
+    with _stopped_by_signals():
+        code = run_demo(options, _progress)
+    raise typer.Exit(code)
 
 
 def run(root: typer.Typer = app) -> None:

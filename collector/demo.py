@@ -3,13 +3,19 @@
 Starts the sandbox (a Kubernetes API per cluster, ARM, DNS), the collector
 (`netaudit serve`, which starts the embedded Redis), one Celery worker, and one
 agent per sample cluster; refreshes the inventory, runs one scan, prints the
-findings and the metrics URL, and stops everything it started. Ingest runs as in
-production: TLS from a CA made in the working folder, one bearer token per cluster.
+findings, and stops everything it started, whatever ends it (an error, Ctrl-C,
+SIGTERM). With `--serve` it keeps the collector, worker and agents running until
+stopped, and prints the metrics URL and the command line that reaches them. Ingest
+runs as in production: TLS from a CA made in the working folder, one bearer token
+per cluster. The working folder holds a client secret and a CA key: 0700, removed
+at exit unless `--keep` (or given with `--workdir`).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -28,13 +34,27 @@ from netaudit.collector.certificates import (
 )
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.errors import ServiceUnavailable
-from netaudit.collector.processes import ManagedProcess
+from netaudit.collector.processes import ManagedProcess, adopt_orphans, stop_descendants
 from netaudit.collector.scanning import Progress, refresh_inventory, run_scan, scan_summary
 from netaudit.collector.service import Endpoints
 from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.runner import Sandbox, SandboxCluster, start_sandbox
 
 STEP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+SERVE_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What `netaudit demo` was asked for."""
+
+    workdir: Path | None = None
+    serve: bool = False
+    keep: bool = False
+    # Seconds between the agents' reports while serving: short, so that their
+    # last-report metric stays fresh (a real agent's default is 300 s).
+    report_interval: float = 30.0
 
 
 def _bin(name: str) -> str:
@@ -136,11 +156,13 @@ def agent_argv(
     grpc: str,
     spool: Path,
     credentials: AgentCredentials,
+    interval: float | None = None,
 ) -> list[str]:
+    """One report and exit; or, with `interval`, a report every `interval` seconds."""
     argv = [
         _bin("netaudit-agent"),
         "run",
-        "--once",
+        *(["--once"] if interval is None else ["--interval", f"{interval:g}"]),
         "--collector",
         grpc,
         "--tls-root-cert",
@@ -165,17 +187,27 @@ def agent_argv(
     return argv
 
 
+def _agent(
+    cluster: SandboxCluster,
+    sandbox: Sandbox,
+    grpc: str,
+    folder: Path,
+    credentials: AgentCredentials,
+    interval: float | None = None,
+) -> ManagedProcess:
+    return ManagedProcess(
+        f"agent for {cluster.name}",
+        agent_argv(cluster, sandbox, grpc, folder / "agents" / cluster.name, credentials, interval),
+        folder / "logs" / f"agent-{cluster.name}.log",
+    )
+
+
 def run_agents(
     sandbox: Sandbox, grpc: str, folder: Path, credentials: dict[str, AgentCredentials]
 ) -> None:
+    """One report from every agent, each acknowledged by the collector."""
     agents = [
-        ManagedProcess(
-            f"agent for {cluster.name}",
-            agent_argv(
-                cluster, sandbox, grpc, folder / "agents" / cluster.name, credentials[cluster.name]
-            ),
-            folder / "logs" / f"agent-{cluster.name}.log",
-        )
+        _agent(cluster, sandbox, grpc, folder, credentials[cluster.name])
         for cluster in sandbox.clusters
     ]
     for agent in agents:
@@ -195,56 +227,162 @@ def scrape(url: str) -> str:
     return body.decode()
 
 
-def run_demo(workdir: Path | None, serve_forever: bool, progress: Progress) -> int:
+def working_folder(workdir: Path | None) -> tuple[Path, bool]:
+    """The demo's folder, and whether the demo made it (then it removes it at exit)."""
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="netaudit-demo-")).resolve(), True
+    folder = workdir.resolve()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder, False
+
+
+def netaudit_command() -> str:
+    """How the user calls `netaudit`: its name when the PATH finds this one, else its path."""
+    ours = Path(_bin("netaudit"))
+    found = shutil.which("netaudit")
+    if found is not None and Path(found).resolve() == ours.resolve():
+        return "netaudit"
+    return shlex.quote(str(ours))
+
+
+def command_line(config: Path, *args: str) -> str:
+    return " ".join([netaudit_command(), "--config", shlex.quote(str(config)), *args])
+
+
+def serve_until_stopped(processes: list[ManagedProcess]) -> None:
+    """Until Ctrl-C or SIGTERM; a child that exits is a failure that stops everything."""
+    while True:
+        for process in processes:
+            process.ensure_running()
+        time.sleep(SERVE_POLL_SECONDS)
+
+
+def run_demo(options: DemoOptions, progress: Progress) -> int:
+    adopt_orphans()
+    folder, made_here = working_folder(options.workdir)
+    failed = True
+    try:
+        with ExitStack() as stack:
+            # last of all: whatever a child left behind (its parent crashed, say)
+            stack.callback(stop_descendants, STOP_TIMEOUT_SECONDS)
+            demo_on_sandbox(folder, options, stack, progress)
+        failed = False
+    except KeyboardInterrupt:
+        failed = False
+        raise
+    finally:
+        leave_working_folder(folder, made_here, options.keep, failed)
+    return 0
+
+
+def leave_working_folder(folder: Path, made_here: bool, keep: bool, failed: bool) -> None:
+    """Remove the folder the demo made, unless kept or the run failed (its logs say why);
+    else say where it stays (the demo's own 0700: it holds a client secret and a CA key)."""
+    if made_here and not keep and not failed:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    if made_here:
+        folder.chmod(0o700)
+    why = "its logs say what failed" if failed else "remove it when done"
+    print(f"working folder: {folder}  (kept: {why})", flush=True)
+
+
+@dataclass(frozen=True)
+class DemoFleet:
+    """The sandbox, with the collector and a worker running on it."""
+
+    folder: Path
+    config: Path
+    settings: Settings
+    sandbox: Sandbox
+    credentials: dict[str, AgentCredentials]
+    endpoints: Endpoints
+    collector: ManagedProcess
+    worker: ManagedProcess
+
+
+def demo_on_sandbox(
+    folder: Path, options: DemoOptions, stack: ExitStack, progress: Progress
+) -> None:
     started = time.monotonic()
-    folder = (workdir or Path(tempfile.mkdtemp(prefix="netaudit-demo-"))).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        progress("starting the sandbox fleet (Kubernetes API per cluster, ARM, DNS)")
-        sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
-        tls = demo_tls(folder)
-        config = write_demo_config(folder, sandbox, tls)
-        settings = load_settings(config)
-        credentials = agent_credentials(settings, sandbox, folder, tls)
-        progress(
-            f"sandbox: {len(sandbox.clusters)} clusters in "
-            f"{len(sandbox.subscriptions)} subscriptions; starting the collector"
+    fleet = start_fleet(folder, stack, progress)
+    progress(f"running {len(fleet.sandbox.clusters)} agents (one per cluster)")
+    run_agents(fleet.sandbox, fleet.endpoints.grpc, folder, fleet.credentials)
+    findings, clusters = scan_once(fleet, stack, progress)
+    print(f"\n{findings} finding(s) on {clusters} cluster(s) in {time.monotonic() - started:.1f} s")
+    if options.serve:
+        serve(fleet, options, stack, progress)
+        return
+    progress("stopping the collector, its /metrics and the worker (--serve keeps them up)")
+    if options.keep or options.workdir is not None:
+        print(f"report:  {command_line(fleet.config, 'report')}  (reads the kept store)")
+
+
+def start_fleet(folder: Path, stack: ExitStack, progress: Progress) -> DemoFleet:
+    progress("starting the sandbox fleet (Kubernetes API per cluster, ARM, DNS)")
+    sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
+    tls = demo_tls(folder)
+    config = write_demo_config(folder, sandbox, tls)
+    settings = load_settings(config)
+    credentials = agent_credentials(settings, sandbox, folder, tls)
+    progress(
+        f"sandbox: {len(sandbox.clusters)} clusters in "
+        f"{len(sandbox.subscriptions)} subscriptions; starting the collector"
+    )
+    netaudit = [_bin("netaudit"), "--config", str(config)]
+    collector = stack.enter_context(
+        ManagedProcess("collector", [*netaudit, "serve"], folder / "logs" / "collector.log")
+    )
+    endpoints = wait_for_endpoints(settings, collector)
+    progress(f"collector: gRPC {endpoints.grpc} (TLS, one token per agent); starting a worker")
+    worker = stack.enter_context(
+        ManagedProcess(
+            "worker",
+            [*netaudit, "worker", "--concurrency", "2"],
+            folder / "logs" / "worker.log",
         )
-        netaudit = [_bin("netaudit"), "--config", str(config)]
-        collector = stack.enter_context(
-            ManagedProcess("collector", [*netaudit, "serve"], folder / "logs" / "collector.log")
-        )
-        endpoints = wait_for_endpoints(settings, collector)
-        progress(f"collector: gRPC {endpoints.grpc} (TLS, one token per agent); starting a worker")
+    )
+    return DemoFleet(folder, config, settings, sandbox, credentials, endpoints, collector, worker)
+
+
+def scan_once(fleet: DemoFleet, stack: ExitStack, progress: Progress) -> tuple[int, int]:
+    """Refresh the inventory, scan, print the findings; (findings, clusters) scanned."""
+    clusters = refresh_inventory(fleet.settings, STEP_TIMEOUT_SECONDS, progress)
+    progress(f"inventory: {clusters} clusters read from ARM")
+    store = Store(fleet.settings.store_url)
+    stack.callback(store.close)
+    record = run_scan(fleet.settings, store, STEP_TIMEOUT_SECONDS, progress)
+    summary = scan_summary(store, record.id)
+    scrape(fleet.endpoints.metrics_url)
+    print(summary, flush=True)
+    return record.findings, record.clusters
+
+
+def serve(fleet: DemoFleet, options: DemoOptions, stack: ExitStack, progress: Progress) -> None:
+    """Agents reporting every `report_interval` seconds until Ctrl-C or SIGTERM, which
+    here are the normal end, not an interruption."""
+    agents = [
         stack.enter_context(
-            ManagedProcess(
-                "worker",
-                [*netaudit, "worker", "--concurrency", "2"],
-                folder / "logs" / "worker.log",
+            _agent(
+                cluster,
+                fleet.sandbox,
+                fleet.endpoints.grpc,
+                fleet.folder,
+                fleet.credentials[cluster.name],
+                options.report_interval,
             )
         )
-        progress(f"running {len(sandbox.clusters)} agents (one per cluster)")
-        run_agents(sandbox, endpoints.grpc, folder, credentials)
-        clusters = refresh_inventory(settings, STEP_TIMEOUT_SECONDS, progress)
-        progress(f"inventory: {clusters} clusters read from ARM")
-        store = Store(settings.store_url)
-        stack.callback(store.close)
-        record = run_scan(settings, store, STEP_TIMEOUT_SECONDS, progress)
-        summary = scan_summary(store, record.id)
-        scrape(endpoints.metrics_url)
-        print(summary)
-        print()
-        print(
-            f"{record.findings} finding(s) on {record.clusters} cluster(s) "
-            f"in {time.monotonic() - started:.1f} s"
+        for cluster in fleet.sandbox.clusters
+    ]
+    try:
+        print(f"metrics: {fleet.endpoints.metrics_url}")
+        print(f"try:     {command_line(fleet.config, 'report')}")
+        print(f"logs:    {fleet.folder / 'logs'}", flush=True)
+        kept = options.keep or options.workdir is not None
+        progress(
+            f"serving until Ctrl-C or SIGTERM; agents report every {options.report_interval:g} s"
+            + ("" if kept else "; the working folder goes at exit")
         )
-        print(f"metrics: {endpoints.metrics_url}")
-        print(f"logs:    {folder / 'logs'}", flush=True)
-        if serve_forever:
-            progress("serving until Ctrl-C")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                progress("stopping")
-    return 0
+        serve_until_stopped([fleet.collector, fleet.worker, *agents])
+    except KeyboardInterrupt:
+        progress("stopping")

@@ -1,11 +1,13 @@
-"""Plain text: the findings table of ``scan`` and ``report`` (rule, severity, cluster, resource,
-evidence), and the ``table`` format of a report grouped by cluster, then severity."""
+"""Plain text: the findings table of ``scan`` and ``report`` (each rule with its title, then
+cluster, resource and evidence of each finding), and the ``table`` format of a report
+grouped by cluster, then severity."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 
+from netaudit.collector.reports.evidence import readable_evidence
 from netaudit.collector.reports.model import Report, sorted_findings
 from netaudit.v1 import audit_pb2
 
@@ -16,7 +18,6 @@ SEVERITY_ORDER = {
     audit_pb2.SEVERITY_LOW: 3,
     audit_pb2.SEVERITY_INFO: 4,
 }
-HEADERS = ("RULE", "SEVERITY", "CLUSTER", "RESOURCE", "EVIDENCE")
 
 
 def severity_name(severity: int) -> str:
@@ -33,37 +34,40 @@ def short_resource(resource: str) -> str:
     return "/".join(typed[1::2]) or resource
 
 
-def evidence_text(finding: audit_pb2.Finding) -> str:
-    return " ".join(f"{key}={finding.evidence[key]}" for key in sorted(finding.evidence))
-
-
 def sort_key(finding: audit_pb2.Finding, cluster: str) -> tuple[int, str, str, str]:
     return (SEVERITY_ORDER.get(finding.severity, 9), finding.rule_id, cluster, finding.resource)
+
+
+def _resource_cell(finding: audit_pb2.Finding, cluster: str) -> str:
+    resource = short_resource(finding.resource)
+    return "(cluster)" if resource == cluster else resource
 
 
 def render_findings_table(
     findings: Sequence[audit_pb2.Finding], cluster_names: Mapping[str, str]
 ) -> str:
+    """One heading per rule (id, severity, title), then one line per finding: cluster,
+    resource and readable evidence, in columns aligned over the whole table."""
     if not findings:
         return "no open findings"
-    rows = []
-    for finding in sorted(
-        findings, key=lambda f: sort_key(f, cluster_names.get(f.cluster_key, f.cluster_key))
-    ):
-        rows.append(
-            (
-                finding.rule_id,
-                severity_name(finding.severity),
-                cluster_names.get(finding.cluster_key, finding.cluster_key),
-                short_resource(finding.resource),
-                evidence_text(finding),
-            )
-        )
-    widths = [max(len(row[i]) for row in [HEADERS, *rows]) for i in range(len(HEADERS) - 1)]
+
+    def cluster_of(finding: audit_pb2.Finding) -> str:
+        return cluster_names.get(finding.cluster_key, finding.cluster_key)
+
+    ordered = sorted(findings, key=lambda f: sort_key(f, cluster_of(f)))
+    cells = [(cluster_of(f), _resource_cell(f, cluster_of(f))) for f in ordered]
+    cluster_width = max(len(cluster) for cluster, _ in cells)
+    resource_width = max(len(resource) for _, resource in cells)
     lines = []
-    for row in [HEADERS, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    heading = ""
+    for finding, (cluster, resource) in zip(ordered, cells, strict=True):
+        rule = f"{finding.rule_id}  {severity_name(finding.severity):8}  {finding.title}".rstrip()
+        if rule != heading:
+            lines.append(rule)
+            heading = rule
+        evidence = "  ".join(readable_evidence(finding.evidence))
+        row = f"  {cluster.ljust(cluster_width)}  {resource.ljust(resource_width)}  {evidence}"
+        lines.append(row.rstrip())
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,9 +23,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from netaudit.collector.rules import RULES
 from tests.conftest import require
 
 DEMO_BUDGET_SECONDS = 120
+REPORT_INTERVAL_SECONDS = 2
 
 
 @dataclass
@@ -37,16 +40,69 @@ class DemoRun:
     stderr: str
     workdir: Path
     stdout: str
+    # the command line the demo prints while it serves, run then
+    other_command: subprocess.CompletedProcess[str] | None
+    # /metrics once every agent has reported again (empty if one did not in time)
+    later_metrics: str
 
 
 def _finding_rows(stdout: str) -> dict[tuple[str, str], str]:
+    """(rule, cluster) -> "SEVERITY evidence…" from the table: a heading per rule (id,
+    severity, title), then an indented line per finding (cluster, resource, evidence)."""
     rows = {}
+    rule = severity = ""
     for line in stdout.splitlines():
-        match = re.match(r"^([A-Z]{3}-\d{3})\s+(\w+)\s+(\S+)\s+(\S+)\s*(.*)$", line)
-        if match:
-            rule, severity, cluster, _resource, evidence = match.groups()
+        heading = re.match(r"^([A-Z]{3}-\d{3})  (\w+)\s+(.*)$", line)
+        finding = re.match(r"^  (\S+)\s+(\S+)\s*(.*)$", line)
+        if heading:
+            rule, severity, _title = heading.groups()
+        elif finding and rule:
+            cluster, _resource, evidence = finding.groups()
             rows[(rule, cluster)] = f"{severity} {evidence}"
+        else:
+            rule = ""
     return rows
+
+
+def _rule_titles(stdout: str) -> dict[str, str]:
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^([A-Z]{3}-\d{3})  \w+\s+(.*)$", stdout, re.MULTILINE)
+    }
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+    return body.decode()
+
+
+def _last_reports(metrics: str) -> dict[str, float]:
+    return {
+        sample.labels["cluster"]: sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "netaudit_agent_last_report_timestamp_seconds"
+    }
+
+
+def _after_every_agent_reported_again(url: str, first: str, timeout: float) -> str:
+    before = _last_reports(first)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = _scrape(url)
+        now = _last_reports(metrics)
+        if before and all(now.get(cluster, 0) > at for cluster, at in before.items()):
+            return metrics
+        time.sleep(0.5)
+    return ""
+
+
+def _run_printed_command(lines: list[str]) -> subprocess.CompletedProcess[str] | None:
+    printed = [line.removeprefix("try:").strip() for line in lines if line.startswith("try:")]
+    if not printed:
+        return None
+    return subprocess.run(shlex.split(printed[0]), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +110,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     workdir = tmp_path_factory.mktemp("demo")
     netaudit = str(Path(sys.executable).with_name("netaudit"))
     started = time.monotonic()
+    argv = [netaudit, "demo", "--serve", "--workdir", str(workdir)]
     process = subprocess.Popen(
-        [netaudit, "demo", "--serve", "--workdir", str(workdir)],
+        [*argv, "--report-interval", str(REPORT_INTERVAL_SECONDS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,10 +130,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         if time.monotonic() - started > DEMO_BUDGET_SECONDS:
             break
     seconds = time.monotonic() - started
-    metrics = ""
+    metrics = later_metrics = ""
     if metrics_url:
-        with urllib.request.urlopen(metrics_url, timeout=10) as response:
-            metrics = response.read().decode()
+        metrics = _scrape(metrics_url)
+        later_metrics = _after_every_agent_reported_again(
+            metrics_url, metrics, 5 * REPORT_INTERVAL_SECONDS + 10
+        )
+    other_command = _run_printed_command(lines)
     process.send_signal(signal.SIGINT)
     try:
         rest, stderr = process.communicate(timeout=60)
@@ -93,6 +153,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         stderr,
         workdir,
         stdout,
+        other_command,
+        later_metrics,
     )
 
 
@@ -210,3 +272,31 @@ def test_agents_reach_the_collector_over_tls_each_with_its_own_token(demo: DemoR
     tokens = sorted((demo.workdir / "tokens").iterdir())
     assert len(tokens) == 3
     assert all(token.stat().st_mode & 0o777 == 0o600 for token in tokens)
+
+
+def test_each_rule_is_headed_by_its_title(demo: DemoRun) -> None:
+    titles = _rule_titles(demo.stdout)
+    assert set(titles) == {rule for rule, _cluster in EXPECTED}
+    assert titles == {rule.id: rule.title for rule in RULES if rule.id in titles}
+
+
+def test_durations_in_the_evidence_read_in_days_and_hours(demo: DemoRun) -> None:
+    row = demo.rows[("GWA-002", OVERLAY)]
+    assert "programmed.seconds" not in row
+    assert re.search(r"programmed=\d+d \d+h ", row), row
+
+
+def test_while_serving_it_prints_the_command_line_that_reaches_it(demo: DemoRun) -> None:
+    assert demo.other_command is not None, "no `try:` line printed"
+    assert demo.other_command.returncode == 0, demo.other_command.stderr
+    assert _finding_rows(demo.other_command.stdout) == demo.rows
+
+
+def test_agents_keep_reporting_while_it_serves(demo: DemoRun) -> None:
+    assert demo.later_metrics, "an agent did not report again while the demo served"
+    assert set(_last_reports(demo.later_metrics)) == {KUBENET, CNI, OVERLAY}
+
+
+def test_a_given_working_folder_is_kept_and_said_so(demo: DemoRun) -> None:
+    assert f"working folder: {demo.workdir}" in demo.stdout
+    assert (demo.workdir / "netaudit.yaml").exists()
