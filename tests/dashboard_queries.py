@@ -88,12 +88,13 @@ def outside_regex_matchers(promql: str) -> str:
     return _REGEX_MATCH.sub("", promql)
 
 
-def for_prometheus(promql: str) -> str:
-    """The expression as Grafana would send it: built-in intervals become durations and
-    every dashboard variable matches anything."""
+def for_prometheus(promql: str, chosen: dict[str, str] | None = None) -> str:
+    """The expression as Grafana would send it: built-in intervals become durations and a
+    dashboard variable becomes its `chosen` value (a regex), else matches anything."""
+    values = {**BUILTIN_DURATIONS, **(chosen or {})}
 
     def fill(match: re.Match[str]) -> str:
-        return BUILTIN_DURATIONS.get(match["name"], ".*")
+        return values.get(match["name"], ".*")
 
     return _VARIABLE.sub(fill, promql)
 
