@@ -6,7 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
-from .panels import Query, graph, new_dashboard, single_stat
+from .panels import ONE_IS_GOOD, Query, graph, new_dashboard, single_stat
 
 UID = "netaudit-collector"
 RATE = "[$__rate_interval]"
@@ -20,7 +20,14 @@ def build() -> dashboard.Dashboard:
             "The collector itself: ingest, scans, Azure Resource Manager reads and the store.",
         )
         .with_row(dashboard.Row("Health"))
-        .with_panel(single_stat("Store readable", units.NoUnit, Query("min(netaudit_store_up)")))
+        .with_panel(
+            single_stat(
+                "Store readable",
+                units.NoUnit,
+                Query("min(netaudit_store_up)"),
+                steps=ONE_IS_GOOD,
+            )
+        )
         .with_panel(
             single_stat(
                 "Since the last scan",

@@ -6,7 +6,15 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
 from .cluster_scope import CHOSEN, with_cluster_variables
-from .panels import Query, graph, label_values_variable, new_dashboard, ranking, single_stat
+from .panels import (
+    ANY_IS_BAD,
+    Query,
+    graph,
+    label_values_variable,
+    new_dashboard,
+    ranking,
+    single_stat,
+)
 
 UID = "netaudit-dns"
 PROBES_CHOSEN = f'{CHOSEN}, probe=~"$probe"'
@@ -38,6 +46,7 @@ def build() -> dashboard.Dashboard:
                 "Clusters with failing probes",
                 units.NoUnit,
                 Query(f"count(netaudit_dns_probe_failures{{{CHOSEN}}} > 0) or vector(0)"),
+                steps=ANY_IS_BAD,
             )
         )
         .with_panel(
@@ -56,6 +65,7 @@ def build() -> dashboard.Dashboard:
                     f"< {MIN_COREDNS_REPLICAS}) or vector(0)"
                 ),
                 description=f"Fewer than {MIN_COREDNS_REPLICAS} CoreDNS replicas ready.",
+                steps=ANY_IS_BAD,
                 width=12,
             )
         )

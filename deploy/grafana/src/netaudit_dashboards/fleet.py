@@ -6,7 +6,20 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
-from .panels import Query, bars, graph, label_values_variable, new_dashboard, ranking, single_stat
+from .panels import (
+    ANY_IS_A_WARNING,
+    ANY_IS_BAD,
+    DAY_SECONDS,
+    UTILISATION,
+    Query,
+    bars,
+    graph,
+    label_values_variable,
+    new_dashboard,
+    ranking,
+    single_stat,
+    time_to_full,
+)
 
 UID = "netaudit-fleet"
 IN_SUBSCRIPTION = 'subscription_id=~"$subscription"'
@@ -56,6 +69,7 @@ def build() -> dashboard.Dashboard:
                 ),
                 description="Clusters whose agent has not reported for 30 minutes: the rules "
                 "reading their evidence come out not assessed.",
+                steps=ANY_IS_A_WARNING,
             )
         )
         .with_panel(
@@ -66,6 +80,7 @@ def build() -> dashboard.Dashboard:
                     "sum(netaudit_cluster_open_findings"
                     f'{{{IN_SUBSCRIPTION}, severity="critical"}}) or vector(0)'
                 ),
+                steps=ANY_IS_BAD,
             )
         )
         .with_panel(
@@ -76,6 +91,7 @@ def build() -> dashboard.Dashboard:
                     f"count(netaudit_range_utilization_ratio{{{IN_SUBSCRIPTION}}} >= 0.9) "
                     "or vector(0)"
                 ),
+                steps=ANY_IS_BAD,
             )
         )
         .with_panel(
@@ -152,6 +168,7 @@ def build() -> dashboard.Dashboard:
                 descending=True,
                 description="Used over usable addresses. Subnets and VNets carry their own "
                 "subscription; pod and service CIDRs their cluster's.",
+                steps=UTILISATION,
             )
         )
         .with_panel(
@@ -160,12 +177,13 @@ def build() -> dashboard.Dashboard:
                 units.Days,
                 Query(
                     f"bottomk({TOP}, netaudit_range_exhaustion_seconds{{{IN_SUBSCRIPTION}}})"
-                    " / 86400"
+                    f" / {DAY_SECONDS}"
                 ),
                 columns=RANGE_COLUMNS,
                 descending=False,
                 description="The collector's forecast (a robust trend of used addresses); "
                 "ranges with flat or falling use, or too little history, have none.",
+                steps=time_to_full(1),
             )
         )
         .with_panel(
@@ -177,6 +195,7 @@ def build() -> dashboard.Dashboard:
                     "{{range_kind}} {{virtual_network}}/{{subnet}}{{cluster}} {{range}}",
                 ),
                 width=24,
+                steps=UTILISATION,
             )
         )
     )

@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
 from .cluster_scope import CHOSEN, with_cluster_variables
-from .panels import Query, bars, graph, new_dashboard, ranking, single_stat
+from .panels import ANY_IS_A_WARNING, Query, bars, graph, new_dashboard, ranking, single_stat
 
 UID = "netaudit-gateways"
 NOT_PROGRAMMED = f'{CHOSEN}, programmed!="true"'
@@ -36,6 +36,7 @@ def build() -> dashboard.Dashboard:
                 Query(f"sum(netaudit_gateways{{{NOT_PROGRAMMED}}}) or vector(0)"),
                 description="Programmed false or unknown: traffic may not reach the routes "
                 "attached to them.",
+                steps=ANY_IS_A_WARNING,
             )
         )
         .with_panel(

@@ -25,12 +25,16 @@ from grafana_foundation_sdk.models.common import (
     BigValueColorMode,
     BigValueGraphMode,
     FieldTextAlignment,
+    TableColorTextCellOptions,
 )
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DashboardLinkType,
     DataSourceRef,
     DataTransformerConfig,
+    Threshold,
+    ThresholdsConfig,
+    ThresholdsMode,
     VariableRefresh,
     VariableSort,
 )
@@ -41,6 +45,34 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAG = "netaudit"
 HEIGHT = 8
+DAY_SECONDS = 86400
+
+
+# Threshold steps: the base colour, then (from this value up, colour).
+Steps = tuple[str, tuple[tuple[float, str], ...]]
+# The alert rules' levels (deploy/prometheus): utilisation warns at 80% and is critical at
+# 90%; a forecast warns under 30 days and is critical under 7.
+UTILISATION: Steps = ("green", ((0.8, "orange"), (0.9, "red")))
+ANY_IS_BAD: Steps = ("green", ((1, "red"),))
+ANY_IS_A_WARNING: Steps = ("green", ((1, "orange"),))
+ONE_IS_GOOD: Steps = ("red", ((1, "green"),))
+
+
+def time_to_full(unit_per_day: float) -> Steps:
+    """Forecast levels in the panel's unit: 1 for days, 86400 for seconds."""
+    return ("red", ((7 * unit_per_day, "orange"), (30 * unit_per_day, "green")))
+
+
+def _thresholds(steps: Steps) -> dashboard.ThresholdsConfig:
+    base, levels = steps
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps(
+            [Threshold(value=None, color=base)]
+            + [Threshold(value=value, color=color) for value, color in levels]
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,7 @@ class _Panel(Protocol):
     def height(self, h: int) -> Self: ...
     def span(self, w: int) -> Self: ...
     def with_target(self, target: Builder[Dataquery]) -> Self: ...
+    def thresholds(self, thresholds: Builder[ThresholdsConfig]) -> Self: ...
 
 
 PanelT = TypeVar("PanelT", bound=_Panel)
@@ -117,7 +150,10 @@ def _filled(
     targets: list[prometheus.Dataquery],
     description: str,
     width: int,
+    steps: Steps | None,
 ) -> PanelT:
+    if steps is not None:
+        panel = panel.thresholds(_thresholds(steps))
     panel = (
         panel.title(title)
         .description(description)
@@ -144,16 +180,27 @@ def _now(query: Query) -> prometheus.Dataquery:
 
 
 def graph(
-    title: str, unit: str, *queries: Query, description: str = "", width: int = 12
+    title: str,
+    unit: str,
+    *queries: Query,
+    description: str = "",
+    width: int = 12,
+    steps: Steps | None = None,
 ) -> timeseries.Panel:
     """Series over the dashboard's time range."""
     targets = [_over_time(query) for query in queries]
     panel = timeseries.Panel().line_width(1).fill_opacity(10)
-    return _filled(panel, title, unit, targets, description, width)
+    return _filled(panel, title, unit, targets, description, width, steps)
 
 
 def single_stat(
-    title: str, unit: str, query: Query, *, description: str = "", width: int = 6
+    title: str,
+    unit: str,
+    query: Query,
+    *,
+    description: str = "",
+    width: int = 6,
+    steps: Steps | None = None,
 ) -> stat.Panel:
     """One number now (the last value), coloured by its thresholds."""
     panel = (
@@ -162,7 +209,7 @@ def single_stat(
         .color_mode(BigValueColorMode.VALUE)
         .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
     )
-    return _filled(panel, title, unit, [_over_time(query)], description, width)
+    return _filled(panel, title, unit, [_over_time(query)], description, width, steps)
 
 
 def bars(
@@ -171,7 +218,7 @@ def bars(
     """One bar per series, valued now: counts split by a label."""
     panel = bargauge.Panel().reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
     targets = [_now(query) for query in queries]
-    return _filled(panel, title, unit, targets, description, width)
+    return _filled(panel, title, unit, targets, description, width, None)
 
 
 def ranking(
@@ -183,6 +230,7 @@ def ranking(
     descending: bool,
     description: str = "",
     width: int = 12,
+    steps: Steps | None = None,
 ) -> table.Panel:
     """A table of series now, one row each, sorted by value; `columns` maps the labels to show
     (in order) to their headers, and the value column is called "Value"."""
@@ -206,4 +254,6 @@ def ranking(
         .align(FieldTextAlignment.AUTO)
         .inspect(False)
     )
-    return _filled(panel, title, unit, [_now_as_table(query)], description, width)
+    if steps is not None:
+        panel = panel.cell_options(TableColorTextCellOptions())
+    return _filled(panel, title, unit, [_now_as_table(query)], description, width, steps)

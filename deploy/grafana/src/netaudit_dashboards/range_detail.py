@@ -16,6 +16,9 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
 from .panels import (
+    ANY_IS_BAD,
+    DAY_SECONDS,
+    UTILISATION,
     Query,
     graph,
     label_values_variable,
@@ -23,6 +26,7 @@ from .panels import (
     query_variable,
     ranking,
     single_stat,
+    time_to_full,
 )
 
 UID = "netaudit-range"
@@ -31,7 +35,7 @@ JOIN_LABELS = "range_kind, subscription_id, resource_group, virtual_network, sub
 CLUSTERS_CHOSEN = 'cluster_subscription_id=~"$subscription", cluster=~"$cluster"'
 LEGEND = "{{range_kind}} {{virtual_network}}/{{subnet}}{{range}}"
 TREND_WINDOW = "6h"
-TREND_HORIZON_SECONDS = 7 * 86400
+TREND_HORIZON_SECONDS = 7 * DAY_SECONDS
 
 # The label naming a range of each kind in the `range` variable.
 NAME_LABEL = {"node_subnet": "subnet", "pod_subnet": "subnet", "vnet": "virtual_network"}
@@ -124,6 +128,7 @@ def build() -> dashboard.Dashboard:
                 units.PercentUnit,
                 Query(chosen("netaudit_range_utilization_ratio"), LEGEND),
                 width=12,
+                steps=UTILISATION,
             )
         )
         .with_panel(
@@ -135,6 +140,7 @@ def build() -> dashboard.Dashboard:
                 "robust trend over its usage history. No line while use is flat or falling "
                 "or while the history is too short.",
                 width=12,
+                steps=time_to_full(DAY_SECONDS),
             )
         )
         .with_row(dashboard.Row("Now"))
@@ -143,6 +149,7 @@ def build() -> dashboard.Dashboard:
                 "Fullest chosen range",
                 units.PercentUnit,
                 Query(f"max({chosen('netaudit_range_utilization_ratio')})"),
+                steps=UTILISATION,
             )
         )
         .with_panel(
@@ -150,6 +157,7 @@ def build() -> dashboard.Dashboard:
                 "Soonest full",
                 units.Seconds,
                 Query(f"min({chosen('netaudit_range_exhaustion_seconds')})"),
+                steps=time_to_full(DAY_SECONDS),
             )
         )
         .with_panel(
@@ -162,6 +170,7 @@ def build() -> dashboard.Dashboard:
                 ),
                 description="Ranges whose need at max scale plus surge exceeds their "
                 "capacity (CNI-001): the next large scale-out or upgrade fails.",
+                steps=ANY_IS_BAD,
                 width=12,
             )
         )
@@ -180,6 +189,7 @@ def build() -> dashboard.Dashboard:
                 },
                 descending=True,
                 width=24,
+                steps=UTILISATION,
             )
         )
     )
