@@ -30,7 +30,6 @@ from .panels import (
 )
 
 UID = "netaudit-range"
-SHARED_KINDS = ("node_subnet", "pod_subnet", "vnet")
 JOIN_LABELS = "range_kind, subscription_id, resource_group, virtual_network, subnet"
 CLUSTERS_CHOSEN = 'cluster_subscription_id=~"$subscription", cluster=~"$cluster"'
 LEGEND = "{{range_kind}} {{virtual_network}}/{{subnet}}{{range}}"
@@ -39,6 +38,7 @@ TREND_HORIZON_SECONDS = 7 * DAY_SECONDS
 
 # The label naming a range of each kind in the `range` variable.
 NAME_LABEL = {"node_subnet": "subnet", "pod_subnet": "subnet", "vnet": "virtual_network"}
+SUBNET_KINDS = 'range_kind=~"node_subnet|pod_subnet"'
 OWN_KINDS = 'range_kind=~"pod_cidr|service_cidr"'
 
 
@@ -46,7 +46,7 @@ def chosen(metric: str, over: Callable[[str], str] = lambda selector: selector) 
     """PromQL for `metric` of the chosen ranges of the chosen clusters; `over` wraps each
     selector (e.g. in predict_linear) before the join, which keeps only subnets and VNets
     that a chosen cluster uses."""
-    subnets = over(f'{metric}{{range_kind=~"node_subnet|pod_subnet", subnet=~"$range"}}')
+    subnets = over(f'{metric}{{{SUBNET_KINDS}, subnet=~"$range"}}')
     vnets = over(f'{metric}{{range_kind="vnet", virtual_network=~"$range"}}')
     own = over(
         f'{metric}{{{OWN_KINDS}, subscription_id=~"$subscription", cluster=~"$cluster", '
