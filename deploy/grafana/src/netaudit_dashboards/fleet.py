@@ -10,6 +10,7 @@ from .panels import (
     ANY_IS_A_WARNING,
     ANY_IS_BAD,
     DAY_SECONDS,
+    RANGE_LEGEND,
     UTILISATION,
     Query,
     bars,
@@ -192,7 +193,7 @@ def build() -> dashboard.Dashboard:
                 units.PercentUnit,
                 Query(
                     f"topk({TOP}, netaudit_range_utilization_ratio{{{IN_SUBSCRIPTION}}})",
-                    "{{range_kind}} {{virtual_network}}/{{subnet}}{{cluster}} {{range}}",
+                    RANGE_LEGEND,
                 ),
                 width=24,
                 steps=UTILISATION,

@@ -46,6 +46,9 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAG = "netaudit"
 HEIGHT = 8
 DAY_SECONDS = 86400
+# Names an address range in a legend whatever its shape: a subnet or VNet by VNet/subnet,
+# a pod or service CIDR by cluster and CIDR (the labels a shape lacks are empty).
+RANGE_LEGEND = "{{range_kind}} {{virtual_network}}/{{subnet}}{{cluster}} {{range}}"
 
 
 # Threshold steps: the base colour, then (from this value up, colour).

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.models import units
 from .panels import (
     ANY_IS_BAD,
     DAY_SECONDS,
+    RANGE_LEGEND,
     UTILISATION,
     Query,
     graph,
@@ -32,7 +33,6 @@ from .panels import (
 UID = "netaudit-range"
 JOIN_LABELS = "range_kind, subscription_id, resource_group, virtual_network, subnet"
 CLUSTERS_CHOSEN = 'cluster_subscription_id=~"$subscription", cluster=~"$cluster"'
-LEGEND = "{{range_kind}} {{virtual_network}}/{{subnet}}{{range}}"
 TREND_WINDOW = "6h"
 TREND_HORIZON_SECONDS = 7 * DAY_SECONDS
 
@@ -103,9 +103,9 @@ def build() -> dashboard.Dashboard:
             graph(
                 "Used, capacity and required at max scale",
                 units.NoUnit,
-                Query(chosen("netaudit_range_used_addresses"), f"used {LEGEND}"),
-                Query(chosen("netaudit_range_capacity_addresses"), f"capacity {LEGEND}"),
-                Query(chosen("netaudit_range_required_addresses"), f"required {LEGEND}"),
+                Query(chosen("netaudit_range_used_addresses"), f"used {RANGE_LEGEND}"),
+                Query(chosen("netaudit_range_capacity_addresses"), f"capacity {RANGE_LEGEND}"),
+                Query(chosen("netaudit_range_required_addresses"), f"required {RANGE_LEGEND}"),
                 Query(
                     chosen(
                         "netaudit_range_used_addresses",
@@ -113,7 +113,8 @@ def build() -> dashboard.Dashboard:
                             f"predict_linear({selector}[{TREND_WINDOW}], {TREND_HORIZON_SECONDS})"
                         ),
                     ),
-                    f"used in 7 days at the {TREND_WINDOW} trend {LEGEND}",
+                    f"used in {TREND_HORIZON_SECONDS // DAY_SECONDS} days at the "
+                    f"{TREND_WINDOW} trend {RANGE_LEGEND}",
                 ),
                 description="Capacity is the usable addresses (Azure reserves 5 per subnet); "
                 "required is what the pools need at their autoscaler maximum plus upgrade "
@@ -126,7 +127,7 @@ def build() -> dashboard.Dashboard:
             graph(
                 "Utilisation",
                 units.PercentUnit,
-                Query(chosen("netaudit_range_utilization_ratio"), LEGEND),
+                Query(chosen("netaudit_range_utilization_ratio"), RANGE_LEGEND),
                 width=12,
                 steps=UTILISATION,
             )
@@ -135,7 +136,7 @@ def build() -> dashboard.Dashboard:
             graph(
                 "Time to full (forecast)",
                 units.Seconds,
-                Query(chosen("netaudit_range_exhaustion_seconds"), LEGEND),
+                Query(chosen("netaudit_range_exhaustion_seconds"), RANGE_LEGEND),
                 description="The collector's forecast of seconds until the range is full: a "
                 "robust trend over its usage history. No line while use is flat or falling "
                 "or while the history is too short.",
