@@ -9,13 +9,14 @@ STAMPS := .stamps
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test setup install system-deps proto proto-check proto-baseline lint typecheck importlint unit integration e2e fuzz bench clean help
+.PHONY: demo test setup install system-deps proto proto-check proto-baseline dashboards lint typecheck importlint unit integration e2e fuzz bench clean help
 
 help:
 	@echo "make demo      run the sandbox fleet, collector, worker and agents; print findings (ARGS=--serve keeps it up)"
 	@echo "make test      lint, type-check, import boundaries, proto staleness, then every test"
 	@echo "make fuzz      fuzz chunk reassembly and validation for 60 s (atheris if installed; not in make test)"
 	@echo "make proto     regenerate protobuf stubs from protos/"
+	@echo "make dashboards  rewrite the Grafana dashboards' JSON under deploy/grafana/ from deploy/grafana/src/"
 	@echo "make bench     run benchmarks under bench/ and write bench/results/"
 
 demo: install
@@ -81,16 +82,24 @@ proto-check: $(STAMPS)/deps node_modules/.bin/buf
 	node_modules/.bin/buf lint
 	node_modules/.bin/buf breaking --against protos/baseline.binpb
 
+# The dashboards are Python (grafana-foundation-sdk, a dev dependency) in their own package
+# under deploy/grafana/src/; the JSON next to it is committed and a test fails when stale.
+DASHBOARD_SRC := deploy/grafana/src
+
+dashboards: $(STAMPS)/deps
+	PYTHONPATH=$(DASHBOARD_SRC) $(BIN)/python -m netaudit_dashboards deploy/grafana
+
 proto-baseline: node_modules/.bin/buf
 	@test -n "$(REF)" || { echo "name the released contract: make proto-baseline REF=<release tag>"; exit 2; }
 	node_modules/.bin/buf build '.git#ref=$(REF)' -o protos/baseline.binpb
 
 lint: $(STAMPS)/deps
-	$(BIN)/ruff format --check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py
-	$(BIN)/ruff check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py
+	$(BIN)/ruff format --check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py $(DASHBOARD_SRC)
+	$(BIN)/ruff check agent audit collector sandbox tests bench setup.py protos/generate.py protos/netaudit/contract.py $(DASHBOARD_SRC)
 
 typecheck: install
 	cd $(VENV) && ./bin/mypy -p netaudit --config-file ../pyproject.toml
+	MYPYPATH=$(DASHBOARD_SRC) $(BIN)/mypy -p netaudit_dashboards --config-file pyproject.toml
 
 importlint: install
 	cd $(VENV) && ./bin/lint-imports ../.importlinter
