@@ -97,6 +97,10 @@ def test_scan_runs_in_worker_processes_and_records_findings(
         )  # fmt: skip
         assert refreshed.returncode == 0, refreshed.stderr
         assert "3 cluster(s) read" in refreshed.stdout
+        with Store(settings.store_url) as store:
+            # the refresh's closing task stored the range and cluster metrics; findings wait
+            # for a scan
+            assert set(store.metric_snapshots()) == {"ranges", "clusters"}
         scanned = subprocess.run(
             [*cli, "scan", "--timeout", "60"], capture_output=True, text=True, timeout=90
         )
