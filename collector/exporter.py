@@ -84,7 +84,9 @@ class StoreCollector(Collector):
             duration.append([(scan.finished_at - scan.started_at).total_seconds()])
         statuses = sorted(self._store.scans_by_status().items())
         size = self._store.size_bytes()
+        totals = self._store.counters()
         return [
+            *(family_of(spec, [[totals.get(spec.name, 0)]]) for spec in families.STORED_COUNTERS),
             family_of(families.AGENT_LAST_REPORT, agents),
             family_of(families.LAST_SCAN, finished),
             family_of(families.SCAN_DURATION, duration),

@@ -22,8 +22,14 @@ from celery.result import AsyncResult
 from netaudit.collector.analysis.fleet import cluster_key, pool_subnet_ids
 from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
-from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
+from netaudit.collector.inventory.arm import (
+    ArmReader,
+    ArmRequestCounts,
+    TransientArmError,
+    make_credential,
+)
 from netaudit.collector.metrics.cluster_part import cluster_part
+from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
@@ -260,9 +266,15 @@ def reduce_fleet(store: Store, scan_id: int, settings: RuleSettings) -> FleetEva
 def refresh_subscription(subscription_id: str) -> int:
     """Read one subscription's clusters from ARM and store their inventories."""
     settings = _settings()
-    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure))
-    inventories = reader.read_subscription(subscription_id)
+    counts = ArmRequestCounts()
+    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure), counts)
     store = _store()
+    try:
+        inventories = reader.read_subscription(subscription_id)
+    finally:  # a failed read's requests and throttles count too
+        store.add_to_counters(
+            {ARM_REQUESTS.name: counts.requests, ARM_THROTTLED.name: counts.throttled}
+        )
     for inventory in inventories:
         store.save_inventory(inventory)
     refresh_parts(

@@ -191,6 +191,18 @@ SCANS = Family(
     "Scans started, by status (running, succeeded, failed).",
     ("status",),
 )
+ARM_REQUESTS = Family(
+    "netaudit_arm_requests",
+    FamilyType.COUNTER,
+    "HTTP requests the workers sent to Azure Resource Manager (retries included).",
+)
+ARM_THROTTLED = Family(
+    "netaudit_arm_throttled_requests",
+    FamilyType.COUNTER,
+    "Requests Azure Resource Manager answered with 429 (throttled).",
+)
+STORED_COUNTERS = (ARM_REQUESTS, ARM_THROTTLED)
+"""Fleet-wide totals kept in the store's counters table, by family name."""
 STORE_UP = _gauge("netaudit_store_up", "1 when the store could be read for this scrape, else 0.")
 STORE_SIZE = _gauge(
     "netaudit_store_size_bytes",

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from netaudit.collector.store.engine import upsert
-from netaudit.collector.store.tables import findings, metric_parts, metric_snapshots, scans
+from netaudit.collector.store.tables import (
+    counters,
+    findings,
+    metric_parts,
+    metric_snapshots,
+    scans,
+)
 
 
 def save_parts(connection: Connection, parts: Mapping[str, bytes], *, now: datetime) -> None:
@@ -86,3 +92,21 @@ def database_size_bytes(connection: Connection) -> int | None:
     if connection.dialect.name != "postgresql":
         return None
     return int(connection.scalar(sa.text("SELECT pg_database_size(current_database())")) or 0)
+
+
+def add_to_counters(connection: Connection, increments: Mapping[str, int]) -> None:
+    rows = [{"name": name, "value": value} for name, value in increments.items() if value > 0]
+    if not rows:
+        return
+    insert = upsert(connection, counters)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[counters.c.name],
+            set_={"value": counters.c.value + insert.excluded.value},
+        ),
+        rows,
+    )
+
+
+def counter_values(connection: Connection) -> dict[str, int]:
+    return {str(name): int(value) for name, value in connection.execute(sa.select(counters))}

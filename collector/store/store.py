@@ -366,6 +366,15 @@ class Store:
         with self._read() as connection:
             return metric_rows.snapshots(connection)
 
+    def add_to_counters(self, increments: Mapping[str, int]) -> None:
+        """Add to fleet-wide monotonic counters (name -> increment), atomically."""
+        with self._write() as connection:
+            metric_rows.add_to_counters(connection, increments)
+
+    def counters(self) -> dict[str, int]:
+        with self._read() as connection:
+            return metric_rows.counter_values(connection)
+
     def scans_by_status(self) -> dict[str, int]:
         with self._read() as connection:
             return metric_rows.scans_by_status(connection)

@@ -214,3 +214,12 @@ metric_snapshots = sa.Table(
     sa.Column("computed_at", UtcDateTime, nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
 )
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    # Monotonic totals kept for the fleet rather than per process (ARM requests are sent by
+    # workers, /metrics is served by the collector): every replica exports the same value.
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

@@ -237,6 +237,8 @@ def test_agent_report_times_and_scan_figures_come_from_the_store(scrape: str) ->
     assert duration >= 0
     [(_, size)] = _samples(scrape, "netaudit_store_size_bytes")
     assert size > 0
+    assert _samples(scrape, "netaudit_arm_requests_total") == [({}, 0.0)]
+    assert _samples(scrape, "netaudit_arm_throttled_requests_total") == [({}, 0.0)]
 
 
 def test_rule_evaluations_show_coverage_of_the_last_finished_scan(scrape: str) -> None:

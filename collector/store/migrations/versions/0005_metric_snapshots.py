@@ -1,4 +1,5 @@
-"""metric snapshots: the samples /metrics serves, computed when scans and refreshes run
+"""metric snapshots: the samples /metrics serves, computed when scans and refreshes run;
+fleet-wide counters (ARM requests)
 
 Revision ID: 0005_metric_snapshots
 Revises: 0004_usage_history
@@ -33,8 +34,15 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("kind", name="pk_metric_snapshots"),
     )
+    op.create_table(
+        "counters",
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_counters"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("counters")
     op.drop_table("metric_snapshots")
     op.drop_table("metric_parts")
