@@ -9,9 +9,11 @@ is a plain object with its dependencies as parameters.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 
 from prometheus_client.core import InfoMetricFamily
@@ -41,6 +43,23 @@ def family_of(spec: Family, rows: Sequence[Sequence[object]]) -> Metric:
     return metric
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a scrape decodes and builds its samples.
+
+    They are hundreds of thousands of fresh, acyclic objects at 10,000 clusters: each
+    allocation burst triggers full collections that traverse them all again, which more
+    than doubles the decode time. Nothing they hold is cyclic, so the pause loses nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class StoreCollector(Collector):
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._store = store
@@ -49,7 +68,8 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = self._clock()
         try:
-            collected = [*self._stored_families(), *self._live_families()]
+            with gc_paused():
+                collected = [*self._stored_families(), *self._live_families()]
         except Exception:  # a broken store must not turn into a silent partial scrape
             log.exception("metrics: reading the store failed")
             yield family_of(families.STORE_UP, [[0]])
