@@ -188,7 +188,7 @@ SCAN_DURATION = _gauge(
 SCANS = Family(
     "netaudit_scans",
     FamilyType.COUNTER,
-    "Scans started, by status (running, succeeded, failed).",
+    "Scans finished, by status (succeeded, failed).",
     ("status",),
 )
 ARM_REQUESTS = Family(

@@ -83,7 +83,12 @@ def open_findings_by_cluster(connection: Connection) -> dict[tuple[str, int], in
 
 
 def scans_by_status(connection: Connection) -> dict[str, int]:
-    rows = connection.execute(sa.select(scans.c.status, sa.func.count()).group_by(scans.c.status))
+    """Finished scans by status: a running scan is not counted yet, so no count ever falls."""
+    rows = connection.execute(
+        sa.select(scans.c.status, sa.func.count())
+        .where(scans.c.finished_at.is_not(None))
+        .group_by(scans.c.status)
+    )
     return {str(status): int(count) for status, count in rows}
 
 

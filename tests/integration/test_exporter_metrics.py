@@ -277,3 +277,16 @@ def test_a_scrape_reads_what_the_last_scan_stored_and_computes_nothing(
         after = _by(_render(scanned), "netaudit_range_used_addresses", subnet="snet-cni")
     assert [v for _, v in before] == [v for _, v in unchanged] == [248]
     assert [v for _, v in after] == [250]
+
+
+def test_a_running_scan_is_not_counted_until_it_finishes(tmp_path: Path) -> None:
+    """netaudit_scans_total is a counter: it must never fall, so only finished scans count."""
+    url = f"sqlite:///{tmp_path / 'scans.db'}"
+    upgrade(url)
+    with Store(url) as store:
+        scan_id = store.start_scan()
+        running = _samples(_render(store), "netaudit_scans_total")
+        store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error="broker gone")
+        finished = _samples(_render(store), "netaudit_scans_total")
+    assert running == []
+    assert finished == [({"status": "failed"}, 1.0)]
