@@ -28,48 +28,65 @@ class _SharedRange:
     clusters: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def range_snapshot(parts: Iterable[ClusterPart]) -> Snapshot:
-    """The range families of the fleet; clusters' own CIDRs in part order, then the shared
-    subnets and VNets by id."""
-    snapshot: Snapshot = {family.name: [] for family in families.RANGES}
-    shared: dict[tuple[str, str], _SharedRange] = {}
-    for part in parts:
+class FleetSnapshot:
+    """Built one part at a time, so the parts need not all be held at once."""
+
+    def __init__(self) -> None:
+        self._ranges: Snapshot = {family.name: [] for family in families.RANGES}
+        self._shared: dict[tuple[str, str], _SharedRange] = {}
+        self._clusters: Snapshot = {family.name: [] for family in families.CLUSTERS}
+        self.cluster_labels: dict[str, tuple[str, str, str]] = {}
+        """cluster key -> (subscription_id, resource_group, cluster) of every part added"""
+
+    def add(self, part: ClusterPart) -> None:
+        self.cluster_labels[part.cluster_key] = part.labels
+        for name, rows in part.samples.items():
+            if name in self._clusters:
+                self._clusters[name].extend(rows)
         for share in part.ranges:
-            if share.kind in CLUSTER_RANGE_KINDS:
-                subscription, group, cluster = part.labels
-                labels = [
-                    share.kind,
-                    share.ipam_mode,
-                    subscription,
-                    group,
-                    "",
-                    "",
-                    cluster,
-                    share.range_id,
-                ]
-                _add_range(snapshot, labels, share, share.used, share.required)
-                snapshot[families.RANGE_CLUSTER_INFO.name].append(
-                    [share.kind, subscription, group, "", "", share.range_id, *part.labels, 1]
-                )
+            if share.kind not in CLUSTER_RANGE_KINDS:
+                _merge(self._shared, share, part.labels)
                 continue
-            _merge(shared, share, part.labels)
-    for (kind, range_id), merged in sorted(shared.items()):
-        subscription, group, vnet, subnet = network_label_values(range_id)
-        labels = [
-            kind,
-            ",".join(sorted(merged.modes - {""})),
-            subscription,
-            group,
-            vnet,
-            subnet,
-            "",
-            "",
-        ]
-        _add_range(snapshot, labels, merged.first, merged.used, merged.required)
-        for cluster_labels in sorted(set(merged.clusters)):
-            snapshot[families.RANGE_CLUSTER_INFO.name].append(
-                [kind, subscription, group, vnet, subnet, "", *cluster_labels, 1]
+            subscription, group, cluster = part.labels
+            labels = [share.kind, share.ipam_mode, subscription, group, "", "", cluster,
+                      share.range_id]  # fmt: skip
+            _add_range(self._ranges, labels, share, share.used, share.required)
+            self._ranges[families.RANGE_CLUSTER_INFO.name].append(
+                [share.kind, subscription, group, "", "", share.range_id, *part.labels, 1]
             )
+
+    def ranges(self) -> Snapshot:
+        """The range families: clusters' own CIDRs in the order added, then the shared
+        subnets and VNets by id."""
+        snapshot = {name: list(rows) for name, rows in self._ranges.items()}
+        for (kind, range_id), merged in sorted(self._shared.items()):
+            subscription, group, vnet, subnet = network_label_values(range_id)
+            mode = ",".join(sorted(merged.modes - {""}))
+            labels = [kind, mode, subscription, group, vnet, subnet, "", ""]
+            _add_range(snapshot, labels, merged.first, merged.used, merged.required)
+            for cluster_labels in sorted(set(merged.clusters)):
+                snapshot[families.RANGE_CLUSTER_INFO.name].append(
+                    [kind, subscription, group, vnet, subnet, "", *cluster_labels, 1]
+                )
+        return snapshot
+
+    def clusters(self) -> Snapshot:
+        """The per-cluster families: each part's rows, in the order added."""
+        return self._clusters
+
+
+def range_snapshot(parts: Iterable[ClusterPart]) -> Snapshot:
+    return _built(parts).ranges()
+
+
+def cluster_snapshot(parts: Iterable[ClusterPart]) -> Snapshot:
+    return _built(parts).clusters()
+
+
+def _built(parts: Iterable[ClusterPart]) -> FleetSnapshot:
+    snapshot = FleetSnapshot()
+    for part in parts:
+        snapshot.add(part)
     return snapshot
 
 
@@ -110,13 +127,3 @@ def _add_range(
         add(families.RANGE_REQUIRED, required)
     if share.exhaustion_seconds is not None:
         add(families.RANGE_EXHAUSTION, share.exhaustion_seconds)
-
-
-def cluster_snapshot(parts: Iterable[ClusterPart]) -> Snapshot:
-    """The per-cluster families: each part's rows, in part order."""
-    snapshot: Snapshot = {family.name: [] for family in families.CLUSTERS}
-    for part in parts:
-        for name, rows in part.samples.items():
-            if name in snapshot:
-                snapshot[name].extend(rows)
-    return snapshot

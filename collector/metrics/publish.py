@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from netaudit.collector.analysis.fleet import pool_subnet_ids
 from netaudit.collector.metrics import families
 from netaudit.collector.metrics.cluster_part import cluster_part
-from netaudit.collector.metrics.fleet_snapshot import cluster_snapshot, range_snapshot
+from netaudit.collector.metrics.fleet_snapshot import FleetSnapshot
 from netaudit.collector.metrics.labels import cluster_label_values, severity_name
 from netaudit.collector.metrics.shares import ClusterPart, Row
 from netaudit.collector.metrics.snapshot import Snapshot, encode
@@ -22,6 +22,8 @@ from netaudit.collector.store import Store
 
 log = logging.getLogger(__name__)
 
+PARTS_PER_PAGE = 1000
+"""Parts decoded at a time when merging: the whole fleet's parts are never held at once."""
 USAGE_LOOKBACK = timedelta(days=35)
 """Usage history read for the forecast: as far back as the store keeps it."""
 
@@ -57,16 +59,22 @@ def refresh_parts(store: Store, cluster_keys: Sequence[str], *, now: datetime) -
 def publish(store: Store, *, scan_id: int | None = None) -> None:
     """Merge every stored part into the range and cluster snapshots; with ``scan_id``, also
     the findings snapshot of that (finishing) scan. One write replaces them together."""
-    parts = [ClusterPart.decode(payload) for _key, payload in store.metric_parts()]
+    fleet = FleetSnapshot()
+    after = ""
+    while page := store.metric_parts(after=after, limit=PARTS_PER_PAGE):
+        for _key, payload in page:
+            fleet.add(ClusterPart.decode(payload))
+        after = page[-1][0]
     snapshots = {
-        "ranges": encode(range_snapshot(parts), families.RANGES),
-        "clusters": encode(cluster_snapshot(parts), families.CLUSTERS),
+        "ranges": encode(fleet.ranges(), families.RANGES),
+        "clusters": encode(fleet.clusters(), families.CLUSTERS),
     }
     if scan_id is not None:
-        names = {part.cluster_key: part.labels for part in parts}
-        snapshots["findings"] = encode(findings_snapshot(store, scan_id, names), families.FINDINGS)
+        snapshots["findings"] = encode(
+            findings_snapshot(store, scan_id, fleet.cluster_labels), families.FINDINGS
+        )
     store.save_metric_snapshots(snapshots)
-    log.info("metrics published", extra={"clusters": len(parts), "scan_id": scan_id})
+    log.info("metrics published", extra={"clusters": len(fleet.cluster_labels), "scan_id": scan_id})
 
 
 def findings_snapshot(

@@ -35,12 +35,13 @@ def save_parts(connection: Connection, parts: Mapping[str, bytes], *, now: datet
     )
 
 
-def parts(connection: Connection) -> Iterator[tuple[str, bytes]]:
-    rows = connection.execute(
-        sa.select(metric_parts.c.cluster_key, metric_parts.c.payload).order_by(
-            metric_parts.c.cluster_key
-        )
+def parts(connection: Connection, *, after: str, limit: int | None) -> Iterator[tuple[str, bytes]]:
+    query = (
+        sa.select(metric_parts.c.cluster_key, metric_parts.c.payload)
+        .where(metric_parts.c.cluster_key > after)
+        .order_by(metric_parts.c.cluster_key)
     )
+    rows = connection.execute(query if limit is None else query.limit(limit))
     for key, payload in rows:
         yield key, bytes(payload)
 

@@ -351,10 +351,11 @@ class Store:
         with self._write() as connection:
             metric_rows.save_parts(connection, parts, now=self._clock())
 
-    def metric_parts(self) -> list[tuple[str, bytes]]:
-        """(cluster key, encoded part) of every cluster that has one, by key."""
+    def metric_parts(self, *, after: str = "", limit: int | None = None) -> list[tuple[str, bytes]]:
+        """(cluster key, encoded part) by key: every cluster's, or a page of ``limit`` after
+        the key ``after``."""
         with self._read() as connection:
-            return list(metric_rows.parts(connection))
+            return list(metric_rows.parts(connection, after=after, limit=limit))
 
     def save_metric_snapshots(self, snapshots: Mapping[str, bytes]) -> None:
         """Replace the snapshots of these kinds together (kind -> encoded samples)."""
