@@ -1,71 +1,63 @@
-"""Prometheus metrics computed at scrape time from the store (every replica answers the same).
+"""Prometheus metrics read from the store (every replica answers the same).
 
-Rendering (prometheus_client.generate_latest) is separate from serving; the
-collector is a plain object with its dependencies as parameters.
+Scans and inventory refreshes compute the samples and store them as snapshots
+(``netaudit.collector.metrics``); a scrape reads those few rows, plus a handful of
+figures the store keeps anyway (when each agent last reported, the scans), and renders.
+Rendering (prometheus_client.generate_latest) is separate from serving; the collector
+is a plain object with its dependencies as parameters.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import InfoMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
-from netaudit.collector.analysis.ip_capacity import subnet_requirements
-from netaudit.collector.analysis.network_model import model_from_inventory
+from netaudit.collector.metrics import families
+from netaudit.collector.metrics.families import Family
+from netaudit.collector.metrics.labels import cluster_label_values
+from netaudit.collector.metrics.snapshot import decode
 from netaudit.collector.store import Store
-from netaudit.v1 import audit_pb2, inventory_pb2
 
 log = logging.getLogger(__name__)
 
-SUBNET_LABELS = ["subscription_id", "resource_group", "virtual_network", "subnet"]
 
-
-def subnet_label_values(subnet_id: str) -> list[str]:
-    """subscription, resource group, VNet and subnet names from a subnet's ARM id."""
-    parts = subnet_id.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-
-    def after(segment: str) -> str:
-        return parts[lowered.index(segment) + 1] if segment in lowered else ""
-
-    return [
-        after("subscriptions").lower(),
-        after("resourcegroups").lower(),
-        after("virtualnetworks"),
-        after("subnets"),
+def family_of(spec: Family, rows: Sequence[Sequence[object]]) -> Metric:
+    """The family with one sample per row (label values in the spec's order, then the
+    value), built without per-sample validation: the rows were made from the same specs."""
+    metric = Metric(spec.name, spec.help, str(spec.type))
+    name, labels = spec.sample_name, spec.labels
+    # zip stops at the labels: the row's last item is the value
+    metric.samples = [
+        Sample(name, dict(zip(labels, row, strict=False)), row[-1])  # type: ignore[arg-type]
+        for row in rows
     ]
+    return metric
 
 
-CLUSTER_LABELS = ["subscription_id", "resource_group", "cluster"]
-"""AKS cluster names are unique only within a resource group: per-cluster series carry all
-three, so two clusters of one name never share a series."""
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a scrape decodes and builds its samples.
 
-
-def cluster_label_values(cluster_key: str, name: str) -> list[str]:
-    """subscription, resource group and cluster name from the cluster's ARM id."""
-    parts = cluster_key.strip("/").split("/")
-    lowered = [p.lower() for p in parts]
-
-    def after(segment: str) -> str:
-        return parts[lowered.index(segment) + 1] if segment in lowered[:-1] else ""
-
-    return [
-        after("subscriptions").lower(),
-        after("resourcegroups").lower(),
-        name or after("managedclusters"),
-    ]
-
-
-def _severity_name(value: int) -> str:
-    return (
-        audit_pb2.Severity.Name(audit_pb2.Severity.ValueType(value))
-        .removeprefix("SEVERITY_")
-        .lower()
-    )
+    They are hundreds of thousands of fresh, acyclic objects at 10,000 clusters: each
+    allocation burst triggers full collections that traverse them all again, which more
+    than doubles the decode time. Nothing they hold is cyclic, so the pause loses nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class StoreCollector(Collector):
@@ -73,119 +65,51 @@ class StoreCollector(Collector):
         self._store = store
         self._clock = clock
 
-    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         started = self._clock()
-        up = GaugeMetricFamily(
-            "netaudit_store_up", "1 when the store could be read for this scrape, else 0."
-        )
         try:
-            families = [
-                *self._subnet_families(self._store.all_inventories()),
-                self._findings_family(),
-                self._agent_family(),
-                *self._scan_families(),
-            ]
+            with gc_paused():
+                collected = [*self._stored_families(), *self._live_families()]
         except Exception:  # a broken store must not turn into a silent partial scrape
             log.exception("metrics: reading the store failed")
-            up.add_metric([], 0)
-            yield up
+            yield family_of(families.STORE_UP, [[0]])
             return
-        yield from families
-        up.add_metric([], 1)
-        yield up
-        duration = GaugeMetricFamily(
-            "netaudit_exporter_collect_duration_seconds",
-            "Seconds spent reading the store for this scrape.",
-        )
-        duration.add_metric([], self._clock() - started)
-        yield duration
+        yield from collected
+        yield family_of(families.STORE_UP, [[1]])
+        yield family_of(families.COLLECT_DURATION, [[self._clock() - started]])
         info = InfoMetricFamily("netaudit_build", "Version of the running collector.")
         info.add_metric([], {"version": metadata.version("aks-netaudit")})
         yield info
 
-    def _subnet_families(
-        self, inventories: list[inventory_pb2.ClusterInventory]
-    ) -> list[GaugeMetricFamily]:
-        capacity = GaugeMetricFamily(
-            "netaudit_subnet_ip_capacity_addresses",
-            "Usable IP addresses of the subnet (ARM virtualNetworks/usages limit).",
-            labels=SUBNET_LABELS,
-        )
-        used = GaugeMetricFamily(
-            "netaudit_subnet_ip_used_addresses",
-            "IP addresses in use in the subnet (ARM virtualNetworks/usages currentValue).",
-            labels=SUBNET_LABELS,
-        )
-        ratio = GaugeMetricFamily(
-            "netaudit_subnet_ip_utilization_ratio",
-            "Used over usable IP addresses of the subnet (0-1).",
-            labels=SUBNET_LABELS,
-        )
-        required = GaugeMetricFamily(
-            "netaudit_subnet_ip_required_addresses",
-            "IP addresses the subnet needs at every pool's maximum scale plus upgrade surge.",
-            labels=SUBNET_LABELS,
-        )
-        seen: set[str] = set()
-        for inventory in inventories:
-            for vnet in inventory.virtual_networks:
-                for usage in vnet.subnet_usages:
-                    key = usage.subnet_id.lower()
-                    if key in seen or usage.limit <= 0:
-                        continue
-                    seen.add(key)
-                    labels = subnet_label_values(usage.subnet_id)
-                    capacity.add_metric(labels, usage.limit)
-                    used.add_metric(labels, usage.current_value)
-                    ratio.add_metric(labels, usage.current_value / usage.limit)
-        required_seen: set[str] = set()
-        for inventory in inventories:
-            model = model_from_inventory(inventory).model
-            for requirement in subnet_requirements(inventory, model):
-                key = requirement.subnet_id.lower()
-                if key not in required_seen:
-                    required_seen.add(key)
-                    labels = subnet_label_values(requirement.subnet_id)
-                    required.add_metric(labels, requirement.required)
-        return [capacity, used, ratio, required]
+    def _stored_families(self) -> list[Metric]:
+        """Every family of every snapshot kind, empty until a scan or refresh stored it."""
+        payloads = self._store.metric_snapshots()
+        out: list[Metric] = []
+        for kind, specs in families.STORED.items():
+            payload = payloads.get(kind)
+            snapshot = decode(payload, specs) if payload is not None else {}
+            out.extend(family_of(spec, snapshot.get(spec.name, [])) for spec in specs)
+        return out
 
-    def _findings_family(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
-            "netaudit_open_findings",
-            "Open compliance findings by rule and severity.",
-            labels=["rule_id", "severity"],
-        )
-        for (rule_id, severity), count in sorted(self._store.open_finding_counts().items()):
-            family.add_metric([rule_id, _severity_name(severity)], count)
-        return family
-
-    def _agent_family(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
-            "netaudit_agent_last_report_timestamp_seconds",
-            "When the collector last committed a report from the cluster's agent.",
-            labels=CLUSTER_LABELS,
-        )
-        for agent in self._store.agents_last_report():
-            family.add_metric(
-                cluster_label_values(agent.cluster_key, agent.cluster_name),
-                agent.received_at.timestamp(),
-            )
-        return family
-
-    def _scan_families(self) -> list[GaugeMetricFamily]:
-        finished = GaugeMetricFamily(
-            "netaudit_last_scan_timestamp_seconds", "When the last finished scan ended."
-        )
-        outcomes = GaugeMetricFamily(
-            "netaudit_rule_evaluations",
-            "Clusters on which the last finished scan's evaluation of the rule ended in each "
-            "outcome (findings, passed, not_assessed, error): how much was actually judged.",
-            labels=["rule_id", "outcome"],
-        )
+    def _live_families(self) -> list[Metric]:
+        agents = [
+            [*cluster_label_values(a.cluster_key, a.cluster_name), a.received_at.timestamp()]
+            for a in self._store.agents_last_report()
+        ]
         scan = self._store.last_scan(finished=True)
+        finished = []
+        duration = []
         if scan is not None and scan.finished_at is not None:
-            finished.add_metric([], scan.finished_at.timestamp())
-            totals = self._store.scan_outcome_totals(scan.id)
-            for (rule_id, outcome), count in sorted(totals.items()):
-                outcomes.add_metric([rule_id, outcome], count)
-        return [finished, outcomes]
+            finished.append([scan.finished_at.timestamp()])
+            duration.append([(scan.finished_at - scan.started_at).total_seconds()])
+        statuses = sorted(self._store.scans_by_status().items())
+        size = self._store.size_bytes()
+        totals = self._store.counters()
+        return [
+            *(family_of(spec, [[totals.get(spec.name, 0)]]) for spec in families.STORED_COUNTERS),
+            family_of(families.AGENT_LAST_REPORT, agents),
+            family_of(families.LAST_SCAN, finished),
+            family_of(families.SCAN_DURATION, duration),
+            family_of(families.SCANS, [[status, count] for status, count in statuses]),
+            family_of(families.STORE_SIZE, [] if size is None else [[size]]),
+        ]

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery, chord, group
+from celery import Celery, chord
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import GroupResult
+from celery.result import AsyncResult
 
-from netaudit.collector.analysis.fleet import pool_subnet_ids
+from netaudit.collector.analysis.fleet import cluster_key, pool_subnet_ids
 from netaudit.collector.config import Settings
 from netaudit.collector.facts import assemble_facts
-from netaudit.collector.inventory.arm import ArmReader, TransientArmError, make_credential
+from netaudit.collector.inventory.arm import (
+    ArmReader,
+    ArmRequestCounts,
+    TransientArmError,
+    make_credential,
+)
+from netaudit.collector.metrics.cluster_part import cluster_part
+from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
+from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
@@ -167,14 +175,11 @@ def scan_clusters(scan_id: int, cluster_keys: list[str]) -> dict[str, int]:
     return evaluation
 
 
-USAGE_LOOKBACK = timedelta(days=35)
-"""Usage history handed to the rules: as far back as the store keeps it."""
-
-
 def evaluate_chunk(
     store: Store, scan_id: int, cluster_keys: list[str], settings: RuleSettings
 ) -> dict[str, int]:
-    """Load the chunk's facts in two queries, evaluate, record in one transaction."""
+    """Load the chunk's facts in three queries, evaluate, record in one transaction; store
+    the chunk's share of the metric samples from the same facts."""
     now = datetime.now(UTC)
     reports = store.latest_reports(cluster_keys)
     inventories = store.inventories(cluster_keys)
@@ -186,20 +191,25 @@ def evaluate_chunk(
         )
     }
     evaluations = []
+    parts = []
     for key in cluster_keys:
         stored = reports.get(key)
         inventory = inventories.get(key)
         subnets = pool_subnet_ids(inventory) if inventory is not None else set()
+        usage = [history[s] for s in sorted(subnets) if s in history]
+        report = stored.report if stored else None
         facts = assemble_facts(
             key,
-            report=stored.report if stored else None,
+            report=report,
             report_received_at=stored.received_at if stored else None,
             inventory=inventory,
             now=now,
-            usage_history=[history[s] for s in sorted(subnets) if s in history],
+            usage_history=usage,
         )
         evaluations.append(evaluate_cluster(facts, settings, RULES))
+        parts.append(cluster_part(key, inventory=inventory, report=report, usage=usage, now=now))
     recorded = store.record_evaluations(scan_id, evaluations, now=now)
+    store_parts(store, parts)
     return {"clusters": recorded.clusters, "findings": recorded.findings}
 
 
@@ -208,9 +218,22 @@ def evaluate_chunk(
     **STORE_TASK,
 )
 def finish_scan(results: list[dict[str, int]], scan_id: int) -> None:
-    """The fleet-wide reduce, then the scan's summary."""
-    store = _store()
-    fleet = reduce_fleet(store, scan_id, _settings().rules)
+    """The fleet-wide reduce, the metrics, then the scan's summary."""
+    clusters, findings = conclude_scan(_store(), scan_id, results, _settings().rules)
+    log.info(
+        "scan finished",
+        extra={"scan_id": scan_id, "clusters": clusters, "findings": findings},
+    )
+
+
+def conclude_scan(
+    store: Store, scan_id: int, results: list[dict[str, int]], settings: RuleSettings
+) -> tuple[int, int]:
+    """After every chunk: the fleet-wide findings, the metrics from every cluster's part,
+    then the scan's summary (so the metrics are stored by the time the scan shows as
+    finished). Returns (clusters, findings)."""
+    fleet = reduce_fleet(store, scan_id, settings)
+    publish(store, scan_id=scan_id)
     clusters = sum(r["clusters"] for r in results)
     findings = sum(r["findings"] for r in results) + len(fleet.findings)
     store.finish_scan(
@@ -220,10 +243,7 @@ def finish_scan(results: list[dict[str, int]], scan_id: int) -> None:
         findings=findings,
         error="; ".join(fleet.errors),
     )
-    log.info(
-        "scan finished",
-        extra={"scan_id": scan_id, "clusters": clusters, "findings": findings},
-    )
+    return clusters, findings
 
 
 def reduce_fleet(store: Store, scan_id: int, settings: RuleSettings) -> FleetEvaluation:
@@ -246,11 +266,22 @@ def reduce_fleet(store: Store, scan_id: int, settings: RuleSettings) -> FleetEva
 def refresh_subscription(subscription_id: str) -> int:
     """Read one subscription's clusters from ARM and store their inventories."""
     settings = _settings()
-    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure))
-    inventories = reader.read_subscription(subscription_id)
+    counts = ArmRequestCounts()
+    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure), counts)
     store = _store()
+    try:
+        inventories = reader.read_subscription(subscription_id)
+    finally:  # a failed read's requests and throttles count too
+        store.add_to_counters(
+            {ARM_REQUESTS.name: counts.requests, ARM_THROTTLED.name: counts.throttled}
+        )
     for inventory in inventories:
         store.save_inventory(inventory)
+    refresh_parts(
+        store,
+        [cluster_key(i.arm_resource_id) for i in inventories],
+        now=datetime.now(UTC),
+    )
     log.info(
         "inventory refreshed",
         extra={"subscription": subscription_id, "clusters": len(inventories)},
@@ -258,17 +289,28 @@ def refresh_subscription(subscription_id: str) -> int:
     return len(inventories)
 
 
+@app.task(name="netaudit.publish_metrics", **STORE_TASK)
+def publish_metrics(counts: list[int]) -> int:
+    """The end of an inventory refresh: merge the clusters' metric parts into the snapshots
+    /metrics reads. Returns the clusters the refresh read."""
+    publish(_store())
+    return int(sum(counts))
+
+
 def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
-    """Refresh the subscriptions in the workers; the number of clusters read.
+    """Refresh the subscriptions in the workers, then publish the metrics; the number of
+    clusters read.
 
     Raises the builtin TimeoutError when the workers do not answer in time.
     """
-    result: GroupResult = group(refresh_subscription.s(sub) for sub in subscriptions).apply_async()
+    result: AsyncResult[Any] = chord(refresh_subscription.s(sub) for sub in subscriptions)(
+        publish_metrics.s()
+    )
     try:
         counts = result.get(timeout=timeout, propagate=True)
     except CeleryTimeoutError as exc:
         raise TimeoutError(str(exc)) from exc
-    return int(sum(counts))
+    return int(counts)
 
 
 def enqueue_scan(scan_id: int) -> Any:

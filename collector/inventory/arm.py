@@ -61,6 +61,7 @@ __all__ = [
     "ArmAuthenticationError",
     "ArmError",
     "ArmReader",
+    "ArmRequestCounts",
     "ArmUnreachableError",
     "SubscriptionAccessDenied",
     "TransientArmError",
@@ -138,6 +139,21 @@ def client_secret_credential(
 
 
 @dataclass
+class ArmRequestCounts:
+    """HTTP requests sent to ARM (every attempt, retries included) and how many of them
+    ARM throttled (429)."""
+
+    requests: int = 0
+    throttled: int = 0
+
+    def observe(self, response: Any) -> None:
+        """azure-core's ``raw_response_hook``: called once per attempt."""
+        self.requests += 1
+        if response.http_response.status_code == 429:
+            self.throttled += 1
+
+
+@dataclass
 class _Read:
     """Results of one refresh, shared by the clusters read in it: each VNet, subnet and
     zone is read once, and a failure is a gap on every cluster that needed it."""
@@ -158,8 +174,10 @@ class ArmReader:
         retry_total: int = DEFAULT_RETRY_TOTAL,
         read_timeout: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        counts: ArmRequestCounts | None = None,
     ) -> None:
-        """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s."""
+        """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s.
+        ``counts``, when given, counts every request and throttled answer."""
         self.subscriptions = list(subscriptions)
         self._credential = credential
         self._base_url = base_url.rstrip("/") if base_url else None
@@ -172,15 +190,23 @@ class ArmReader:
             self._options["connection_verify"] = connection_verify
         if read_timeout is not None:
             self._options["read_timeout"] = read_timeout
+        if counts is not None:
+            self._options["raw_response_hook"] = counts.observe
         self._clients: dict[tuple[str, str], Any] = {}
 
     @classmethod
-    def from_settings(cls, azure: AzureSettings, credential: TokenCredential) -> ArmReader:
+    def from_settings(
+        cls,
+        azure: AzureSettings,
+        credential: TokenCredential,
+        counts: ArmRequestCounts | None = None,
+    ) -> ArmReader:
         return cls(
             credential,
             azure.subscriptions,
             base_url=azure.arm_url or None,
             connection_verify=str(azure.ca_bundle) if azure.ca_bundle else None,
+            counts=counts,
         )
 
     # -- clients ------------------------------------------------------------------------

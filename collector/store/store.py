@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -14,6 +14,7 @@ from netaudit.collector.store import claims as claim_rows
 from netaudit.collector.store import clusters as cluster_rows
 from netaudit.collector.store import findings as finding_rows
 from netaudit.collector.store import inventories as inventory_rows
+from netaudit.collector.store import metric_snapshots as metric_rows
 from netaudit.collector.store import outcomes as outcome_rows
 from netaudit.collector.store import reports as report_rows
 from netaudit.collector.store import scans as scan_rows
@@ -25,6 +26,7 @@ from netaudit.collector.store.engine import (
     create_engine,
     display_url,
     parse_url,
+    sqlite_file,
     translated_errors,
     writer,
 )
@@ -336,6 +338,56 @@ class Store:
         """(rule_id, severity) -> number of open findings."""
         with self._read() as connection:
             return finding_rows.open_finding_counts(connection)
+
+    def open_findings_by_cluster(self) -> dict[tuple[str, int], int]:
+        """(cluster_key, severity) -> number of open findings."""
+        with self._read() as connection:
+            return metric_rows.open_findings_by_cluster(connection)
+
+    # -- metric snapshots --------------------------------------------------------
+
+    def save_metric_parts(self, parts: Mapping[str, bytes]) -> None:
+        """Each cluster's share of the metric samples (cluster key -> encoded part)."""
+        with self._write() as connection:
+            metric_rows.save_parts(connection, parts, now=self._clock())
+
+    def metric_parts(self, *, after: str = "", limit: int | None = None) -> list[tuple[str, bytes]]:
+        """(cluster key, encoded part) by key: every cluster's, or a page of ``limit`` after
+        the key ``after``."""
+        with self._read() as connection:
+            return list(metric_rows.parts(connection, after=after, limit=limit))
+
+    def save_metric_snapshots(self, snapshots: Mapping[str, bytes]) -> None:
+        """Replace the snapshots of these kinds together (kind -> encoded samples)."""
+        with self._write() as connection:
+            metric_rows.save_snapshots(connection, snapshots, now=self._clock())
+
+    def metric_snapshots(self) -> dict[str, bytes]:
+        """kind -> encoded samples, as the last scan or refresh stored them."""
+        with self._read() as connection:
+            return metric_rows.snapshots(connection)
+
+    def add_to_counters(self, increments: Mapping[str, int]) -> None:
+        """Add to fleet-wide monotonic counters (name -> increment), atomically."""
+        with self._write() as connection:
+            metric_rows.add_to_counters(connection, increments)
+
+    def counters(self) -> dict[str, int]:
+        with self._read() as connection:
+            return metric_rows.counter_values(connection)
+
+    def scans_by_status(self) -> dict[str, int]:
+        with self._read() as connection:
+            return metric_rows.scans_by_status(connection)
+
+    def size_bytes(self) -> int | None:
+        """The database's size on disk (SQLite: the file and its WAL); None if unknown."""
+        database = sqlite_file(self._url)
+        if database is not None:
+            files = [database, database.with_name(database.name + "-wal")]
+            return sum(f.stat().st_size for f in files if f.exists())
+        with self._read() as connection:
+            return metric_rows.database_size_bytes(connection)
 
     # -- agent tokens ------------------------------------------------------------
 

@@ -193,3 +193,33 @@ usage_history = sa.Table(
     sa.Column("used", sa.Integer, nullable=False),
     sa.Column("capacity", sa.Integer, nullable=False),
 )
+
+metric_parts = sa.Table(
+    "metric_parts",
+    metadata,
+    # One cluster's share of the fleet's metric samples (JSON), computed where its facts were
+    # loaded anyway (a scan's chunk, an inventory refresh); merged into metric_snapshots.
+    sa.Column("cluster_key", sa.Text, primary_key=True),
+    sa.Column("computed_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+metric_snapshots = sa.Table(
+    "metric_snapshots",
+    metadata,
+    # The samples /metrics serves, one row per kind ("ranges", "clusters", "findings"), each a
+    # JSON blob of whole families replaced in one write: a scrape reads a few rows whatever
+    # the fleet's size, and never sees half of a scan's samples.
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("computed_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    # Monotonic totals kept for the fleet rather than per process (ARM requests are sent by
+    # workers, /metrics is served by the collector): every replica exports the same value.
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

@@ -236,7 +236,8 @@ def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun)
         sample.labels["subnet"]: (sample.labels, sample.value)
         for family in text_string_to_metric_families(demo.metrics)
         for sample in family.samples
-        if sample.name == "netaudit_subnet_ip_utilization_ratio"
+        if sample.name == "netaudit_range_utilization_ratio"
+        and sample.labels["range_kind"] == "node_subnet"
     }
     labels, value = ratios["snet-cni"]
     assert value >= 0.9

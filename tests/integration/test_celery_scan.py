@@ -97,6 +97,12 @@ def test_scan_runs_in_worker_processes_and_records_findings(
         )  # fmt: skip
         assert refreshed.returncode == 0, refreshed.stderr
         assert "3 cluster(s) read" in refreshed.stdout
+        with Store(settings.store_url) as store:
+            # the refresh's closing task stored the range and cluster metrics; findings wait
+            # for a scan
+            assert set(store.metric_snapshots()) == {"ranges", "clusters"}
+            # the workers' ARM requests are kept for the fleet, not in a worker's memory
+            assert store.counters()["netaudit_arm_requests"] > 0
         scanned = subprocess.run(
             [*cli, "scan", "--timeout", "60"], capture_output=True, text=True, timeout=90
         )

@@ -18,6 +18,7 @@ from netaudit.collector.config import AzureSettings
 from netaudit.collector.inventory.arm import (
     ArmAuthenticationError,
     ArmReader,
+    ArmRequestCounts,
     ArmUnreachableError,
     UnknownSubscriptionError,
     client_secret_credential,
@@ -190,8 +191,13 @@ def test_a_response_that_never_comes_is_a_timeout_gap(tmp_path: Path) -> None:
 
 def test_throttled_list_is_retried_after_retry_after(tmp_path: Path) -> None:
     faults = ArmFaults.throttled(r"/providers/Microsoft.ContainerService/managedClusters$", times=1)
+    counts = ArmRequestCounts()
     with start_sandbox(tmp_path, arm_faults=faults) as running:
-        assert [i.name for i in reader(running, SHOP).read()] == ["aks-overlay-priv-weu"]
+        assert [i.name for i in reader(running, SHOP, counts=counts).read()] == [
+            "aks-overlay-priv-weu"
+        ]
+    assert counts.throttled == 1, "the 429 is counted"
+    assert counts.requests > 2, "every attempt is counted, the retried one included"
 
 
 def test_wrong_secret_is_one_clear_line(sandbox: Sandbox) -> None:
