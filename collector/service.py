@@ -24,7 +24,6 @@ from netaudit.collector.exporter import StoreCollector
 from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
-from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.collector.redaction import mask_url
 from netaudit.collector.store import InvalidReport, Store, upgrade
 
@@ -118,8 +117,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         store = Store(settings.store_url)
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
-        # exported from the start; the servicer does not call it yet (ingest/ is not ours)
-        IngestCounters(registry)
         servicer = IngestServicer(
             store,
             IngestLimits(

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -79,6 +79,9 @@ class Identity:
     cluster_key: str
     credential: str
     """What proved it, for messages and logs: "client certificate" or "token <id>"."""
+    token: str | None = field(default=None, repr=False)
+    """The bearer token presented, re-checked before each report: a token revoked while
+    its stream is open stops writing at the next report, not at the next reconnect."""
 
     def require(self, cluster_id: str, what: str) -> None:
         """PermissionDenied unless `cluster_id` (from a hello or a report) is this cluster."""
@@ -201,7 +204,18 @@ class Authenticator:
         certificate = (
             certificate_clusters(auth_context) if has_client_certificate(auth_context) else None
         )
-        return decide_identity(certificate, record, token is not None)
+        identity = decide_identity(certificate, record, token is not None)
+        return replace(identity, token=token) if record is not None else identity
+
+    async def require_active(self, identity: Identity) -> None:
+        """Unauthenticated when the stream's token has been revoked since it connected."""
+        if identity.token is None or self._tokens is None:
+            return
+        if await self._verify(self._tokens, identity.token) is None:
+            raise Unauthenticated(
+                f"{identity.credential} was revoked while its stream was open; "
+                "nothing more is stored from it"
+            )
 
     @staticmethod
     async def _verify(tokens: TokenVerifier, token: str) -> TokenRecord | None:

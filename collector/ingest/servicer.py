@@ -39,6 +39,7 @@ from google.protobuf.message import DecodeError
 from prometheus_client import CollectorRegistry, Counter
 
 from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.collector.ingest.auth import (
     Authenticator,
     CredentialCheckFailed,
@@ -135,6 +136,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._rejected_errors = rejected_errors
         self.budget = ByteBudget(limits.max_assembly_bytes)
         self._streams: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue[object]]] = {}
+        self._counters = IngestCounters(registry)
         self._reports = Counter(
             "netaudit_ingest_reports",
             "Reports received over gRPC, by outcome (committed, duplicate, rejected).",
@@ -172,6 +174,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             async for response in self._serve(request_iterator, context):
                 yield response
         except StreamEnded as ended:
+            self._counters.rejected(ended.code)
             context.set_code(ended.code)
             context.set_details(ended.details)
 
@@ -196,7 +199,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 "credential": identity.credential if identity else "none (insecure)",
             },
         )
-        reader = asyncio.create_task(self._read_chunks(request_iterator, hello, outgoing))
+        reader = asyncio.create_task(self._read_chunks(request_iterator, hello, identity, outgoing))
         try:
             while True:
                 item = await outgoing.get()
@@ -210,6 +213,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             (outcome,) = await asyncio.gather(reader, return_exceptions=True)
             if isinstance(outcome, PermissionDenied):
                 raise _refusal(grpc.StatusCode.PERMISSION_DENIED, str(outcome), context.peer())
+            if isinstance(outcome, Unauthenticated):
+                raise _refusal(grpc.StatusCode.UNAUTHENTICATED, str(outcome), context.peer())
+            if isinstance(outcome, CredentialCheckFailed):
+                raise _refusal(grpc.StatusCode.UNAVAILABLE, str(outcome), context.peer())
             if isinstance(outcome, StreamEnded):
                 raise StreamEnded(outcome.code, outcome.details)
             if isinstance(outcome, BaseException):
@@ -255,6 +262,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self,
         request_iterator: AsyncIterator[ingest_pb2.StreamRequest],
         hello: ingest_pb2.AgentHello,
+        identity: Identity | None,
         outgoing: asyncio.Queue[object],
     ) -> None:
         reassembler = Reassembler(
@@ -262,7 +270,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         )
         try:
             async for chunk in _chunks(request_iterator):
-                ack = await self._accept_chunk(reassembler, chunk, hello)
+                self._counters.received(chunk.ByteSize())  # .data would copy the bytes
+                ack = await self._accept_chunk(reassembler, chunk, hello, identity)
                 del chunk  # not held while the next message is awaited
                 if ack is not None:
                     outgoing.put_nowait(ingest_pb2.StreamResponse(ack=ack))
@@ -272,7 +281,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     f"the stream ended with {'; '.join(reassembler.incomplete())} received; "
                     "nothing of it is stored: resend it whole",
                 )
-        except (StreamEnded, PermissionDenied):
+        except (StreamEnded, PermissionDenied, Unauthenticated, CredentialCheckFailed):
             raise
         except Exception as exc:  # a bug: the agent gets INTERNAL, never UNKNOWN
             log.exception("stream failed", extra={"cluster": clip(hello.cluster.arm_resource_id)})
@@ -290,6 +299,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         reassembler: Reassembler,
         chunk: ingest_pb2.ReportChunk,
         hello: ingest_pb2.AgentHello,
+        identity: Identity | None,
     ) -> ingest_pb2.ReportAck | None:
         try:
             complete = reassembler.add(chunk)
@@ -303,6 +313,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if complete is None:
             return None
         try:
+            if identity is not None:
+                await self._authenticator.require_active(identity)
             return await self._check_and_commit(complete, chunk, hello)
         finally:
             complete.release()
@@ -395,6 +407,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.ReportAck:
         """An ack REJECTED: logged once, both clipped (ids and values may be huge)."""
         self._reports.labels("rejected").inc()
+        self._counters.rejected(code)
         why = clip(why, ACK_MESSAGE_CHARS)
         log.warning(
             "report rejected",

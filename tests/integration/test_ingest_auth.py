@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import CollectorRegistry
 
 from netaudit.agent.config import CollectorSettings
 from netaudit.agent.errors import CollectorUnreachable
@@ -94,6 +96,12 @@ class Collector:
     store: Store
     address: str
     health_address: str
+    registry: CollectorRegistry
+
+    def rejections(self, reason: str) -> float | None:
+        return self.registry.get_sample_value(
+            "netaudit_ingest_rejections_total", {"reason": reason}
+        )
 
 
 @contextmanager
@@ -105,15 +113,22 @@ def running_collector(
     upgrade(url)
     store = Store(url)
     authenticator = Authenticator.insecure() if insecure else Authenticator(store)
+    registry = CollectorRegistry()
     servicer = IngestServicer(
         store,
         IngestLimits(8 << 20, 60),
+        registry=registry,
         rejected_errors=(InvalidReport,),
         authenticator=authenticator,
     )
     try:
         with serving(servicer, ServerOptions("127.0.0.1", 0, 600, tls=tls)) as (ingest, _loop):
-            yield Collector(store, f"127.0.0.1:{ingest.port}", f"127.0.0.1:{ingest.health_port}")
+            yield Collector(
+                store,
+                f"127.0.0.1:{ingest.port}",
+                f"127.0.0.1:{ingest.health_port}",
+                registry,
+            )
     finally:
         store.close()
 
@@ -256,6 +271,8 @@ def test_a_stream_without_credential_is_unauthenticated_and_stores_nothing(
     )
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert nothing_stored(token_collector.store)
+    assert token_collector.rejections("unauthenticated") == 1
+    assert token_collector.rejections("permission_denied") == 0
 
 
 @pytest.mark.parametrize(
@@ -301,6 +318,39 @@ def test_a_revoked_token_is_unauthenticated(pki: Pki, token_collector: Collector
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "revoked" in (error.details() or "")
     assert token_collector.store.report_count(CLUSTER_A) == 1
+
+
+def test_a_token_revoked_while_its_stream_is_open_writes_nothing_more(
+    pki: Pki, token_collector: Collector
+) -> None:
+    issued = token_collector.store.create_agent_token(CLUSTER_A)
+    first_acked = threading.Event()
+
+    def messages() -> Iterator[ingest_pb2.StreamRequest]:
+        yield hello(CLUSTER_A)
+        yield chunk(report("r-1", CLUSTER_A))
+        assert first_acked.wait(10)
+        token_collector.store.revoke_agent_token(issued.record.id)
+        yield chunk(report("r-2", CLUSTER_A, sequence=2))
+
+    channel = grpc.secure_channel(
+        token_collector.address,
+        credentials(pki),
+        options=[("grpc.ssl_target_name_override", SERVER_NAME)],
+    )
+    acks = []
+    with channel, pytest.raises(grpc.RpcError) as raised:
+        call = ingest_pb2_grpc.IngestServiceStub(channel).Stream(
+            messages(), timeout=20, metadata=(("authorization", f"Bearer {issued.token}"),)
+        )
+        for response in call:
+            acks.append(response.ack.status)
+            first_acked.set()
+    assert acks == [ingest_pb2.ACK_STATUS_COMMITTED]
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    assert "revoked while its stream was open" in (raised.value.details() or "")  # type: ignore[attr-defined]
+    assert token_collector.store.report_count(CLUSTER_A) == 1
+    assert token_collector.rejections("unauthenticated") == 1
 
 
 def test_plaintext_is_not_spoken_on_the_tls_port(token_collector: Collector) -> None:

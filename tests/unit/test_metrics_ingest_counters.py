@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -10,17 +11,23 @@ from netaudit.collector.metrics.ingest_counters import REJECTION_REASONS, Ingest
 
 @pytest.mark.parametrize(
     ("reason", "counted_as"),
-    [("unauthenticated", "unauthenticated"), ("stale_report", "stale_report"), ("x/y", "other")],
+    [
+        (grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
+        (grpc.StatusCode.FAILED_PRECONDITION, "failed_precondition"),
+        (grpc.StatusCode.DATA_LOSS, "other"),
+    ],
 )
-def test_a_rejection_is_counted_under_a_bounded_reason(reason: str, counted_as: str) -> None:
+def test_a_rejection_is_counted_under_a_bounded_reason(
+    reason: grpc.StatusCode, counted_as: str
+) -> None:
     registry = CollectorRegistry()
     counters = IngestCounters(registry)
     counters.rejected(reason)
     counts = {
         r: registry.get_sample_value("netaudit_ingest_rejections_total", {"reason": r})
-        for r in REJECTION_REASONS
+        for r in (*REJECTION_REASONS, "other")
     }
-    assert counts == {r: 1.0 if r == counted_as else 0.0 for r in REJECTION_REASONS}
+    assert counts == {r: 1.0 if r == counted_as else 0.0 for r in (*REJECTION_REASONS, "other")}
 
 
 def test_received_bytes_add_up() -> None:
