@@ -9,9 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from netaudit.collector.exporter import StoreCollector
-from netaudit.collector.store import Store, upgrade
 from tests.conftest import REPO, require
+from tests.exported_series import exported_series
 
 RULES = REPO / "deploy" / "prometheus" / "netaudit-alerts.yaml"
 RULE_TESTS = REPO / "deploy" / "prometheus" / "netaudit-alerts.test.yaml"
@@ -54,15 +53,7 @@ def test_every_alert_is_unit_tested_and_documented() -> None:
 
 
 def test_the_rules_read_only_series_the_collector_exports(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'netaudit.db'}"
-    upgrade(url)
-    with Store(url) as store:
-        exported = {
-            sample_name
-            for family in StoreCollector(store).collect()
-            for sample_name in (family.name, f"{family.name}_total")
-            if family.type != "counter" or sample_name.endswith("_total")
-        }
+    exported = exported_series(tmp_path)
     rules = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
     read = {name for rule in rules for name in METRIC.findall(rule["expr"])}
     assert read and read <= exported, sorted(read - exported)

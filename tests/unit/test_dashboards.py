@@ -27,42 +27,7 @@ from tests.dashboard_queries import (
     query_variables,
     user_variables,
 )
-
-# The series the collector's /metrics exports, as PromQL names them (counters with their
-# `_total`). The exporter's own test will later compare this list with the series
-# `netaudit serve` really exports, so a renamed metric breaks a dashboard's test, not a
-# dashboard in production.
-EXPORTED_SERIES = frozenset(
-    {
-        # per address range
-        "netaudit_range_capacity_addresses",
-        "netaudit_range_used_addresses",
-        "netaudit_range_required_addresses",
-        "netaudit_range_utilization_ratio",
-        "netaudit_range_exhaustion_seconds",
-        "netaudit_range_cluster_info",
-        # per cluster
-        "netaudit_cluster_info",
-        "netaudit_coredns_ready_replicas",
-        "netaudit_dns_probe_failures",
-        "netaudit_dns_probe_duration_seconds",
-        "netaudit_gateways",
-        "netaudit_cluster_open_findings",
-        "netaudit_agent_last_report_timestamp_seconds",
-        # fleet
-        "netaudit_open_findings",
-        "netaudit_rule_evaluations",
-        "netaudit_last_scan_timestamp_seconds",
-        "netaudit_store_up",
-        # the collector itself
-        "netaudit_ingest_reports_total",
-        "netaudit_ingest_rejections_total",
-        "netaudit_scan_duration_seconds",
-        "netaudit_scans_total",
-        "netaudit_arm_requests_total",
-        "netaudit_arm_throttled_requests_total",
-    }
-)
+from tests.exported_series import exported_series
 
 EXPECTED_DASHBOARDS = {
     "netaudit-fleet",
@@ -140,11 +105,16 @@ def test_queries_use_only_defined_variables_and_only_in_regex_matchers(name: str
         assert not user_variables(outside_regex_matchers(promql)), promql
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    return exported_series(tmp_path_factory.mktemp("exported"))
+
+
 @pytest.mark.parametrize("name", board_ids())
-def test_queries_read_only_series_the_collector_exports(name: str) -> None:
+def test_queries_read_only_series_the_collector_exports(name: str, exported: set[str]) -> None:
     read = {metric for promql in all_promql(BOARDS[name]) for metric in metric_names(promql)}
     assert read, "no metric found: the extraction is broken"
-    assert read <= EXPORTED_SERIES, sorted(read - EXPORTED_SERIES)
+    assert read <= exported, sorted(read - exported)
 
 
 @pytest.mark.parametrize(
