@@ -39,7 +39,6 @@ from google.protobuf.message import DecodeError
 from prometheus_client import CollectorRegistry, Counter
 
 from netaudit.collector.errors import ServiceUnavailable
-from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.collector.ingest.auth import (
     Authenticator,
     CredentialCheckFailed,
@@ -62,6 +61,7 @@ from netaudit.collector.ingest.validation import (
     describe,
     report_violations,
 )
+from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.contract import ACCEPTED_CONTRACT_VERSIONS
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
 
