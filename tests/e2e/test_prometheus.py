@@ -1,6 +1,6 @@
 """The collector's /metrics scraped by a real Prometheus that evaluates the alert rules.
 
-`netaudit serve` (TLS ingest, one bearer token per agent, its embedded Redis) serves the
+`netaudit serve` (TLS ingest, one bearer token per agent, its embedded broker) serves the
 sample fleet: the sandbox's ARM read and stored as an inventory refresh stores it, after
 twelve earlier refreshes dated a day apart in which every subnet held two addresses fewer
 per day (so each growing range has a forecast), one `netaudit-agent run --once` per
@@ -132,7 +132,7 @@ def scan(store: Store) -> None:
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
-    require("prometheus", "redis-server")
+    require("prometheus")
     folder = tmp_path_factory.mktemp("prometheus-e2e")
     with ExitStack() as stack:
         sandbox = stack.enter_context(start_sandbox(folder / "sandbox"))
