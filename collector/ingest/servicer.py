@@ -174,7 +174,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             async for response in self._serve(request_iterator, context):
                 yield response
         except StreamEnded as ended:
-            self._counters.rejected(ended.code)
+            self._counters.rejected(ended.code.name)
             context.set_code(ended.code)
             context.set_details(ended.details)
 
@@ -407,7 +407,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.ReportAck:
         """An ack REJECTED: logged once, both clipped (ids and values may be huge)."""
         self._reports.labels("rejected").inc()
-        self._counters.rejected(code)
+        self._counters.rejected(code.name)
         why = clip(why, ACK_MESSAGE_CHARS)
         log.warning(
             "report rejected",
