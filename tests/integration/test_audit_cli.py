@@ -24,6 +24,7 @@ from netaudit.collector.reports.json_report import SCHEMA_FILE
 from netaudit.sandbox.runner import start_sandbox
 from netaudit.sandbox.sample_fleet import DEFAULT_FLEET_ROOT, load_sample_fleet
 from tests.integration.sandbox_exports import agent_report
+from tests.sarif_schema import sarif_errors
 
 ARM = DEFAULT_FLEET_ROOT / "arm"
 FORMATS = ("table", "json", "csv", "markdown", "html", "sarif")
@@ -203,6 +204,7 @@ def test_every_format_of_the_sample_fleet_parses_back(
         assert "<script>" in text and "sortable" in text
     else:
         sarif = json.loads(text)
+        assert sarif_errors(sarif) == []
         assert sarif["version"] == "2.1.0"
         (run,) = sarif["runs"]
         driver_rules = run["tool"]["driver"]["rules"]
