@@ -31,7 +31,8 @@ fuzz: install
 
 setup: install
 
-# System packages: promtool (prometheus), redis-server (fallback broker binary), npm (buf).
+# System packages: promtool (prometheus), redis-server (fallback broker binary), npm (buf),
+# chromium (the HTML report's browser test drives it through playwright; never `playwright install`).
 system-deps: $(STAMPS)/system
 $(STAMPS)/system:
 	@missing=""; \
@@ -39,6 +40,7 @@ $(STAMPS)/system:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
