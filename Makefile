@@ -117,6 +117,16 @@ DASHBOARD_SRC := deploy/grafana/src
 dashboards: $(STAMPS)/deps
 	PYTHONPATH=$(DASHBOARD_SRC) $(BIN)/python -m netaudit_dashboards deploy/grafana
 
+# Helm reads no file outside its chart: the alert rules, dashboards and agent RBAC it ships are
+# copies, rewritten here and compared with their sources by tests/integration/test_helm_chart.py.
+CHART := deploy/helm/aks-netaudit
+chart-copies:
+	mkdir -p $(CHART)/files/prometheus $(CHART)/files/grafana $(CHART)/files/rbac
+	rm -f $(CHART)/files/grafana/*.json
+	cp deploy/prometheus/netaudit-alerts.yaml $(CHART)/files/prometheus/
+	cp deploy/grafana/*.json $(CHART)/files/grafana/
+	cp deploy/rbac/agent-clusterrole.yaml $(CHART)/files/rbac/
+
 proto-baseline: node_modules/.bin/buf
 	@test -n "$(REF)" || { echo "name the released contract: make proto-baseline REF=<release tag>"; exit 2; }
 	node_modules/.bin/buf build '.git#ref=$(REF)' -o protos/baseline.binpb
