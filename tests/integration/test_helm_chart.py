@@ -38,7 +38,7 @@ CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "Certificate"}
 COPIES = {
     REPO / "deploy" / "prometheus" / "netaudit-alerts.yaml": "prometheus",
     REPO / "deploy" / "rbac" / "agent-clusterrole.yaml": "rbac",
-    **{path: "grafana" for path in sorted((REPO / "deploy" / "grafana").glob("*.json"))},
+    **dict.fromkeys(sorted((REPO / "deploy" / "grafana").glob("*.json")), "grafana"),
 }
 CONSTRAINT_KEYWORDS = {"pattern", "minimum", "maximum", "minLength", "enum", "required", "not"}
 
