@@ -150,6 +150,23 @@ def worker(
     run_worker(_settings(), concurrency)
 
 
+@app.command()
+def beat() -> None:
+    """Start scans and inventory refreshes on the intervals of `schedule:` in the workers.
+
+    Run EXACTLY ONE beat per deployment: every beat sends its own scans, so two scan twice
+    as often (a second beat on the same state folder refuses to start). Its schedule state
+    is state_dir/celerybeat-schedule; SIGTERM or Ctrl-C saves it and stops.
+    """
+    from netaudit.collector.beat import check_schedule, sole_beat
+    from netaudit.collector.worker import run_beat
+
+    settings = _settings()
+    check_schedule(settings)
+    with sole_beat(settings.state_dir):
+        run_beat(settings)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to the store."""
