@@ -150,14 +150,18 @@ def worker(
     run_worker(_settings(), concurrency)
 
 
-@app.command()
-def beat() -> None:
-    """Start scans and inventory refreshes on the intervals of `schedule:` in the workers.
+BEAT_HELP = (
+    "Start scans and inventory refreshes on the intervals of `schedule:` (exactly one beat "
+    "per deployment); the workers run them as `netaudit scan` and `netaudit inventory "
+    "refresh` do.\n\n"
+    "Run exactly one beat per deployment: each beat sends its own triggers, so two would "
+    "scan twice as often (a second beat on the same state folder refuses to start). Its "
+    "schedule state is state_dir/celerybeat-schedule; SIGTERM or Ctrl-C saves it and stops."
+)
 
-    Run EXACTLY ONE beat per deployment: every beat sends its own scans, so two scan twice
-    as often (a second beat on the same state folder refuses to start). Its schedule state
-    is state_dir/celerybeat-schedule; SIGTERM or Ctrl-C saves it and stops.
-    """
+
+@app.command(help=BEAT_HELP)
+def beat() -> None:
     from netaudit.collector.beat import check_schedule, sole_beat
     from netaudit.collector.worker import run_beat
 
