@@ -341,7 +341,7 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".netaudit"),
         description="Folder for the SQLite store, the embedded broker, TLS files of `netaudit "
-        "certs init` and endpoints.json.",
+        "certs init`, endpoints.json and the schedule state of `netaudit beat`.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["auto", "json", "text"] = Field(
