@@ -167,7 +167,9 @@ def beat() -> None:
 
     settings = _settings()
     check_schedule(settings)
-    with sole_beat(settings.state_dir):
+    # Celery replaces the SIGTERM and SIGINT handlers once beat runs; until then, and for
+    # SIGHUP throughout, these stop it and the schedule is saved all the same.
+    with _stopped_by_signals(), sole_beat(settings.state_dir):
         run_beat(settings)
 
 

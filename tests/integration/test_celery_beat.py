@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from netaudit.collector.broker import EmbeddedRedis
 from netaudit.collector.config import load_settings
 from netaudit.collector.demo import sandbox_azure_config, write_config
 from netaudit.collector.processes import ManagedProcess
-from netaudit.collector.store import ScanRecord, Store, upgrade
+from netaudit.collector.store import ScanRecord, Store
 from netaudit.sandbox.runner import start_sandbox
 
 NETAUDIT = str(Path(sys.executable).with_name("netaudit"))
@@ -154,7 +155,10 @@ def test_beat_schedules_refreshes_and_scans_that_complete_and_stops_on_sigterm(
     assert _schedule_files(settings.state_dir), "the schedule state belongs in state_dir"
 
 
-def test_beat_keeps_its_schedule_in_the_state_folder_and_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=lambda sig: sig.name)
+def test_beat_keeps_its_schedule_in_the_state_folder_and_stops_on_a_signal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     config = write_config(
         tmp_path,
         {
@@ -164,7 +168,6 @@ def test_beat_keeps_its_schedule_in_the_state_folder_and_stops_on_sigint(tmp_pat
         },
     )
     settings = load_settings(config)
-    upgrade(settings.store_url)
     with EmbeddedRedis(settings.broker_dir) as broker:
         beat = _start_beat(config, tmp_path / "beat.log")
         try:
@@ -177,7 +180,7 @@ def test_beat_keeps_its_schedule_in_the_state_folder_and_stops_on_sigint(tmp_pat
             queued = client.llen("beat-only")
             client.close()
         finally:
-            code = _stop(beat, signal.SIGINT)
+            code = _stop(beat, sig)
     assert queued > 0, "beat sent no trigger"
     assert code == 0, (tmp_path / "beat.log").read_text()
     files = _schedule_files(settings.state_dir)
