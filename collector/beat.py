@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from netaudit.collector.config import Settings
 from netaudit.collector.errors import ConfigError, ServiceUnavailable
-
-log = logging.getLogger(__name__)
 
 LOCKFILE_NAME = "celerybeat.lock"
 
