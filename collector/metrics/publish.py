@@ -69,12 +69,19 @@ def publish(store: Store, *, scan_id: int | None = None) -> None:
         "ranges": encode_rows(fleet.encoded_ranges(), families.RANGES),
         "clusters": encode_rows(fleet.encoded_clusters(), families.CLUSTERS),
     }
-    if scan_id is not None:
+    if scan_id is not None and not _newer_scan_finished(store, scan_id):
         snapshots["findings"] = encode(
             findings_snapshot(store, scan_id, fleet.cluster_labels), families.FINDINGS
         )
     store.save_metric_snapshots(snapshots)
     log.info("metrics published", extra={"clusters": len(fleet.cluster_labels), "scan_id": scan_id})
+
+
+def _newer_scan_finished(store: Store, scan_id: int) -> bool:
+    """A late retry of an older scan's closing step must not replace the findings
+    snapshot (rule evaluations) of a scan that finished after it."""
+    newest = store.last_scan(finished=True)
+    return newest is not None and newest.id > scan_id
 
 
 def findings_snapshot(

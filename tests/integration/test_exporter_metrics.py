@@ -290,3 +290,21 @@ def test_a_running_scan_is_not_counted_until_it_finishes(tmp_path: Path) -> None
         finished = _samples(_render(store), "netaudit_scans_total")
     assert running == []
     assert finished == [({"status": "failed"}, 1.0)]
+
+
+def test_a_late_retry_of_an_older_scans_close_keeps_the_newer_scans_evaluations(
+    store: Store, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'retry.db'}"
+    upgrade(url)
+    with Store(url) as scanned:
+        for inventory in store.all_inventories():
+            scanned.save_inventory(inventory)
+        older = scanned.start_scan()
+        keys = scanned.cluster_keys()
+        older_results = [evaluate_chunk(scanned, older, keys[:1], RuleSettings())]
+        _scan(scanned)  # a newer scan over every cluster finishes first
+        newest = _samples(_render(scanned), "netaudit_rule_evaluations")
+        conclude_scan(scanned, older, older_results, RuleSettings())  # the late retry
+        after_retry = _samples(_render(scanned), "netaudit_rule_evaluations")
+    assert newest and after_retry == newest
