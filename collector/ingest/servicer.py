@@ -36,7 +36,7 @@ from typing import Protocol
 
 import grpc
 from google.protobuf.message import DecodeError
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.ingest.auth import (
@@ -137,12 +137,6 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.budget = ByteBudget(limits.max_assembly_bytes)
         self._streams: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue[object]]] = {}
         self._counters = IngestCounters(registry)
-        self._reports = Counter(
-            "netaudit_ingest_reports",
-            "Reports received over gRPC, by outcome (committed, duplicate, rejected).",
-            ["outcome"],
-            registry=registry,
-        )
 
     @property
     def connected_clusters(self) -> list[str]:
@@ -377,7 +371,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             ) from exc
         duplicate = getattr(outcome, "name", str(outcome)).upper() == "DUPLICATE"
         status = ingest_pb2.ACK_STATUS_DUPLICATE if duplicate else ingest_pb2.ACK_STATUS_COMMITTED
-        self._reports.labels("duplicate" if duplicate else "committed").inc()
+        self._counters.reported("duplicate" if duplicate else "committed")
         log.info(
             "report committed" if not duplicate else "report already committed",
             extra={
@@ -406,7 +400,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, chunk: ingest_pb2.ReportChunk, why: str, code: grpc.StatusCode
     ) -> ingest_pb2.ReportAck:
         """An ack REJECTED: logged once, both clipped (ids and values may be huge)."""
-        self._reports.labels("rejected").inc()
+        self._counters.reported("rejected")
         self._counters.rejected(code.name)
         why = clip(why, ACK_MESSAGE_CHARS)
         log.warning(

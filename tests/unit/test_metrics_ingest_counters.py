@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from netaudit.collector.metrics.ingest_counters import REJECTION_REASONS, IngestCounters
 
@@ -36,3 +36,16 @@ def test_received_bytes_add_up() -> None:
     counters.received(1000)
     counters.received(24)
     assert registry.get_sample_value("netaudit_ingest_bytes_total") == 1024
+
+
+def test_reports_are_counted_by_outcome_and_no_created_family_is_exported() -> None:
+    registry = CollectorRegistry()
+    counters = IngestCounters(registry)
+    counters.reported("committed")
+    counters.reported("committed")
+    counters.reported("duplicate")
+    sample = registry.get_sample_value
+    assert sample("netaudit_ingest_reports_total", {"outcome": "committed"}) == 2
+    assert sample("netaudit_ingest_reports_total", {"outcome": "duplicate"}) == 1
+    assert sample("netaudit_ingest_reports_total", {"outcome": "rejected"}) == 0
+    assert "_created" not in generate_latest(registry).decode()
