@@ -26,6 +26,7 @@ from netaudit.collector.errors import NetauditError, UsageError
 
 if TYPE_CHECKING:
     from netaudit.collector.reports.model import Report
+    from netaudit.collector.reports.waivers import Waiver
     from netaudit.collector.store import AgentToken, Store
 
 app = typer.Typer(
@@ -201,6 +202,40 @@ FailOnOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
 ]
+WaiversOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--waivers",
+        metavar="FILE",
+        help="YAML file of accepted findings (default: reports.waivers_file): they are "
+        "reported as waived until their expiry date and --fail-on ignores them.",
+    ),
+]
+
+
+def load_waivers(waivers_file: Path | None, settings: Settings) -> tuple[Waiver, ...]:
+    """The waivers of --waivers, else of reports.waivers_file (none when neither is set);
+    read before any work so that a bad entry fails at once."""
+    from netaudit.collector.reports.waivers import load_waivers as read_waivers
+    from netaudit.collector.rules import RULES_BY_ID
+
+    path = waivers_file or settings.reports.waivers_file
+    return () if path is None else read_waivers(path, RULES_BY_ID)
+
+
+def waived(report: Report, waivers: tuple[Waiver, ...]) -> Report:
+    """The report with the waivers applied as of today (UTC); one warning line on stderr
+    per expired waiver still matching and per waiver that matched nothing."""
+    if not waivers:
+        return report
+    from datetime import UTC, datetime
+
+    from netaudit.collector.reports.waivers import apply_waivers, waiver_warnings
+
+    result = apply_waivers(report, waivers, datetime.now(UTC).date())
+    for line in waiver_warnings(result):
+        print(f"netaudit: warning: {line}", file=sys.stderr)
+    return result
 
 
 def write_report(report: Report, report_format: ReportFormat, output: Path | None) -> None:
@@ -226,17 +261,20 @@ def scan(
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,
+    waivers_file: WaiversOption = None,
 ) -> None:
     """Evaluate the rules over the fleet's facts (in the workers) and print the findings."""
+    from netaudit.collector.reports.table import waiver_marks
     from netaudit.collector.scanning import run_scan, scan_summary, stored_report
     from netaudit.collector.store import Store
 
     settings = _settings()
+    waivers = load_waivers(waivers_file, settings)
     store = Store(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
-        report = stored_report(store)
-        summary = scan_summary(store, record.id)
+        report = waived(stored_report(store), waivers)
+        summary = scan_summary(store, record.id, waiver_marks(report))
     finally:
         store.close()
     done = f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)"
@@ -254,24 +292,26 @@ def report(
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,
+    waivers_file: WaiversOption = None,
 ) -> None:
     """Print the open findings from the store, and what the last scans could not assess."""
     from netaudit.collector.reports.coverage import render_not_assessed
-    from netaudit.collector.reports.table import render_findings_table
+    from netaudit.collector.reports.table import render_findings_table, waiver_marks
     from netaudit.collector.scanning import stored_report
     from netaudit.collector.store import Store
 
     settings = _settings()
+    waivers = load_waivers(waivers_file, settings)
     store = Store(settings.store_url)
     try:
-        stored = stored_report(store)
+        stored = waived(stored_report(store), waivers)
         findings = [found.finding for found in store.open_findings()]
         names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
         outcomes = store.outcomes()
     finally:
         store.close()
     if report_format is ReportFormat.table and output is None:
-        print(render_findings_table(findings, names))
+        print(render_findings_table(findings, names, waiver_marks(stored)))
         not_assessed = render_not_assessed(outcomes, names)
         if not_assessed:
             print(not_assessed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from netaudit.collector.analysis.fleet import pool_subnet_ids
@@ -15,7 +15,7 @@ from netaudit.collector.errors import ScanFailed, ServiceUnavailable, UsageError
 from netaudit.collector.reports.coverage import render_not_assessed, render_totals
 from netaudit.collector.reports.ip_ranges import RangeRow
 from netaudit.collector.reports.model import ClusterOutcome, Report, report_finding, rule_infos
-from netaudit.collector.reports.table import render_findings_table
+from netaudit.collector.reports.table import FindingIdentity, render_findings_table
 from netaudit.collector.store import ScanRecord, Store
 from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
@@ -63,11 +63,14 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
     )
 
 
-def scan_summary(store: Store, scan_id: int) -> str:
-    """The open findings, what could not be assessed and why, and the scan's outcome totals."""
+def scan_summary(
+    store: Store, scan_id: int, marks: Mapping[FindingIdentity, str] | None = None
+) -> str:
+    """The open findings (with their waiver ``marks``), what could not be assessed and why,
+    and the scan's outcome totals."""
     findings = [stored.finding for stored in store.open_findings()]
     names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
-    parts = [render_findings_table(findings, names)]
+    parts = [render_findings_table(findings, names, marks)]
     not_assessed = render_not_assessed(store.outcomes(), names)
     if not_assessed:
         parts.append(not_assessed)
