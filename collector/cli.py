@@ -320,21 +320,42 @@ def report(
     exit_for(stored, fail_on)
 
 
-@app.command()
-def rules() -> None:
-    """List the rule catalogue: id, base severity, source (arm, agent, both), title.
+rules_app = typer.Typer(
+    help="The rule catalogue; `rules show ID` explains one rule.", invoke_without_command=True
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.callback()
+def rules(ctx: typer.Context) -> None:
+    """List the rule catalogue: id, base severity, source (arm, agent, both), title and the
+    data each needs.
 
     Rules marked "pending" wait for evidence not gathered yet and come out not assessed.
     """
-    from netaudit.collector.reports.table import severity_name
+    if ctx.invoked_subcommand is not None:
+        return
+    from netaudit.collector.reports.rule_sheet import render_rule_list
     from netaudit.collector.rules import RULES
 
-    for rule in RULES:
-        state = "pending" if rule.pending_evidence else ""
-        print(
-            f"{rule.id:8}  {severity_name(rule.severity):8}  {rule.data_source:5}  "
-            f"{state:7}  {rule.title}".rstrip()
-        )
+    print(render_rule_list(RULES))
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(metavar="ID", help="A rule id, e.g. CNI-001.")],
+) -> None:
+    """One rule in full: severity, source, the data it needs, rationale, condition,
+    thresholds (with the configured values), remediation and references."""
+    from netaudit.collector.reports.rule_sheet import nearest_rule_ids, render_rule_sheet
+    from netaudit.collector.rules import RULES_BY_ID
+
+    rule = RULES_BY_ID.get(rule_id.strip().upper())
+    if rule is None:
+        nearest = nearest_rule_ids(rule_id, RULES_BY_ID)
+        hint = f"; nearest: {', '.join(nearest)}" if nearest else "; `netaudit rules` lists them"
+        raise UsageError(f"unknown rule {rule_id[:40]!r}{hint}")
+    print(render_rule_sheet(rule, _settings().rules))
 
 
 ClusterId = Annotated[
