@@ -25,6 +25,7 @@ from netaudit.collector.config_cli import config_app
 from netaudit.collector.errors import NetauditError, UsageError
 
 if TYPE_CHECKING:
+    from netaudit.collector.reports.changes import Changes
     from netaudit.collector.reports.model import Report
     from netaudit.collector.reports.waivers import Waiver
     from netaudit.collector.store import AgentToken, Store
@@ -287,30 +288,51 @@ def scan(
     exit_for(report, fail_on)
 
 
+def _write_since(changes: Changes, report_format: ReportFormat, output: Path | None) -> None:
+    from netaudit.collector.reports.changes import render_changes_json, render_changes_table
+
+    render = render_changes_json if report_format is ReportFormat.json else render_changes_table
+    _write_text(render(changes), output)
+
+
 @app.command()
 def report(
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,
     waivers_file: WaiversOption = None,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            "--since",
+            metavar="SCAN",
+            help="Show the findings new, resolved and still open since this scan id "
+            "(`netaudit scan` prints it); --format table or json.",
+        ),
+    ] = None,
 ) -> None:
     """Print the open findings from the store, and what the last scans could not assess."""
     from netaudit.collector.reports.coverage import render_not_assessed
     from netaudit.collector.reports.table import render_findings_table, waiver_marks
-    from netaudit.collector.scanning import stored_report
+    from netaudit.collector.scanning import changes_since, stored_report
     from netaudit.collector.store import Store
 
+    if since is not None and report_format not in (ReportFormat.table, ReportFormat.json):
+        raise UsageError(f"--since writes table or json, not {report_format.value}")
     settings = _settings()
     waivers = load_waivers(waivers_file, settings)
     store = Store(settings.store_url)
     try:
         stored = waived(stored_report(store), waivers)
+        changes = changes_since(store, since, stored) if since is not None else None
         findings = [found.finding for found in store.open_findings()]
         names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
         outcomes = store.outcomes()
     finally:
         store.close()
-    if report_format is ReportFormat.table and output is None:
+    if changes is not None:
+        _write_since(changes, report_format, output)
+    elif report_format is ReportFormat.table and output is None:
         print(render_findings_table(findings, names, waiver_marks(stored)))
         not_assessed = render_not_assessed(outcomes, names)
         if not_assessed:
