@@ -129,3 +129,26 @@ def test_a_scan_that_cannot_be_compared_is_one_line_exit_2(
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"netaudit: error: {message}")
+
+
+def test_report_marks_waived_findings_and_fail_on_ignores_them(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    waivers = tmp_path / "waivers.yaml"
+    entries = [
+        {"rule": rule, "cluster": "aks-pay", "reason": f"accepted {rule}", "owner": "team-pay",
+         "expires": "2999-12-31"}
+        for rule in ("CNI-002", "CNI-003", "KUB-003")
+    ]  # fmt: skip
+    waivers.write_text(json.dumps({"waivers": entries}))  # JSON is YAML
+    done = netaudit(state_dir, "report", "--waivers", str(waivers), "--fail-on", "high")
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("  aks-pay")]
+    assert len(rows) == 2
+    assert all("[WAIVED until 2999-12-31 (team-pay): accepted CNI-00" in row for row in rows)
+    assert done.stderr.splitlines() == [
+        "netaudit: warning: waiver 3 (rule KUB-003, cluster aks-pay, owner team-pay) matched no "
+        "finding; remove it or correct its rule and globs"
+    ]
+    without = netaudit(state_dir, "report", "--fail-on", "high")
+    assert without.returncode == 1
