@@ -10,7 +10,7 @@ from netaudit.collector.reports.rule_sheet import (
     render_rule_list,
     render_rule_sheet,
 )
-from netaudit.collector.rules import RULES, RULES_BY_ID, RuleSettings
+from netaudit.collector.rules import RULES, RULES_BY_ID, Rule, RuleSettings
 
 
 @pytest.mark.parametrize(
@@ -108,8 +108,8 @@ def test_the_sheet_shows_condition_thresholds_and_configuration_in_effect(
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
-def test_every_rule_has_a_condition_and_remediation_on_its_sheet(rule: object) -> None:
-    sheet = render_rule_sheet(RULES_BY_ID[rule.id], RuleSettings())  # type: ignore[attr-defined]
+def test_every_rule_has_a_condition_and_remediation_on_its_sheet(rule: Rule) -> None:
+    sheet = render_rule_sheet(rule, RuleSettings())
     sections = sheet.split("\n\n")
     headings = [section.splitlines()[0] for section in sections[2:]]
     assert {"Rationale", "Condition", "Remediation"} <= set(headings)

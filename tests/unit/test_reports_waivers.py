@@ -59,9 +59,15 @@ def finding(rule: str = "CNI-002", resource: str = SUBNET, severity: str = "high
     )
 
 
-def waiver(entry: int = 1, expires: date = date(2027, 3, 31), **scope: str) -> Waiver:
-    fields = {"rule": "CNI-002", "cluster": "", "resource": "", **scope}
-    return Waiver(entry, reason="accepted for Q1", owner="team-payments", expires=expires, **fields)
+def waiver(
+    entry: int = 1,
+    expires: date = date(2027, 3, 31),
+    *,
+    rule: str = "CNI-002",
+    cluster: str = "",
+    resource: str = "",
+) -> Waiver:
+    return Waiver(entry, rule, cluster, resource, "accepted for Q1", "team-payments", expires)
 
 
 def entry(**fields: Any) -> dict[str, Any]:
@@ -181,7 +187,12 @@ def test_a_missing_waivers_file_is_one_line(tmp_path: Path) -> None:
 def test_a_waiver_covers_findings_by_rule_cluster_and_resource_globs(
     scope: dict[str, str], covered: bool
 ) -> None:
-    assert waiver(**scope).covers(finding()) is covered
+    scoped = waiver(
+        rule=scope.get("rule", "CNI-002"),
+        cluster=scope.get("cluster", ""),
+        resource=scope.get("resource", ""),
+    )
+    assert scoped.covers(finding()) is covered
 
 
 # --- applying them -------------------------------------------------------------------------
