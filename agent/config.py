@@ -42,7 +42,18 @@ MIB = 1024 * 1024
 ENV_PREFIX = "NETAUDIT_"
 ENV_NESTED_DELIMITER = "__"
 COLLECTOR_ENV_KEYS = frozenset(
-    {"config", "state_dir", "store", "ingest", "metrics", "broker", "azure", "scan", "rules"}
+    {
+        "config",
+        "state_dir",
+        "store",
+        "ingest",
+        "metrics",
+        "broker",
+        "azure",
+        "scan",
+        "rules",
+        "schedule",
+    }
 )
 """Top-level settings of the collector (``netaudit``), which shares the NETAUDIT_ prefix:
 the agent leaves NETAUDIT_INGEST__PORT and the like alone (a test keeps this in step)."""

@@ -152,6 +152,29 @@ def worker(
     run_worker(_settings(), concurrency)
 
 
+BEAT_HELP = (
+    "Start scans and inventory refreshes on the intervals of `schedule:` (exactly one beat "
+    "per deployment); the workers run them as `netaudit scan` and `netaudit inventory "
+    "refresh` do.\n\n"
+    "Run exactly one beat per deployment: each beat sends its own triggers, so two would "
+    "scan twice as often (a second beat on the same state folder refuses to start). Its "
+    "schedule state is state_dir/celerybeat-schedule; SIGTERM or Ctrl-C saves it and stops."
+)
+
+
+@app.command(help=BEAT_HELP)
+def beat() -> None:
+    from netaudit.collector.beat import check_schedule, sole_beat
+    from netaudit.collector.worker import run_beat
+
+    settings = _settings()
+    check_schedule(settings)
+    # Celery replaces the SIGTERM and SIGINT handlers once beat runs; until then, and for
+    # SIGHUP throughout, these stop it and the schedule is saved all the same.
+    with _stopped_by_signals(), sole_beat(settings.state_dir):
+        run_beat(settings)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to the store."""

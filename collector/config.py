@@ -265,6 +265,25 @@ class ScanSettings(Section):
     )
 
 
+class ScheduleSettings(Section):
+    """What `netaudit beat` starts, and how often (exactly one beat per deployment)."""
+
+    scan_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between the scans `netaudit beat` starts; 0: no scheduled scans. "
+        "An hour keeps findings and metrics no staler than the agents' reports usually are, "
+        "at the cost of one scan of the fleet per hour in the workers.",
+    )
+    inventory_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between the inventory refreshes (ARM reads of azure.subscriptions) "
+        "`netaudit beat` starts; 0: no scheduled refreshes. An hour stays far below ARM's "
+        "read throttling limits while pool sizes and subnets are seldom older than that.",
+    )
+
+
 class ReportSettings(Section):
     waivers_file: Path | None = Field(
         default=None,
@@ -332,7 +351,7 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".netaudit"),
         description="Folder for the SQLite store, the embedded broker, TLS files of `netaudit "
-        "certs init` and endpoints.json.",
+        "certs init`, endpoints.json and the schedule state of `netaudit beat`.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["auto", "json", "text"] = Field(
@@ -363,6 +382,10 @@ class Settings(BaseSettings):
     )
     scan: ScanSettings = Field(
         default_factory=lambda: ScanSettings(), description="How a scan is split into tasks."
+    )
+    schedule: ScheduleSettings = Field(
+        default_factory=lambda: ScheduleSettings(),
+        description="Scheduled scans and inventory refreshes, started by `netaudit beat`.",
     )
     reports: ReportSettings = Field(
         default_factory=lambda: ReportSettings(),
@@ -404,6 +427,11 @@ class Settings(BaseSettings):
     @property
     def broker_dir(self) -> Path:
         return (self.state_dir / "broker").resolve()
+
+    @property
+    def beat_schedule_file(self) -> Path:
+        """Where `netaudit beat` keeps when each scheduled task last ran (Celery's shelve)."""
+        return (self.state_dir / "celerybeat-schedule").resolve()
 
     @property
     def endpoints_file(self) -> Path:

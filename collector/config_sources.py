@@ -27,7 +27,7 @@ ENV_PREFIX = "NETAUDIT_"
 ENV_NESTED_DELIMITER = "__"
 CONFIG_ENV = "NETAUDIT_CONFIG"
 
-AGENT_ENV_KEYS = frozenset({"kube", "cluster", "collector", "spool", "gather", "dns"})
+AGENT_ENV_KEYS = frozenset({"kube", "cluster", "collector", "spool", "gather", "dns", "health"})
 """Top-level settings of netaudit-agent, which shares the NETAUDIT_ prefix: the collector
 leaves NETAUDIT_COLLECTOR__ADDRESS and the like alone (a test keeps this in step)."""
 

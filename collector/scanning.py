@@ -34,8 +34,8 @@ from netaudit.collector.reports.table import FindingIdentity, render_findings_ta
 from netaudit.collector.store import ScanRecord, Store, StoredFinding
 from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
+    begin_scan,
     configure_app,
-    enqueue_scan,
     run_inventory_refresh,
 )
 
@@ -62,9 +62,8 @@ def refresh_inventory(settings: Settings, timeout: float, progress: Progress) ->
 def run_scan(settings: Settings, store: Store, timeout: float, progress: Progress) -> ScanRecord:
     """Start a scan, wait until the workers finish it, return its record."""
     configure_app(settings)
-    scan_id = store.start_scan()
+    scan_id = begin_scan(store)
     progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
-    enqueue_scan(scan_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = store.scan(scan_id)

@@ -24,6 +24,7 @@ from netaudit.collector.exporter import StoreCollector
 from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
+from netaudit.collector.metrics.queue_depth import QueueDepthCollector
 from netaudit.collector.redaction import mask_url
 from netaudit.collector.store import InvalidReport, Store, upgrade
 
@@ -117,6 +118,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         store = Store(settings.store_url)
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
+        registry.register(QueueDepthCollector(broker_url, settings.broker.queue))
         servicer = IngestServicer(
             store,
             IngestLimits(

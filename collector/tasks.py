@@ -297,15 +297,19 @@ def publish_metrics(counts: list[int]) -> int:
     return int(sum(counts))
 
 
+def start_inventory_refresh(subscriptions: list[str]) -> AsyncResult[Any]:
+    """Hand the refresh of the subscriptions to the workers, then the metrics' publication;
+    the result holds the number of clusters read."""
+    return chord(refresh_subscription.s(sub) for sub in subscriptions)(publish_metrics.s())
+
+
 def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
     """Refresh the subscriptions in the workers, then publish the metrics; the number of
     clusters read.
 
     Raises the builtin TimeoutError when the workers do not answer in time.
     """
-    result: AsyncResult[Any] = chord(refresh_subscription.s(sub) for sub in subscriptions)(
-        publish_metrics.s()
-    )
+    result = start_inventory_refresh(subscriptions)
     try:
         counts = result.get(timeout=timeout, propagate=True)
     except CeleryTimeoutError as exc:
@@ -313,5 +317,30 @@ def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
     return int(counts)
 
 
-def enqueue_scan(scan_id: int) -> Any:
-    return scan_fleet.delay(scan_id)
+def begin_scan(store: Store) -> int:
+    """Record a new scan and hand it to the workers; its id. The one way a scan starts,
+    from `netaudit scan` and from `netaudit beat` alike."""
+    scan_id = store.start_scan()
+    scan_fleet.delay(scan_id)
+    return scan_id
+
+
+# Sent by `netaudit beat`: nobody waits for their results, and a trigger that waited
+# longer than its interval in the queue (no worker running) expires, superseded by the next.
+@app.task(name="netaudit.scheduled_scan", ignore_result=True, **STORE_TASK)
+def scheduled_scan() -> None:
+    """Start a scan as `netaudit scan` does, without waiting for it."""
+    scan_id = begin_scan(_store())
+    log.info("scheduled scan started", extra={"scan_id": scan_id})
+
+
+@app.task(name="netaudit.scheduled_inventory_refresh", ignore_result=True)
+def scheduled_inventory_refresh() -> None:
+    """Start a refresh of the configured subscriptions as `netaudit inventory refresh` does,
+    without waiting for it."""
+    subscriptions = _settings().azure.subscriptions
+    if not subscriptions:
+        log.warning("scheduled inventory refresh skipped: azure.subscriptions is empty")
+        return
+    start_inventory_refresh(subscriptions)
+    log.info("scheduled inventory refresh started", extra={"subscriptions": len(subscriptions)})

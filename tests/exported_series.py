@@ -1,7 +1,8 @@
 """Every series name the collector's /metrics can carry, as PromQL reads them.
 
-Built as `netaudit serve` builds its registry: the store's collector and the ingest
-servicer's own counters (counters as their `_total` samples). Dashboards and alert
+Built as `netaudit serve` builds its registry: the store's collector, the broker's queue
+depth (against this machine's Redis) and the ingest servicer's own counters (counters as
+their `_total` samples). Dashboards and alert
 rules are checked against this, so neither can read a series nobody exports.
 """
 
@@ -13,7 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from netaudit.collector.exporter import StoreCollector
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
+from netaudit.collector.metrics.queue_depth import QueueDepthCollector
 from netaudit.collector.store import Store, upgrade
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/14"
 
 
 def exported_series(folder: Path) -> set[str]:
@@ -22,6 +26,7 @@ def exported_series(folder: Path) -> set[str]:
     with Store(url) as store:
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
+        registry.register(QueueDepthCollector(LOCAL_REDIS, "netaudit-exported-series"))
         IngestServicer(store, IngestLimits(1 << 20, 60), registry=registry)
         return {
             name

@@ -39,7 +39,6 @@ from google.protobuf.message import DecodeError
 from prometheus_client import CollectorRegistry, Counter
 
 from netaudit.collector.errors import ServiceUnavailable
-from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.collector.ingest.auth import (
     Authenticator,
     CredentialCheckFailed,
@@ -62,6 +61,7 @@ from netaudit.collector.ingest.validation import (
     describe,
     report_violations,
 )
+from netaudit.collector.metrics.ingest_counters import IngestCounters
 from netaudit.contract import ACCEPTED_CONTRACT_VERSIONS
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
 
@@ -174,7 +174,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             async for response in self._serve(request_iterator, context):
                 yield response
         except StreamEnded as ended:
-            self._counters.rejected(ended.code)
+            self._counters.rejected(ended.code.name)
             context.set_code(ended.code)
             context.set_details(ended.details)
 
@@ -407,7 +407,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.ReportAck:
         """An ack REJECTED: logged once, both clipped (ids and values may be huge)."""
         self._reports.labels("rejected").inc()
-        self._counters.rejected(code)
+        self._counters.rejected(code.name)
         why = clip(why, ACK_MESSAGE_CHARS)
         log.warning(
             "report rejected",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from netaudit.collector.metrics import families
 from netaudit.collector.metrics.labels import network_label_values
 from netaudit.collector.metrics.shares import ClusterPart, RangeShare, Row
-from netaudit.collector.metrics.snapshot import Snapshot
+from netaudit.collector.metrics.snapshot import EncodedRows, Snapshot, append_row, decoded_rows
 
 CLUSTER_RANGE_KINDS = frozenset({"pod_cidr", "service_cidr"})
 
@@ -29,12 +29,13 @@ class _SharedRange:
 
 
 class FleetSnapshot:
-    """Built one part at a time, so the parts need not all be held at once."""
+    """Built one part at a time, so the parts need not all be held at once; rows are kept
+    as JSON text (snapshot.EncodedRows)."""
 
     def __init__(self) -> None:
-        self._ranges: Snapshot = {family.name: [] for family in families.RANGES}
+        self._ranges: EncodedRows = {family.name: bytearray() for family in families.RANGES}
         self._shared: dict[tuple[str, str], _SharedRange] = {}
-        self._clusters: Snapshot = {family.name: [] for family in families.CLUSTERS}
+        self._clusters: EncodedRows = {family.name: bytearray() for family in families.CLUSTERS}
         self.cluster_labels: dict[str, tuple[str, str, str]] = {}
         """cluster key -> (subscription_id, resource_group, cluster) of every part added"""
 
@@ -42,7 +43,8 @@ class FleetSnapshot:
         self.cluster_labels[part.cluster_key] = part.labels
         for name, rows in part.samples.items():
             if name in self._clusters:
-                self._clusters[name].extend(rows)
+                for row in rows:
+                    append_row(self._clusters[name], row)
         for share in part.ranges:
             if share.kind not in CLUSTER_RANGE_KINDS:
                 _merge(self._shared, share, part.labels)
@@ -51,28 +53,36 @@ class FleetSnapshot:
             labels = [share.kind, share.ipam_mode, subscription, group, "", "", cluster,
                       share.range_id]  # fmt: skip
             _add_range(self._ranges, labels, share, share.used, share.required)
-            self._ranges[families.RANGE_CLUSTER_INFO.name].append(
-                [share.kind, subscription, group, "", "", share.range_id, *part.labels, 1]
+            append_row(
+                self._ranges[families.RANGE_CLUSTER_INFO.name],
+                [share.kind, subscription, group, "", "", share.range_id, *part.labels, 1],
             )
 
     def ranges(self) -> Snapshot:
+        return decoded_rows(self.encoded_ranges())
+
+    def clusters(self) -> Snapshot:
+        """The per-cluster families: each part's rows, in the order added."""
+        return decoded_rows(self._clusters)
+
+    def encoded_clusters(self) -> EncodedRows:
+        return self._clusters
+
+    def encoded_ranges(self) -> EncodedRows:
         """The range families: clusters' own CIDRs in the order added, then the shared
         subnets and VNets by id."""
-        snapshot = {name: list(rows) for name, rows in self._ranges.items()}
+        snapshot = {name: bytearray(rows) for name, rows in self._ranges.items()}
         for (kind, range_id), merged in sorted(self._shared.items()):
             subscription, group, vnet, subnet = network_label_values(range_id)
             mode = ",".join(sorted(merged.modes - {""}))
             labels = [kind, mode, subscription, group, vnet, subnet, "", ""]
             _add_range(snapshot, labels, merged.first, merged.used, merged.required)
             for cluster_labels in sorted(set(merged.clusters)):
-                snapshot[families.RANGE_CLUSTER_INFO.name].append(
-                    [kind, subscription, group, vnet, subnet, "", *cluster_labels, 1]
+                append_row(
+                    snapshot[families.RANGE_CLUSTER_INFO.name],
+                    [kind, subscription, group, vnet, subnet, "", *cluster_labels, 1],
                 )
         return snapshot
-
-    def clusters(self) -> Snapshot:
-        """The per-cluster families: each part's rows, in the order added."""
-        return self._clusters
 
 
 def range_snapshot(parts: Iterable[ClusterPart]) -> Snapshot:
@@ -108,7 +118,7 @@ def _merge(
 
 
 def _add_range(
-    snapshot: Snapshot,
+    snapshot: EncodedRows,
     labels: list[str],
     share: RangeShare,
     used: float | None,
@@ -116,7 +126,7 @@ def _add_range(
 ) -> None:
     def add(family: families.Family, value: float) -> None:
         row: Row = [*labels, value]
-        snapshot[family.name].append(row)
+        append_row(snapshot[family.name], row)
 
     add(families.RANGE_CAPACITY, share.capacity)
     if used is not None:

@@ -17,7 +17,7 @@ from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.fleet_snapshot import FleetSnapshot
 from netaudit.collector.metrics.labels import cluster_label_values, severity_name
 from netaudit.collector.metrics.shares import ClusterPart, Row
-from netaudit.collector.metrics.snapshot import Snapshot, encode
+from netaudit.collector.metrics.snapshot import Snapshot, encode, encode_rows
 from netaudit.collector.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ def publish(store: Store, *, scan_id: int | None = None) -> None:
             fleet.add(ClusterPart.decode(payload))
         after = page[-1][0]
     snapshots = {
-        "ranges": encode(fleet.ranges(), families.RANGES),
-        "clusters": encode(fleet.clusters(), families.CLUSTERS),
+        "ranges": encode_rows(fleet.encoded_ranges(), families.RANGES),
+        "clusters": encode_rows(fleet.encoded_clusters(), families.CLUSTERS),
     }
     if scan_id is not None:
         snapshots["findings"] = encode(

@@ -22,14 +22,19 @@ th { background: #f0f0f0; cursor: pointer; user-select: none; }
 """
 
 # Sorts the table whose header was clicked by that column; data-key (when set) sorts
-# severities by rank rather than by name. Clicking again reverses the order.
+# severities by rank rather than by name. Clicking again reverses the order. The column is
+# the header's own cellIndex (the page has one table per cluster besides the full one), and
+# aria-sort both tells screen readers the order and holds it for the next click.
 _SCRIPT = """
-document.querySelectorAll("table.sortable th").forEach(function (th, column) {
+document.querySelectorAll("table.sortable th").forEach(function (th) {
   th.addEventListener("click", function () {
+    var column = th.cellIndex;
     var body = th.closest("table").tBodies[0];
-    var ascending = th.dataset.order !== "asc";
-    th.closest("tr").querySelectorAll("th").forEach(function (h) { delete h.dataset.order; });
-    th.dataset.order = ascending ? "asc" : "desc";
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    th.closest("tr").querySelectorAll("th").forEach(function (h) {
+      h.removeAttribute("aria-sort");
+    });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
     var key = function (row) {
       var cell = row.cells[column];
       return cell.dataset.key !== undefined ? cell.dataset.key : cell.textContent.trim();
@@ -60,7 +65,7 @@ def _row(finding: ReportFinding) -> str:
 
 
 def _findings_table(findings: list[ReportFinding], table_id: str) -> str:
-    header = "".join(f"<th>{column}</th>" for column in COLUMNS)
+    header = "".join(f'<th scope="col">{column}</th>' for column in COLUMNS)
     rows = "\n".join(_row(f) for f in findings)
     return (
         f'<table class="sortable" id="{table_id}"><thead><tr>{header}</tr></thead>'

@@ -22,7 +22,7 @@ def test_a_rejection_is_counted_under_a_bounded_reason(
 ) -> None:
     registry = CollectorRegistry()
     counters = IngestCounters(registry)
-    counters.rejected(reason)
+    counters.rejected(reason.name)
     counts = {
         r: registry.get_sample_value("netaudit_ingest_rejections_total", {"reason": r})
         for r in (*REJECTION_REASONS, "other")

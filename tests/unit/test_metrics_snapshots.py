@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -188,3 +189,25 @@ def test_a_stored_family_whose_labels_changed_is_left_out_not_misread() -> None:
     payload = encode({stale.name: [["aks-a", 2]]}, [stale])
     assert decode(payload, families.CLUSTERS) == {}
     assert decode(encode({}, families.CLUSTERS), families.CLUSTERS)[families.GATEWAYS.name] == []
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {},
+        {families.COREDNS_READY.name: [["s1", "rg-a", "aks-a", 2]]},
+        {
+            families.COREDNS_READY.name: [["s1", "rg-a", "aks-a", 2], ["s2", 'rg "b"', "ä", 0.5]],
+            families.GATEWAYS.name: [["s1", "rg-a", "aks-a", "true", 3]],
+        },
+    ],
+)
+def test_a_snapshot_round_trips_through_its_row_by_row_encoding(
+    snapshot: dict[str, list[list[str | float]]],
+) -> None:
+    payload = encode(snapshot, families.CLUSTERS)
+    stored = json.loads(payload)
+    assert set(stored) == {family.name for family in families.CLUSTERS}
+    assert all(stored[f.name]["labels"] == list(f.labels) for f in families.CLUSTERS)
+    expected = {f.name: snapshot.get(f.name, []) for f in families.CLUSTERS}
+    assert decode(payload, families.CLUSTERS) == expected

@@ -31,6 +31,7 @@ from netaudit.collector.reports.waivers import (
 )
 from netaudit.collector.rules import RULES_BY_ID
 from netaudit.v1 import audit_pb2
+from tests.sarif_schema import sarif_errors
 
 TODAY = date(2026, 12, 3)
 CLUSTER_ID = (
@@ -315,6 +316,7 @@ def test_sarif_suppresses_waived_results_only(waived_report: Report) -> None:
     ]
     assert "suppressions" not in results["CNI-001"]
     assert results["CNI-001"]["properties"]["expiredWaiver"]["expires"] == "2026-01-01"
+    assert sarif_errors(json.loads(render(waived_report, "sarif"))) == []
 
 
 @pytest.mark.parametrize("report_format", ["table", "markdown", "html"])
