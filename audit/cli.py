@@ -16,7 +16,13 @@ import typer
 
 from netaudit.collector import cli as collector_cli
 from netaudit.collector import logs
-from netaudit.collector.cli import FailOnOption, FormatOption, OutputOption, ReportFormat
+from netaudit.collector.cli import (
+    FailOnOption,
+    FormatOption,
+    OutputOption,
+    ReportFormat,
+    WaiversOption,
+)
 from netaudit.collector.errors import UsageError
 
 
@@ -72,6 +78,7 @@ def audit(
         typer.Option("--config", "-c", help="YAML configuration (its rules: section applies)."),
     ] = None,
     output: OutputOption = None,
+    waivers_file: WaiversOption = None,
 ) -> None:
     """Audit exported files with the whole rule catalogue: no server, broker or Azure access.
 
@@ -84,6 +91,7 @@ def audit(
 
     settings = load_settings(config or collector_cli._Options.config)
     logs.configure(settings.log_level, settings.log_format)
+    waivers = collector_cli.load_waivers(waivers_file, settings)
     # The audit's warnings are printed below, one line each; not twice through logging.
     logging.getLogger("netaudit.audit").setLevel(logging.ERROR)
     try:
@@ -92,7 +100,7 @@ def audit(
         raise UsageError(str(exc)) from exc
     for warning in audited.warnings:
         print(f"netaudit: warning: {warning}", file=sys.stderr)
-    report = audit_report(audited)
+    report = collector_cli.waived(audit_report(audited), waivers)
     collector_cli.write_report(report, report_format, output)
     collector_cli.exit_for(report, fail_on)
 

@@ -25,7 +25,9 @@ from netaudit.collector.config_cli import config_app
 from netaudit.collector.errors import NetauditError, UsageError
 
 if TYPE_CHECKING:
+    from netaudit.collector.reports.changes import Changes
     from netaudit.collector.reports.model import Report
+    from netaudit.collector.reports.waivers import Waiver
     from netaudit.collector.store import AgentToken, Store
 
 app = typer.Typer(
@@ -224,6 +226,40 @@ FailOnOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
 ]
+WaiversOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--waivers",
+        metavar="FILE",
+        help="YAML file of accepted findings (default: reports.waivers_file): they are "
+        "reported as waived until their expiry date and --fail-on ignores them.",
+    ),
+]
+
+
+def load_waivers(waivers_file: Path | None, settings: Settings) -> tuple[Waiver, ...]:
+    """The waivers of --waivers, else of reports.waivers_file (none when neither is set);
+    read before any work so that a bad entry fails at once."""
+    from netaudit.collector.reports.waivers import load_waivers as read_waivers
+    from netaudit.collector.rules import RULES_BY_ID
+
+    path = waivers_file or settings.reports.waivers_file
+    return () if path is None else read_waivers(path, RULES_BY_ID)
+
+
+def waived(report: Report, waivers: tuple[Waiver, ...]) -> Report:
+    """The report with the waivers applied as of today (UTC); one warning line on stderr
+    per expired waiver still matching and per waiver that matched nothing."""
+    if not waivers:
+        return report
+    from datetime import UTC, datetime
+
+    from netaudit.collector.reports.waivers import apply_waivers, waiver_warnings
+
+    result = apply_waivers(report, waivers, datetime.now(UTC).date())
+    for line in waiver_warnings(result):
+        print(f"netaudit: warning: {line}", file=sys.stderr)
+    return result
 
 
 def write_report(report: Report, report_format: ReportFormat, output: Path | None) -> None:
@@ -249,17 +285,20 @@ def scan(
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,
+    waivers_file: WaiversOption = None,
 ) -> None:
     """Evaluate the rules over the fleet's facts (in the workers) and print the findings."""
+    from netaudit.collector.reports.table import waiver_marks
     from netaudit.collector.scanning import run_scan, scan_summary, stored_report
     from netaudit.collector.store import Store
 
     settings = _settings()
+    waivers = load_waivers(waivers_file, settings)
     store = Store(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
-        report = stored_report(store)
-        summary = scan_summary(store, record.id)
+        report = waived(stored_report(store), waivers)
+        summary = scan_summary(store, record.id, waiver_marks(report))
     finally:
         store.close()
     done = f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)"
@@ -272,29 +311,52 @@ def scan(
     exit_for(report, fail_on)
 
 
+def _write_since(changes: Changes, report_format: ReportFormat, output: Path | None) -> None:
+    from netaudit.collector.reports.changes import render_changes_json, render_changes_table
+
+    render = render_changes_json if report_format is ReportFormat.json else render_changes_table
+    _write_text(render(changes), output)
+
+
 @app.command()
 def report(
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,
+    waivers_file: WaiversOption = None,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            "--since",
+            metavar="SCAN",
+            help="Show the findings new, resolved and still open since this scan id "
+            "(`netaudit scan` prints it); --format table or json.",
+        ),
+    ] = None,
 ) -> None:
     """Print the open findings from the store, and what the last scans could not assess."""
     from netaudit.collector.reports.coverage import render_not_assessed
-    from netaudit.collector.reports.table import render_findings_table
-    from netaudit.collector.scanning import stored_report
+    from netaudit.collector.reports.table import render_findings_table, waiver_marks
+    from netaudit.collector.scanning import changes_since, stored_report
     from netaudit.collector.store import Store
 
+    if since is not None and report_format not in (ReportFormat.table, ReportFormat.json):
+        raise UsageError(f"--since writes table or json, not {report_format.value}")
     settings = _settings()
+    waivers = load_waivers(waivers_file, settings)
     store = Store(settings.store_url)
     try:
-        stored = stored_report(store)
+        stored = waived(stored_report(store), waivers)
+        changes = changes_since(store, since, stored) if since is not None else None
         findings = [found.finding for found in store.open_findings()]
         names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
         outcomes = store.outcomes()
     finally:
         store.close()
-    if report_format is ReportFormat.table and output is None:
-        print(render_findings_table(findings, names))
+    if changes is not None:
+        _write_since(changes, report_format, output)
+    elif report_format is ReportFormat.table and output is None:
+        print(render_findings_table(findings, names, waiver_marks(stored)))
         not_assessed = render_not_assessed(outcomes, names)
         if not_assessed:
             print(not_assessed)
@@ -303,21 +365,42 @@ def report(
     exit_for(stored, fail_on)
 
 
-@app.command()
-def rules() -> None:
-    """List the rule catalogue: id, base severity, source (arm, agent, both), title.
+rules_app = typer.Typer(
+    help="The rule catalogue; `rules show ID` explains one rule.", invoke_without_command=True
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.callback()
+def rules(ctx: typer.Context) -> None:
+    """List the rule catalogue: id, base severity, source (arm, agent, both), title and the
+    data each needs.
 
     Rules marked "pending" wait for evidence not gathered yet and come out not assessed.
     """
-    from netaudit.collector.reports.table import severity_name
+    if ctx.invoked_subcommand is not None:
+        return
+    from netaudit.collector.reports.rule_sheet import render_rule_list
     from netaudit.collector.rules import RULES
 
-    for rule in RULES:
-        state = "pending" if rule.pending_evidence else ""
-        print(
-            f"{rule.id:8}  {severity_name(rule.severity):8}  {rule.data_source:5}  "
-            f"{state:7}  {rule.title}".rstrip()
-        )
+    print(render_rule_list(RULES))
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(metavar="ID", help="A rule id, e.g. CNI-001.")],
+) -> None:
+    """One rule in full: severity, source, the data it needs, rationale, condition,
+    thresholds (with the configured values), remediation and references."""
+    from netaudit.collector.reports.rule_sheet import nearest_rule_ids, render_rule_sheet
+    from netaudit.collector.rules import RULES_BY_ID
+
+    rule = RULES_BY_ID.get(rule_id.strip().upper())
+    if rule is None:
+        nearest = nearest_rule_ids(rule_id, RULES_BY_ID)
+        hint = f"; nearest: {', '.join(nearest)}" if nearest else "; `netaudit rules` lists them"
+        raise UsageError(f"unknown rule {rule_id[:40]!r}{hint}")
+    print(render_rule_sheet(rule, _settings().rules))
 
 
 ClusterId = Annotated[

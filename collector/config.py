@@ -284,6 +284,16 @@ class ScheduleSettings(Section):
     )
 
 
+class ReportSettings(Section):
+    waivers_file: Path | None = Field(
+        default=None,
+        description="YAML file of accepted findings (rule, cluster and/or resource glob, "
+        "reason, owner, expires) that scan, report and audit show as waived until their "
+        "expiry date; --waivers FILE overrides it. Read when a report is made, so a bad "
+        "entry stops that command only, not serve or worker. Empty: no waivers.",
+    )
+
+
 class AzureSettings(Section):
     subscriptions: list[str] = Field(
         default_factory=list, description="Subscription ids whose AKS clusters are audited."
@@ -376,6 +386,10 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(
         default_factory=lambda: ScheduleSettings(),
         description="Scheduled scans and inventory refreshes, started by `netaudit beat`.",
+    )
+    reports: ReportSettings = Field(
+        default_factory=lambda: ReportSettings(),
+        description="What scan, report and audit apply to the findings they print.",
     )
     rules: RuleSettings = Field(
         default_factory=lambda: RuleSettings(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from netaudit.collector.analysis.fleet import pool_subnet_ids
@@ -12,11 +12,26 @@ from netaudit.collector.analysis.ip_capacity import PoolCapacityUnknown
 from netaudit.collector.analysis.range_capacity import GrowthPlan, cluster_ranges, plan_growth
 from netaudit.collector.config import Settings
 from netaudit.collector.errors import ScanFailed, ServiceUnavailable, UsageError
+from netaudit.collector.reports.changes import (
+    CHANGES,
+    NEW,
+    RESOLVED,
+    STILL_OPEN,
+    Changes,
+    change_since,
+)
 from netaudit.collector.reports.coverage import render_not_assessed, render_totals
 from netaudit.collector.reports.ip_ranges import RangeRow
-from netaudit.collector.reports.model import ClusterOutcome, Report, report_finding, rule_infos
-from netaudit.collector.reports.table import render_findings_table
-from netaudit.collector.store import ScanRecord, Store
+from netaudit.collector.reports.model import (
+    ClusterOutcome,
+    Report,
+    ReportFinding,
+    RuleInfo,
+    report_finding,
+    rule_infos,
+)
+from netaudit.collector.reports.table import FindingIdentity, render_findings_table
+from netaudit.collector.store import ScanRecord, Store, StoredFinding
 from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
     begin_scan,
@@ -25,6 +40,7 @@ from netaudit.collector.tasks import (
 )
 
 Progress = Callable[[str], None]
+SCAN_SUCCEEDED = "succeeded"
 
 
 def refresh_inventory(settings: Settings, timeout: float, progress: Progress) -> int:
@@ -62,11 +78,14 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
     )
 
 
-def scan_summary(store: Store, scan_id: int) -> str:
-    """The open findings, what could not be assessed and why, and the scan's outcome totals."""
+def scan_summary(
+    store: Store, scan_id: int, marks: Mapping[FindingIdentity, str] | None = None
+) -> str:
+    """The open findings (with their waiver ``marks``), what could not be assessed and why,
+    and the scan's outcome totals."""
     findings = [stored.finding for stored in store.open_findings()]
     names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
-    parts = [render_findings_table(findings, names)]
+    parts = [render_findings_table(findings, names, marks)]
     not_assessed = render_not_assessed(store.outcomes(), names)
     if not_assessed:
         parts.append(not_assessed)
@@ -79,21 +98,7 @@ def stored_report(store: Store) -> Report:
     formats of ``scan`` and ``report``."""
     rules = rule_infos()
     names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
-    findings = []
-    for stored in store.open_findings():
-        key = stored.finding.cluster_key
-        info = rules.get(stored.finding.rule_id)
-        findings.append(
-            report_finding(
-                stored.finding,
-                key,
-                names.get(key, key),
-                digest=stored.fingerprint,
-                first_seen=stored.first_seen,
-                last_seen=stored.last_seen,
-                references=info.references if info is not None else (),
-            )
-        )
+    findings = [_report_finding(stored, names, rules) for stored in store.open_findings()]
     by_outcome: dict[str, list[ClusterOutcome]] = {"passed": [], "not_assessed": [], "error": []}
     for row in store.outcomes():
         if row.outcome in by_outcome:
@@ -109,6 +114,61 @@ def stored_report(store: Store) -> Report:
         tuple(sorted(names.items(), key=lambda item: (item[1], item[0]))),
         rules,
     )
+
+
+def _report_finding(
+    stored: StoredFinding, names: Mapping[str, str], rules: Mapping[str, RuleInfo]
+) -> ReportFinding:
+    key = stored.finding.cluster_key
+    info = rules.get(stored.finding.rule_id)
+    return report_finding(
+        stored.finding,
+        key,
+        names.get(key, key),
+        digest=stored.fingerprint,
+        first_seen=stored.first_seen,
+        last_seen=stored.last_seen,
+        references=info.references if info is not None else (),
+    )
+
+
+def changes_since(store: Store, scan_id: int, current: Report) -> Changes:
+    """The findings new, resolved and still open since scan ``scan_id`` finished; the open
+    ones as ``current`` (the store's open findings, waivers applied) shows them."""
+    finished_at = _scan_finished_at(store, scan_id)
+    open_now = {finding.fingerprint: finding for finding in current.findings}
+    names = dict(current.clusters)
+    groups: dict[str, list[ReportFinding]] = {change: [] for change in CHANGES}
+    for stored in store.all_findings():
+        change = change_since(stored.first_seen, stored.resolved_at, finished_at)
+        if change is None:
+            continue
+        finding = open_now.get(stored.fingerprint)
+        groups[change].append(finding or _report_finding(stored, names, current.rules))
+    return Changes(
+        scan_id,
+        finished_at,
+        tuple(groups[NEW]),
+        tuple(groups[RESOLVED]),
+        tuple(groups[STILL_OPEN]),
+    )
+
+
+def _scan_finished_at(store: Store, scan_id: int) -> datetime:
+    """When the scan ``--since`` compares with finished: it must exist and have succeeded."""
+    record = store.scan(scan_id)
+    if record is None:
+        last = store.last_scan(finished=True)
+        hint = f" (the last finished scan is {last.id})" if last is not None else " (none yet)"
+        raise UsageError(f"scan {scan_id} does not exist; give an id `netaudit scan` printed{hint}")
+    if record.finished_at is None:
+        raise UsageError(f"scan {scan_id} is still running; compare with a finished scan")
+    if record.status != SCAN_SUCCEEDED:
+        raise UsageError(
+            f"scan {scan_id} {record.status}, so it did not judge every cluster; compare with "
+            "a scan that succeeded"
+        )
+    return record.finished_at
 
 
 def resolve_cluster(store: Store, cluster: str) -> str:

@@ -8,9 +8,9 @@ from html import escape
 from itertools import groupby
 
 from netaudit.collector.reports.model import Report, ReportFinding, severity_rank, sorted_findings
-from netaudit.collector.reports.table import short_resource
+from netaudit.collector.reports.table import short_resource, waiver_label
 
-COLUMNS = ("Severity", "Rule", "Cluster", "Resource", "Title", "Message")
+COLUMNS = ("Severity", "Rule", "Cluster", "Resource", "Title", "Message", "Waiver")
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -18,6 +18,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; cursor: pointer; user-select: none; }
 .critical { color: #a00; font-weight: bold; } .high { color: #c40; } .medium { color: #960; }
+.waived { color: #666; } .expired-waiver { color: #a00; }
 """
 
 # Sorts the table whose header was clicked by that column; data-key (when set) sorts
@@ -58,6 +59,7 @@ def _row(finding: ReportFinding) -> str:
         f'<td title="{escape(finding.resource)}">{escape(short_resource(finding.resource))}</td>',
         f"<td>{escape(finding.title)}</td>",
         f"<td>{escape(finding.message)}</td>",
+        f'<td class="{escape(finding.status)}">{escape(waiver_label(finding))}</td>',
     ]
     return f"<tr>{''.join(cells)}</tr>"
 
@@ -112,10 +114,20 @@ def _cluster_sections(report: Report) -> list[str]:
     return sections
 
 
+def _unmatched_waivers(report: Report) -> list[str]:
+    if not report.unmatched_waivers:
+        return []
+    items = "".join(
+        f"<li>{escape(w.describe())}, expires {w.expires}</li>" for w in report.unmatched_waivers
+    )
+    return [f"<h2>Waivers that matched no finding</h2><ul>{items}</ul>"]
+
+
 def render_html(report: Report) -> str:
     body = [
         "<h1>AKS network audit</h1>",
         _summary(report),
+        *_unmatched_waivers(report),
         "<h2>All findings</h2>",
         _findings_table(sorted_findings(report.findings), "findings"),
         *_cluster_sections(report),

@@ -32,7 +32,7 @@ def finding_document(finding: ReportFinding) -> dict[str, Any]:
         "status": finding.status,
         "first_seen": _time(finding.first_seen),
         "last_seen": _time(finding.last_seen),
-        "waiver": finding.waiver,
+        "waiver": finding.waiver.reason if finding.waiver is not None else None,
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from netaudit.collector.reports.model import Report, sorted_findings
-from netaudit.collector.reports.table import short_resource
+from netaudit.collector.reports.table import short_resource, waiver_label
 
 
 def _cell(text: str) -> str:
@@ -29,12 +29,18 @@ def render_markdown(report: Report) -> str:
         sorted_findings(report.findings), key=lambda f: (f.cluster, f.cluster_id)
     ):
         lines += ["", f"## {_cell(cluster)}", "", f"`{cluster_id}`", ""]
-        lines += ["| Severity | Rule | Title | Resource | Message |", "|---|---|---|---|---|"]
+        lines += [
+            "| Severity | Rule | Title | Resource | Message | Waiver |",
+            "|---|---|---|---|---|---|",
+        ]
         lines += [
             f"| {f.severity} | {f.rule} | {_cell(f.title)} | {_cell(short_resource(f.resource))} "
-            f"| {_cell(f.message)} |"
+            f"| {_cell(f.message)} | {_cell(waiver_label(f))} |"
             for f in found
         ]
+    if report.unmatched_waivers:
+        lines += ["", "## Waivers that matched no finding", ""]
+        lines += [f"- {_cell(w.describe())}, expires {w.expires}" for w in report.unmatched_waivers]
     if report.not_assessed:
         lines += ["", "## Not assessed", "", "| Cluster | Rule | Reason |", "|---|---|---|"]
         lines += [

@@ -9,10 +9,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from netaudit.collector.reports.fingerprints import fingerprint
 from netaudit.collector.rules import RULES, Rule
 from netaudit.v1 import audit_pb2
+
+if TYPE_CHECKING:
+    from netaudit.collector.reports.waivers import Waiver
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 """The severities of the reports, most severe first."""
@@ -33,6 +37,13 @@ def severity_label(severity: int) -> str:
 def severity_rank(label: str) -> int:
     """0 for critical … 4 for info."""
     return SEVERITIES.index(label)
+
+
+OPEN = "open"
+WAIVED = "waived"
+EXPIRED_WAIVER = "expired-waiver"
+"""A finding's status: open, waived (a waiver in effect covers it), or covered only by
+waivers past their expiry date (reported like an open one, saying so)."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,11 @@ class ReportFinding:
     remediation: str
     references: tuple[str, ...]
     fingerprint: str
-    status: str = "open"
+    status: str = OPEN
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    waiver: str | None = None
+    waiver: Waiver | None = None
+    """The waiver covering the finding (in effect when ``status`` is waived, expired else)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,12 @@ class Report:
     """(cluster id, name) of every cluster in the report, in name order."""
     rules: Mapping[str, RuleInfo] = field(default_factory=dict)
     generated_at: datetime | None = None
+    unmatched_waivers: tuple[Waiver, ...] = ()
+    """Waivers of the waivers file that covered no finding of this report."""
 
     def summary(self) -> dict[str, object]:
         by_severity = Counter(f.severity for f in self.findings)
+        by_status = Counter(f.status for f in self.findings)
         return {
             "clusters": len(self.clusters),
             "findings": len(self.findings),
@@ -96,12 +111,20 @@ class Report:
             "not_assessed": len(self.not_assessed),
             "errors": len(self.errors),
             "by_severity": {label: by_severity.get(label, 0) for label in SEVERITIES},
+            "waivers": {
+                "waived": by_status.get(WAIVED, 0),
+                "expired": by_status.get(EXPIRED_WAIVER, 0),
+                "unmatched": [waiver.document() for waiver in self.unmatched_waivers],
+            },
         }
 
     def at_or_above(self, severity: str) -> list[ReportFinding]:
-        """Findings at ``severity`` or more severe that no waiver covers (what --fail-on counts)."""
+        """Findings at ``severity`` or more severe that no waiver in effect covers (what
+        --fail-on counts)."""
         limit = severity_rank(severity)
-        return [f for f in self.findings if f.waiver is None and severity_rank(f.severity) <= limit]
+        return [
+            f for f in self.findings if f.status != WAIVED and severity_rank(f.severity) <= limit
+        ]
 
 
 def rule_infos(rules: Iterable[Rule] = RULES) -> dict[str, RuleInfo]:

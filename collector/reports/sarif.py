@@ -16,7 +16,14 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
-from netaudit.collector.reports.model import Report, ReportFinding, RuleInfo, sorted_findings
+from netaudit.collector.reports.model import (
+    EXPIRED_WAIVER,
+    WAIVED,
+    Report,
+    ReportFinding,
+    RuleInfo,
+    sorted_findings,
+)
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -64,6 +71,34 @@ def _rule(info: RuleInfo) -> dict[str, Any]:
     return rule
 
 
+def _waiver_details(finding: ReportFinding) -> dict[str, Any]:
+    waiver = finding.waiver
+    if waiver is None:
+        return {}
+    return {"owner": waiver.owner, "expires": waiver.expires.isoformat(), "entry": waiver.entry}
+
+
+def _suppressions(finding: ReportFinding) -> dict[str, Any]:
+    """A waiver in effect: an accepted external suppression (the result stays, marked
+    suppressed)."""
+    if finding.status != WAIVED or finding.waiver is None:
+        return {}
+    suppression = {
+        "kind": "external",
+        "status": "accepted",
+        "justification": finding.waiver.reason,
+        "properties": _waiver_details(finding),
+    }
+    return {"suppressions": [suppression]}
+
+
+def _expired_waiver(finding: ReportFinding) -> dict[str, Any]:
+    """An expired waiver suppresses nothing; the result's properties say it lapsed."""
+    if finding.status != EXPIRED_WAIVER or finding.waiver is None:
+        return {}
+    return {"expiredWaiver": {"justification": finding.waiver.reason, **_waiver_details(finding)}}
+
+
 def _result(finding: ReportFinding, index: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.rule,
@@ -87,12 +122,10 @@ def _result(finding: ReportFinding, index: int) -> dict[str, Any]:
             "cluster": finding.cluster,
             "clusterId": finding.cluster_id,
             "evidence": finding.evidence,
+            **_expired_waiver(finding),
         },
+        **_suppressions(finding),
     }
-    if finding.status == "waived":
-        result["suppressions"] = [
-            {"kind": "external", "status": "accepted", "justification": finding.waiver or ""}
-        ]
     return result
 
 

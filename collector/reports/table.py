@@ -8,7 +8,13 @@ from collections.abc import Mapping, Sequence
 from itertools import groupby
 
 from netaudit.collector.reports.evidence import readable_evidence
-from netaudit.collector.reports.model import Report, sorted_findings
+from netaudit.collector.reports.model import (
+    EXPIRED_WAIVER,
+    WAIVED,
+    Report,
+    ReportFinding,
+    sorted_findings,
+)
 from netaudit.v1 import audit_pb2
 
 SEVERITY_ORDER = {
@@ -43,11 +49,22 @@ def _resource_cell(finding: audit_pb2.Finding, cluster: str) -> str:
     return "(cluster)" if resource == cluster else resource
 
 
+FindingIdentity = tuple[str, str, str]
+"""(rule id, cluster key, resource): what identifies a finding across scans."""
+
+
+def identity(finding: audit_pb2.Finding) -> FindingIdentity:
+    return finding.rule_id, finding.cluster_key, finding.resource
+
+
 def render_findings_table(
-    findings: Sequence[audit_pb2.Finding], cluster_names: Mapping[str, str]
+    findings: Sequence[audit_pb2.Finding],
+    cluster_names: Mapping[str, str],
+    marks: Mapping[FindingIdentity, str] | None = None,
 ) -> str:
     """One heading per rule (id, severity, title), then one line per finding: cluster,
-    resource and readable evidence, in columns aligned over the whole table."""
+    resource and readable evidence, in columns aligned over the whole table; ``marks``
+    (a waiver's, by finding) end their finding's line."""
     if not findings:
         return "no open findings"
 
@@ -66,9 +83,39 @@ def render_findings_table(
             lines.append(rule)
             heading = rule
         evidence = "  ".join(readable_evidence(finding.evidence))
+        mark = (marks or {}).get(identity(finding))
+        if mark:
+            evidence = f"{evidence}  [{mark}]" if evidence else f"[{mark}]"
         row = f"  {cluster.ljust(cluster_width)}  {resource.ljust(resource_width)}  {evidence}"
         lines.append(row.rstrip())
     return "\n".join(lines)
+
+
+def waiver_label(finding: ReportFinding) -> str:
+    """``WAIVED until …`` or ``WAIVER EXPIRED …``: the mark of a finding a waiver covers."""
+    if finding.waiver is None:
+        return ""
+    waiver = finding.waiver
+    if finding.status == EXPIRED_WAIVER:
+        return (
+            f"WAIVER EXPIRED {waiver.expires.isoformat()} ({waiver.owner}): {waiver.reason}; "
+            "reported again"
+        )
+    return f"WAIVED until {waiver.expires.isoformat()} ({waiver.owner}): {waiver.reason}"
+
+
+def waiver_marks(report: Report) -> dict[FindingIdentity, str]:
+    """The waiver mark of every finding a waiver covers, for :func:`render_findings_table`."""
+    return {
+        (f.rule, f.cluster_id, f.resource): waiver_label(f)
+        for f in report.findings
+        if f.waiver is not None
+    }
+
+
+def _waived(report: Report) -> str:
+    waived = sum(1 for f in report.findings if f.status == WAIVED)
+    return f" ({waived} waived)" if waived else ""
 
 
 def render_table(report: Report) -> str:
@@ -88,6 +135,8 @@ def render_table(report: Report) -> str:
                 )
                 if finding.message:
                     lines.append(f"      {finding.message}")
+                if finding.waiver is not None:
+                    lines.append(f"      {waiver_label(finding)}")
         lines.append("")
     found = {f.cluster_id for f in findings}
     for cluster_id, name in report.clusters:
@@ -96,7 +145,7 @@ def render_table(report: Report) -> str:
     summary = report.summary()
     errors = f", {summary['errors']} error" if report.errors else ""
     lines.append(
-        f"{summary['clusters']} cluster(s): {summary['findings']} findings, "
+        f"{summary['clusters']} cluster(s): {summary['findings']} findings{_waived(report)}, "
         f"{summary['passed']} passed, {summary['not_assessed']} not assessed{errors}"
     )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ and fingerprints a code-scanning dashboard needs."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from netaudit.collector.reports.fingerprints import fingerprint
 from netaudit.collector.reports.model import Report, ReportFinding, RuleInfo, rule_infos
 from netaudit.collector.reports.sarif import FINGERPRINT_KEY, render_sarif
+from netaudit.collector.reports.waivers import Waiver
 from tests.sarif_schema import sarif_errors
 
 SUBNET = (
@@ -52,6 +54,10 @@ def report(*findings: ReportFinding, rules: dict[str, RuleInfo] | None = None) -
     )
 
 
+def waiver(expires: date) -> Waiver:
+    return Waiver(1, "CNI-001", "aks-*", "", "accepted until the migration", "team-a", expires)
+
+
 NO_URL_REFERENCE = {
     "CNI-001": RuleInfo(
         "CNI-001", "Node subnet too small", "high", "why", "how", ("AKS docs, IP planning",)
@@ -66,8 +72,8 @@ CASES = {
     "empty resource, message and evidence": report(
         finding(resource="", message="", evidence={}, cluster_id="")
     ),
-    "a waived finding": report(finding(status="waived", waiver="accepted until the migration")),
-    "an expired waiver": report(finding(status="expired-waiver", waiver="expired 2024-01-31")),
+    "a waived finding": report(finding(status="waived", waiver=waiver(date(2999, 1, 31)))),
+    "an expired waiver": report(finding(status="expired-waiver", waiver=waiver(date(2024, 1, 31)))),
     "text beyond ASCII and markup": report(finding(message='ünïcode <b>&"quotes"</b> ✓')),
 }
 
@@ -130,6 +136,7 @@ def test_a_reference_that_is_not_a_url_stays_in_the_help_text_only() -> None:
                     "kind": "external",
                     "status": "accepted",
                     "justification": "accepted until the migration",
+                    "properties": {"owner": "team-a", "expires": "2999-01-31", "entry": 1},
                 }
             ],
         ),
@@ -138,7 +145,7 @@ def test_a_reference_that_is_not_a_url_stays_in_the_help_text_only() -> None:
     ],
 )
 def test_only_a_waived_finding_is_reported_as_suppressed(
-    case: str, suppressions: list[dict[str, str]] | None
+    case: str, suppressions: list[dict[str, object]] | None
 ) -> None:
     (run,) = json.loads(render_sarif(CASES[case]))["runs"]
     assert run["results"][0].get("suppressions") == suppressions
