@@ -1483,23 +1483,79 @@ class IngressEvidence(_message.Message):
 
     INGRESSES_FIELD_NUMBER: _builtins.int
     INGRESS_CLASSES_FIELD_NUMBER: _builtins.int
+    NGINX_CONTROLLERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ingresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___Ingress]: ...
     @_builtins.property
     def ingress_classes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngressClass]: ...
+    @_builtins.property
+    def nginx_controllers(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngressNginxController]:
+        """ingress-nginx controllers in any namespace, one per namespace/name."""
+
     def __init__(
         self,
         *,
         ingresses: _abc.Iterable[Global___Ingress] | None = ...,
         ingress_classes: _abc.Iterable[Global___IngressClass] | None = ...,
+        nginx_controllers: _abc.Iterable[Global___IngressNginxController] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingress_classes", b"ingress_classes", "ingresses", b"ingresses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingress_classes", b"ingress_classes", "ingresses", b"ingresses", "nginx_controllers", b"nginx_controllers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IngressEvidence: _TypeAlias = IngressEvidence  # noqa: Y015
+
+@_typing.final
+class IngressNginxController(_message.Message):
+    """An ingress-nginx controller workload (upstream, or the app routing add-on's NGINX),
+    recognised by its controller image or by the upstream chart's labels.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    MATCHED_BY_FIELD_NUMBER: _builtins.int
+    DESIRED_REPLICAS_FIELD_NUMBER: _builtins.int
+    READY_REPLICAS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """Deployment or DaemonSet."""
+    namespace: _builtins.str
+    name: _builtins.str
+    image: _builtins.str
+    """The controller container's image."""
+    version: _builtins.str
+    """The image tag (v1.11.3); empty when the image is pinned by digest only."""
+    desired_replicas: _builtins.int
+    ready_replicas: _builtins.int
+    @_builtins.property
+    def matched_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What recognised it: "image", "labels", or both."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        name: _builtins.str = ...,
+        image: _builtins.str = ...,
+        version: _builtins.str = ...,
+        matched_by: _abc.Iterable[_builtins.str] | None = ...,
+        desired_replicas: _builtins.int = ...,
+        ready_replicas: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desired_replicas", b"desired_replicas", "image", b"image", "kind", b"kind", "matched_by", b"matched_by", "name", b"name", "namespace", b"namespace", "ready_replicas", b"ready_replicas", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngressNginxController: _TypeAlias = IngressNginxController  # noqa: Y015
 
 @_typing.final
 class Ingress(_message.Message):
