@@ -265,6 +265,8 @@ class NodeNetworkConfig(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     NETWORK_CONTAINERS_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    OBSERVED_AT_FIELD_NUMBER: _builtins.int
+    STATUS_LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
     requested_ip_count: _builtins.int
     assigned_ip_count: _builtins.int
     status: _builtins.str
@@ -272,6 +274,16 @@ class NodeNetworkConfig(_message.Message):
     def network_containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkContainer]: ...
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def observed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the agent read the counts above (the NodeNetworkConfig list's answer): CNI-007
+        compares two observations of a node at least 10 minutes apart.
+        """
+
+    @_builtins.property
+    def status_last_transition_time(self) -> _timestamp_pb2.Timestamp:
+        """The newest status.conditions[].lastTransitionTime, when the status carries conditions."""
+
     def __init__(
         self,
         *,
@@ -280,10 +292,12 @@ class NodeNetworkConfig(_message.Message):
         status: _builtins.str = ...,
         network_containers: _abc.Iterable[Global___NetworkContainer] | None = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        observed_at: _timestamp_pb2.Timestamp | None = ...,
+        status_last_transition_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["observed_at", b"observed_at", "status_last_transition_time", b"status_last_transition_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_ip_count", b"assigned_ip_count", "labels", b"labels", "network_containers", b"network_containers", "requested_ip_count", b"requested_ip_count", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_ip_count", b"assigned_ip_count", "labels", b"labels", "network_containers", b"network_containers", "observed_at", b"observed_at", "requested_ip_count", b"requested_ip_count", "status", b"status", "status_last_transition_time", b"status_last_transition_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
