@@ -90,3 +90,20 @@ def test_without_deployments_the_controllers_are_a_forbidden_gap(tmp_path: Path)
     forbidden = [g for g in report.gaps if (g.gatherer, g.reason) == ("ingress_nginx", "forbidden")]
     assert [g.resource for g in forbidden] == ["deployments.apps/v1"]
     assert verdict(report, KUBENET, "ING-002").outcome is Outcome.NOT_ASSESSED
+
+
+def test_node_network_configs_carry_counts_and_when_they_were_observed(
+    reports: dict[str, report_pb2.Report],
+) -> None:
+    report = reports[OVERLAY]
+    configs = {n.name: n.node_network_config for n in report.nodes}
+    assert len(configs) == 3
+    gathered = report.gathered_at.ToDatetime()
+    for name, nnc in configs.items():
+        assert (nnc.requested_ip_count, nnc.assigned_ip_count) == (0, 256), name
+        assert nnc.HasField("observed_at"), name
+        # read during the gather, before the report was stamped
+        assert abs((gathered - nnc.observed_at.ToDatetime()).total_seconds()) < 60, name
+        # the sample NNCs' status has no conditions: no transition time is invented
+        assert not nnc.HasField("status_last_transition_time"), name
+    assert verdict(report, OVERLAY, "CNI-007").outcome is Outcome.PASSED
