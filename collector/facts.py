@@ -24,6 +24,8 @@ def assemble_facts(
     inventory: inventory_pb2.ClusterInventory | None,
     now: datetime,
     usage_history: Iterable[audit_pb2.RangeUsage] = (),
+    earlier_report: report_pb2.Report | None = None,
+    earlier_received_at: datetime | None = None,
 ) -> audit_pb2.ClusterFacts:
     facts = audit_pb2.ClusterFacts(cluster_key=cluster_key.lower(), evaluated_at=_timestamp(now))
     if report is not None:
@@ -33,4 +35,21 @@ def assemble_facts(
     if inventory is not None:
         facts.inventory.CopyFrom(inventory)
     facts.usage_history.extend(usage_history)
+    if earlier_report is not None:
+        facts.earlier_node_network_configs.CopyFrom(
+            earlier_node_network_configs(earlier_report, earlier_received_at)
+        )
     return facts
+
+
+def earlier_node_network_configs(
+    report: report_pb2.Report, received_at: datetime | None
+) -> audit_pb2.EarlierNodeNetworkConfigs:
+    """The NodeNetworkConfigs of an earlier report, by node: all CNI-007 needs of it."""
+    earlier = audit_pb2.EarlierNodeNetworkConfigs(report_gathered_at=report.gathered_at)
+    if received_at is not None:
+        earlier.report_received_at.CopyFrom(_timestamp(received_at))
+    for node in report.nodes:
+        if node.HasField("node_network_config"):
+            earlier.by_node[node.name].CopyFrom(node.node_network_config)
+    return earlier

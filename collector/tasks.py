@@ -32,6 +32,7 @@ from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
+from netaudit.collector.rules.cni import IP_SHORTFALL_LASTS
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
 
@@ -178,10 +179,11 @@ def scan_clusters(scan_id: int, cluster_keys: list[str]) -> dict[str, int]:
 def evaluate_chunk(
     store: Store, scan_id: int, cluster_keys: list[str], settings: RuleSettings
 ) -> dict[str, int]:
-    """Load the chunk's facts in three queries, evaluate, record in one transaction; store
+    """Load the chunk's facts in a few queries, evaluate, record in one transaction; store
     the chunk's share of the metric samples from the same facts."""
     now = datetime.now(UTC)
     reports = store.latest_reports(cluster_keys)
+    earlier = store.earlier_reports(cluster_keys, IP_SHORTFALL_LASTS)
     inventories = store.inventories(cluster_keys)
     history = {
         usage.range_key: usage
@@ -198,6 +200,7 @@ def evaluate_chunk(
         subnets = pool_subnet_ids(inventory) if inventory is not None else set()
         usage = [history[s] for s in sorted(subnets) if s in history]
         report = stored.report if stored else None
+        before = earlier.get(key)
         facts = assemble_facts(
             key,
             report=report,
@@ -205,6 +208,8 @@ def evaluate_chunk(
             inventory=inventory,
             now=now,
             usage_history=usage,
+            earlier_report=before.report if before else None,
+            earlier_received_at=before.received_at if before else None,
         )
         evaluations.append(evaluate_cluster(facts, settings, RULES))
         parts.append(cluster_part(key, inventory=inventory, report=report, usage=usage, now=now))

@@ -8,6 +8,7 @@ from netaudit.agent.gatherers import (
     externaldns,
     gateway_api,
     ingress,
+    ingress_nginx,
     ip_allocation,
     network_policies,
     nodes,
@@ -25,6 +26,7 @@ GATHERERS: tuple[Gatherer, ...] = (
     agc.GATHERER,
     agic.GATHERER,
     ingress.GATHERER,
+    ingress_nginx.GATHERER,
     externaldns.GATHERER,
     ip_allocation.GATHERER,
 )

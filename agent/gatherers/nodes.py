@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from netaudit.agent.gatherers.gatherer import Gatherer, KubeObject, Resource, access_for
@@ -16,6 +17,7 @@ from netaudit.agent.gatherers.objects import (
     name_of,
     spec,
     status,
+    timestamp,
 )
 from netaudit.v1 import report_pb2
 
@@ -105,10 +107,23 @@ def network_container(raw: Mapping[str, Any]) -> report_pb2.NetworkContainer:
     )
 
 
-def node_network_config(nnc: KubeObject) -> report_pb2.NodeNetworkConfig:
-    """A NodeNetworkConfig (acn.azure.com/v1alpha): requested/assigned IPs and its NCs."""
+def last_transition_time(state: Mapping[str, Any]) -> datetime | None:
+    """The newest ``lastTransitionTime`` of a status's conditions (None without any)."""
+    stamps = [
+        timestamp(as_dict(entry).get("lastTransitionTime"))
+        for entry in as_list(state.get("conditions"))
+    ]
+    moments = [s.ToDatetime(tzinfo=UTC) for s in stamps if s is not None]
+    return max(moments, default=None)
+
+
+def node_network_config(
+    nnc: KubeObject, observed_at: datetime | None = None
+) -> report_pb2.NodeNetworkConfig:
+    """A NodeNetworkConfig (acn.azure.com/v1alpha): requested/assigned IPs and its NCs, with
+    when the agent read them."""
     state = status(nnc)
-    return report_pb2.NodeNetworkConfig(
+    message = report_pb2.NodeNetworkConfig(
         requested_ip_count=int(spec(nnc).get("requestedIPCount") or 0),
         assigned_ip_count=int(state.get("assignedIPCount") or 0),
         status=str(state.get("status", "")),
@@ -119,6 +134,12 @@ def node_network_config(nnc: KubeObject) -> report_pb2.NodeNetworkConfig:
         ],
         labels=labels_of(nnc),
     )
+    if observed_at is not None:
+        message.observed_at.FromDatetime(observed_at)
+    transition = last_transition_time(state)
+    if transition is not None:
+        message.status_last_transition_time.FromDatetime(transition)
+    return message
 
 
 def is_ready(node: KubeObject) -> bool:
@@ -178,9 +199,13 @@ def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) ->
         return
     counts = reads.fold(PODS, count_pods_by_node) or {}
     nncs: dict[str, report_pb2.NodeNetworkConfig] = {}
-    for raw in reads.list_served(NODE_NETWORK_CONFIGS, NNC_NAMESPACE) or []:
+    listed = reads.list_served(NODE_NETWORK_CONFIGS, NNC_NAMESPACE) or []
+    observed_at = datetime.now(UTC)
+    for raw in listed:
         # One NNC per node, named after it.
-        converted = reads.each([raw], node_network_config, NODE_NETWORK_CONFIGS.label)
+        converted = reads.each(
+            [raw], lambda obj: node_network_config(obj, observed_at), NODE_NETWORK_CONFIGS.label
+        )
         if converted:
             nncs[name_of(raw)] = converted[0]
     report.nodes.extend(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from netaudit.collector.analysis.address_ranges import (
     AKS_RESERVED_RANGES,
@@ -580,6 +583,81 @@ CNI_006 = Rule(
 )
 
 
+IP_SHORTFALL_LASTS = timedelta(minutes=10)
+"""How long requested IPs must exceed assigned ones to be a finding (domain.md §5 CNI-007);
+the scan also fetches the newest report committed at least this long before the latest."""
+MAX_NODES_NAMED = 10
+"""Nodes named in a CNI-007 finding; the rest are counted."""
+
+
+def _shortfall(nnc: report_pb2.NodeNetworkConfig) -> int:
+    return nnc.requested_ip_count - nnc.assigned_ip_count
+
+
+def _observed(nnc: report_pb2.NodeNetworkConfig, gathered_at: Timestamp) -> datetime:
+    """When the agent read the counts (its report's time for agents predating observed_at)."""
+    stamp = nnc.observed_at if nnc.HasField("observed_at") else gathered_at
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def _ip_requests_not_fulfilled(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """NodeNetworkConfig spec.requestedIPCount > status.assignedIPCount on a node in the
+    latest report and in an earlier one at least 10 minutes before (domain.md §5 CNI-007).
+    Two observations, not every one between: a shortfall that cleared and came back in
+    between still counts. No shortfall now passes on one observation; a shortfall now with
+    no earlier observation of the node is not assessed (it may be transient)."""
+    report = view.require_report()
+    short_now = {
+        node.name: node.node_network_config
+        for node in report.nodes
+        if node.HasField("node_network_config") and _shortfall(node.node_network_config) > 0
+    }
+    if not short_now:
+        return
+    earlier = view.facts.earlier_node_network_configs
+    observed_before = {name: earlier.by_node[name] for name in short_now if name in earlier.by_node}
+    if not observed_before:
+        raise NotAssessed(
+            f"{len(short_now)} node(s) request more IPs than they are assigned now, but no "
+            f"report at least {IP_SHORTFALL_LASTS.seconds // 60} minutes older observed them: "
+            "it may be transient"
+        )
+    lasting = sorted(
+        (_observed(before, earlier.report_gathered_at), name)
+        for name, before in observed_before.items()
+        if _shortfall(before) > 0
+        and _observed(short_now[name], report.gathered_at)
+        - _observed(before, earlier.report_gathered_at)
+        >= IP_SHORTFALL_LASTS
+    )
+    if not lasting:
+        return
+    names = sorted(name for _, name in lasting)
+    since = lasting[0][0]
+    latest = max(_observed(short_now[name], report.gathered_at) for name in names)
+    requested = sum(short_now[name].requested_ip_count for name in names)
+    assigned = sum(short_now[name].assigned_ip_count for name in names)
+    minutes = int((latest - since).total_seconds() // 60)
+    shown = ", ".join(names[:MAX_NODES_NAMED]) + (" …" if len(names) > MAX_NODES_NAMED else "")
+    yield rule.finding(
+        view,
+        resource=view.cluster_key,
+        message=f"{len(names)} node(s) of cluster {view.name} have requested more pod IPs than "
+        f"they were assigned for at least {minutes} minutes ({shown}): {requested} requested, "
+        f"{assigned} assigned",
+        evidence={
+            "nodes": len(names),
+            "node_names": ",".join(names[:MAX_NODES_NAMED]),
+            "requested_ips": requested,
+            "assigned_ips": assigned,
+            "first_observed_short": since.isoformat(),
+            "last_observed_short": latest.isoformat(),
+        },
+    )
+
+
 CNI_007 = Rule(
     id="CNI-007",
     title="IP requests not fulfilled",
@@ -587,7 +665,9 @@ CNI_007 = Rule(
     rationale=(
         "A node whose requested pod IPs stay above the assigned ones for minutes cannot start"
         " new pods; azure-cns guidance is to alert when requested and total IPs do not "
-        "converge."
+        "converge. Judged from the NodeNetworkConfigs of two reports at least 10 minutes "
+        "apart; the azure-cns metrics (cx_ipam_requested_ips, cx_ipam_total_ips) are not "
+        "gathered."
     ),
     remediation=(
         "Check the NodeNetworkConfig status and the azure-cns logs on the node (kubectl -n "
@@ -600,12 +680,10 @@ CNI_007 = Rule(
     ),
     data_source=DataSource.AGENT,
     reads=(
-        pending(
-            "NodeNetworkConfig history and azure-cns IPAM metrics "
-            "(cx_ipam_requested_ips, cx_ipam_total_ips)"
-        ),
+        report("nodes", "nodes/v1"),
+        report("nodes", NNC_RESOURCE, not_served_means_none=True),
     ),
-    check=None,
+    check=_ip_requests_not_fulfilled,
 )
 
 

@@ -85,25 +85,34 @@ Ingress-NGINX maintenance ended in March 2026 (A-ING)."""
 NGINX_CONTROLLERS = frozenset({"k8s.io/ingress-nginx", "webapprouting.kubernetes.azure.com/nginx"})
 """IngressClass controllers of upstream ingress-nginx and of the app routing add-on's NGINX."""
 NGINX_IMAGES = ("ingress-nginx/controller", "nginx-ingress-controller")
-"""Image paths of the ingress-nginx controller: registry.k8s.io/ingress-nginx/controller and
+"""Image paths of the ingress-nginx controller in the kube-system workloads of agents that
+predate ``ingress.nginx_controllers``: registry.k8s.io/ingress-nginx/controller and
 mcr.microsoft.com/oss/kubernetes/ingress/nginx-ingress-controller (app routing, the old HTTP
 application routing add-on). F5's NGINX Ingress Controller (nginx/nginx-ingress) is another
 product and does not match."""
 
 
-def _nginx_workloads(workloads: Iterator[report_pb2.Workload]) -> list[str]:
-    return [
-        f"{w.kind} {w.namespace}/{w.name}"
-        for w in workloads
-        if any(marker in image for image in w.images for marker in NGINX_IMAGES)
-    ]
+def _nginx_controllers(report: report_pb2.Report) -> list[str]:
+    """Each ingress-nginx controller the agent found in any namespace, with its version;
+    from an older agent, the kube-system workloads running its image."""
+    seen = {
+        (c.namespace, c.name): f"{c.kind} {c.namespace}/{c.name}"
+        + (f" {c.version}" if c.version else "")
+        for c in report.ingress.nginx_controllers
+    }
+    for w in report.cni.workloads:
+        if (w.namespace, w.name) not in seen and any(
+            marker in image for image in w.images for marker in NGINX_IMAGES
+        ):
+            seen[(w.namespace, w.name)] = f"{w.kind} {w.namespace}/{w.name}"
+    return [seen[key] for key in sorted(seen)]
 
 
 def _nginx_in_use(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
     """ingressProfile.webAppRouting.enabled, an ingress-nginx IngressClass, or an
-    ingress-nginx controller workload the agent sees: medium, high from ``urgent_days``
+    ingress-nginx controller the agent sees in any namespace: medium, high from ``urgent_days``
     before the end of NGINX support (domain.md §5 ING-002, A-ING)."""
     evidence: dict[str, object] = {}
     seen = []
@@ -119,7 +128,7 @@ def _nginx_in_use(
         if classes:
             evidence["ingress_classes"] = ",".join(classes)
             seen.append(f"IngressClass {', '.join(classes)}")
-        workloads = _nginx_workloads(iter(view.report.cni.workloads))
+        workloads = _nginx_controllers(view.report)
         if workloads:
             evidence["workloads"] = ",".join(workloads)
             seen.append(f"controller {', '.join(workloads)}")
@@ -162,8 +171,8 @@ ING_002 = Rule(
     reads=(
         inventory("cluster", optional=True),
         report("ingress", "ingressclasses", optional=True),
-        report("cni", "deployments", optional=True),
-        report("cni", "daemonsets", optional=True),
+        report("ingress_nginx", "deployments", optional=True),
+        report("ingress_nginx", "daemonsets", optional=True),
     ),
     check=_nginx_in_use,
     thresholds=(URGENT_DAYS,),

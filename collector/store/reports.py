@@ -13,7 +13,7 @@ keeps.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -237,6 +237,44 @@ def _latest(connection: Connection, keys: list[str] | None) -> list[StoredReport
         .order_by(ranked.c.cluster_key)
     )
     return [_stored(row) for row in rows]
+
+
+def earlier_reports(
+    connection: Connection, keys: list[str], min_age: timedelta
+) -> dict[str, StoredReport]:
+    """For each of ``keys``, the newest report committed at least ``min_age`` before its
+    latest one (by ``received_at``), when retention still keeps one: a row scan of the few
+    kept reports' times, then one payload query."""
+    times: dict[str, list[tuple[int, datetime]]] = {}
+    for start in range(0, len(keys), 500):
+        rows = connection.execute(
+            sa.select(reports.c.cluster_key, reports.c.id, reports.c.received_at).where(
+                reports.c.cluster_key.in_(keys[start : start + 500])
+            )
+        )
+        for row in rows:
+            times.setdefault(row.cluster_key, []).append((row.id, row.received_at))
+    chosen = [
+        row_id for kept in times.values() if (row_id := _newest_before(kept, min_age)) is not None
+    ]
+    found: dict[str, StoredReport] = {}
+    for start in range(0, len(chosen), 500):
+        rows = connection.execute(
+            sa.select(
+                reports.c.cluster_key, reports.c.payload, reports.c.received_at, reports.c.agent_id
+            ).where(reports.c.id.in_(chosen[start : start + 500]))
+        )
+        for row in rows:
+            found[row.cluster_key] = _stored(row)
+    return found
+
+
+def _newest_before(kept: list[tuple[int, datetime]], min_age: timedelta) -> int | None:
+    """The id of the newest of ``kept`` (id, received_at) received ``min_age`` or more before
+    the latest (highest id) one."""
+    latest_at = max(kept)[1]
+    older = [(row_id, at) for row_id, at in kept if at <= latest_at - min_age]
+    return max(older)[0] if older else None
 
 
 def report_count(connection: Connection, key: str) -> int:

@@ -154,6 +154,15 @@ class Store:
         with self._read() as connection:
             return report_rows.all_latest_reports(connection)
 
+    def earlier_reports(
+        self, cluster_keys: Sequence[str], min_age: timedelta
+    ) -> dict[str, StoredReport]:
+        """For each cluster, the newest report committed at least ``min_age`` before its latest
+        one, when retention still keeps one (a history of two observations)."""
+        keys = sorted({normalized_key(k) for k in cluster_keys})
+        with self._read() as connection:
+            return report_rows.earlier_reports(connection, keys, min_age)
+
     def report_count(self, cluster_key: str) -> int:
         """Reports kept for the cluster (at most the retention)."""
         with self._read() as connection:

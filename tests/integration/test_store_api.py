@@ -241,6 +241,26 @@ def test_latest_report_is_the_one_committed_last_whatever_its_epoch(store: Store
     assert list(store.latest_reports([CLUSTER_ID_LIST])) == [CLUSTER_KEY]
 
 
+def test_the_earlier_report_is_the_newest_committed_at_least_the_age_before_the_latest(
+    store: Store,
+) -> None:
+    # CNI-007's two observations: reports 5 minutes apart, the latest at T0 + 20 min
+    for minute in (0, 5, 10, 15, 20):
+        store.commit_report(
+            make_report(f"r{minute}", sequence=minute + 1),
+            agent_id="agent-a",
+            received_at=T0 + timedelta(minutes=minute),
+        )
+    store.commit_report(
+        make_report("other", cluster_id=OTHER_ID), agent_id="agent-o", received_at=T0
+    )
+    earlier = store.earlier_reports([CLUSTER_ID_LIST, OTHER_ID], timedelta(minutes=10))
+    # r10 is exactly 10 minutes older; the other cluster has a single report
+    assert {k: r.report.report_id for k, r in earlier.items()} == {CLUSTER_KEY: "r10"}
+    assert earlier[CLUSTER_KEY].received_at.replace(tzinfo=UTC) == T0 + timedelta(minutes=10)
+    assert store.earlier_reports([CLUSTER_KEY], timedelta(minutes=25)) == {}
+
+
 def test_a_sequence_not_after_one_committed_from_the_same_agent_run_is_refused(
     store: Store,
 ) -> None:

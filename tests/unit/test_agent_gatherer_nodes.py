@@ -8,11 +8,13 @@ fixtures/k8s/cni/crd_acn.azure.com_nodenetworkconfigs.yaml.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 
+from netaudit.agent.gatherers import nodes as nodes_gatherer
 from netaudit.agent.gatherers.nodes import (
     PodCounts,
     count_pods_by_node,
@@ -196,3 +198,28 @@ def test_node_network_config_fields_match_the_published_crd_schema() -> None:
 def test_node_joins_its_node_network_config() -> None:
     joined = node(OVERLAY_NODE, None, node_network_config(NODE_SUBNET_NNC))
     assert joined.node_network_config.requested_ip_count == 48
+
+
+def test_nnc_carries_when_it_was_observed_and_its_newest_condition_transition() -> None:
+    # hand-made: the NNC CRD's status has no conditions today; a status that has them
+    raw = {
+        "metadata": {"name": "aks-nodepool1-39652274-vmss000000"},
+        "spec": {"requestedIPCount": 48},
+        "status": {
+            "assignedIPCount": 32,
+            "conditions": [
+                {"type": "A", "lastTransitionTime": "2026-11-27T11:40:00Z"},
+                {"type": "B", "lastTransitionTime": "2026-11-27T11:50:00Z"},
+            ],
+        },
+    }
+    at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    nnc = nodes_gatherer.node_network_config(raw, at)
+    assert (nnc.requested_ip_count, nnc.assigned_ip_count) == (48, 32)
+    assert nnc.observed_at.ToDatetime(tzinfo=UTC) == at
+    assert nnc.status_last_transition_time.ToDatetime(tzinfo=UTC) == datetime(
+        2026, 11, 27, 11, 50, tzinfo=UTC
+    )
+    del raw["status"]["conditions"]
+    assert not nodes_gatherer.node_network_config(raw).HasField("status_last_transition_time")
+    assert not nodes_gatherer.node_network_config(raw).HasField("observed_at")

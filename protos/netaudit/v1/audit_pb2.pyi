@@ -57,6 +57,7 @@ class ClusterFacts(_message.Message):
     INVENTORY_FIELD_NUMBER: _builtins.int
     EVALUATED_AT_FIELD_NUMBER: _builtins.int
     USAGE_HISTORY_FIELD_NUMBER: _builtins.int
+    EARLIER_NODE_NETWORK_CONFIGS_FIELD_NUMBER: _builtins.int
     cluster_key: _builtins.str
     """Lower-cased ARM resource id: the cluster's key everywhere."""
     @_builtins.property
@@ -75,6 +76,12 @@ class ClusterFacts(_message.Message):
     def usage_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___RangeUsage]:
         """IPs in use over time for the subnets the cluster uses (the forecast's input)."""
 
+    @_builtins.property
+    def earlier_node_network_configs(self) -> Global___EarlierNodeNetworkConfigs:
+        """The NodeNetworkConfigs of the newest earlier report committed at least 10 minutes
+        before the latest one; unset when the store keeps none that old.
+        """
+
     def __init__(
         self,
         *,
@@ -84,14 +91,68 @@ class ClusterFacts(_message.Message):
         inventory: _inventory_pb2.ClusterInventory | None = ...,
         evaluated_at: _timestamp_pb2.Timestamp | None = ...,
         usage_history: _abc.Iterable[Global___RangeUsage] | None = ...,
+        earlier_node_network_configs: Global___EarlierNodeNetworkConfigs | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["earlier_node_network_configs", b"earlier_node_network_configs", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at", "usage_history", b"usage_history"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_key", b"cluster_key", "earlier_node_network_configs", b"earlier_node_network_configs", "evaluated_at", b"evaluated_at", "inventory", b"inventory", "report", b"report", "report_received_at", b"report_received_at", "usage_history", b"usage_history"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClusterFacts: _TypeAlias = ClusterFacts  # noqa: Y015
+
+@_typing.final
+class EarlierNodeNetworkConfigs(_message.Message):
+    """NodeNetworkConfigs as an earlier report of the cluster saw them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ByNodeEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _report_pb2.NodeNetworkConfig: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _report_pb2.NodeNetworkConfig | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REPORT_RECEIVED_AT_FIELD_NUMBER: _builtins.int
+    REPORT_GATHERED_AT_FIELD_NUMBER: _builtins.int
+    BY_NODE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report_received_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def report_gathered_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def by_node(self) -> _containers.MessageMap[_builtins.str, _report_pb2.NodeNetworkConfig]:
+        """Node name -> its NodeNetworkConfig in that report."""
+
+    def __init__(
+        self,
+        *,
+        report_received_at: _timestamp_pb2.Timestamp | None = ...,
+        report_gathered_at: _timestamp_pb2.Timestamp | None = ...,
+        by_node: _abc.Mapping[_builtins.str, _report_pb2.NodeNetworkConfig] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report_gathered_at", b"report_gathered_at", "report_received_at", b"report_received_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_node", b"by_node", "report_gathered_at", b"report_gathered_at", "report_received_at", b"report_received_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EarlierNodeNetworkConfigs: _TypeAlias = EarlierNodeNetworkConfigs  # noqa: Y015
 
 @_typing.final
 class RangeUsage(_message.Message):

@@ -265,6 +265,8 @@ class NodeNetworkConfig(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     NETWORK_CONTAINERS_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    OBSERVED_AT_FIELD_NUMBER: _builtins.int
+    STATUS_LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
     requested_ip_count: _builtins.int
     assigned_ip_count: _builtins.int
     status: _builtins.str
@@ -272,6 +274,16 @@ class NodeNetworkConfig(_message.Message):
     def network_containers(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkContainer]: ...
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def observed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the agent read the counts above (the NodeNetworkConfig list's answer): CNI-007
+        compares two observations of a node at least 10 minutes apart.
+        """
+
+    @_builtins.property
+    def status_last_transition_time(self) -> _timestamp_pb2.Timestamp:
+        """The newest status.conditions[].lastTransitionTime, when the status carries conditions."""
+
     def __init__(
         self,
         *,
@@ -280,10 +292,12 @@ class NodeNetworkConfig(_message.Message):
         status: _builtins.str = ...,
         network_containers: _abc.Iterable[Global___NetworkContainer] | None = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        observed_at: _timestamp_pb2.Timestamp | None = ...,
+        status_last_transition_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["observed_at", b"observed_at", "status_last_transition_time", b"status_last_transition_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_ip_count", b"assigned_ip_count", "labels", b"labels", "network_containers", b"network_containers", "requested_ip_count", b"requested_ip_count", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_ip_count", b"assigned_ip_count", "labels", b"labels", "network_containers", b"network_containers", "observed_at", b"observed_at", "requested_ip_count", b"requested_ip_count", "status", b"status", "status_last_transition_time", b"status_last_transition_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1483,23 +1497,79 @@ class IngressEvidence(_message.Message):
 
     INGRESSES_FIELD_NUMBER: _builtins.int
     INGRESS_CLASSES_FIELD_NUMBER: _builtins.int
+    NGINX_CONTROLLERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ingresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___Ingress]: ...
     @_builtins.property
     def ingress_classes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngressClass]: ...
+    @_builtins.property
+    def nginx_controllers(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngressNginxController]:
+        """ingress-nginx controllers in any namespace, one per namespace/name."""
+
     def __init__(
         self,
         *,
         ingresses: _abc.Iterable[Global___Ingress] | None = ...,
         ingress_classes: _abc.Iterable[Global___IngressClass] | None = ...,
+        nginx_controllers: _abc.Iterable[Global___IngressNginxController] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingress_classes", b"ingress_classes", "ingresses", b"ingresses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingress_classes", b"ingress_classes", "ingresses", b"ingresses", "nginx_controllers", b"nginx_controllers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IngressEvidence: _TypeAlias = IngressEvidence  # noqa: Y015
+
+@_typing.final
+class IngressNginxController(_message.Message):
+    """An ingress-nginx controller workload (upstream, or the app routing add-on's NGINX),
+    recognised by its controller image or by the upstream chart's labels.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    MATCHED_BY_FIELD_NUMBER: _builtins.int
+    DESIRED_REPLICAS_FIELD_NUMBER: _builtins.int
+    READY_REPLICAS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """Deployment or DaemonSet."""
+    namespace: _builtins.str
+    name: _builtins.str
+    image: _builtins.str
+    """The controller container's image."""
+    version: _builtins.str
+    """The image tag (v1.11.3); empty when the image is pinned by digest only."""
+    desired_replicas: _builtins.int
+    ready_replicas: _builtins.int
+    @_builtins.property
+    def matched_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What recognised it: "image", "labels", or both."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        name: _builtins.str = ...,
+        image: _builtins.str = ...,
+        version: _builtins.str = ...,
+        matched_by: _abc.Iterable[_builtins.str] | None = ...,
+        desired_replicas: _builtins.int = ...,
+        ready_replicas: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desired_replicas", b"desired_replicas", "image", b"image", "kind", b"kind", "matched_by", b"matched_by", "name", b"name", "namespace", b"namespace", "ready_replicas", b"ready_replicas", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngressNginxController: _TypeAlias = IngressNginxController  # noqa: Y015
 
 @_typing.final
 class Ingress(_message.Message):

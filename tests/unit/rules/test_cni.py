@@ -8,14 +8,17 @@ VNets and usages are the Microsoft.Network examples (tests/unit/rules/network_pa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from netaudit.agent.gatherers.nodes import node
+from netaudit.agent.gatherers.nodes import node, node_network_config
+from netaudit.collector.facts import earlier_node_network_configs
 from netaudit.collector.rules import Outcome, RuleOutcome, cni
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
+    NOW,
     FactsFactory,
     RuleCase,
     evidence_has,
@@ -28,6 +31,7 @@ from tests.rule_cases import (
     reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
+    NNC_TABLE,
     NODE_SUBNET_ID,
     VNET_ID,
     agent_pool_body,
@@ -35,6 +39,7 @@ from tests.unit.rules.network_payloads import (
     evaluate,
     gateway_usage_row,
     nnc_nodes,
+    nnc_object,
     node_object,
     node_subnet_body,
     recorded_cni_cluster,
@@ -571,6 +576,113 @@ CASES += [
         check=reason_names("no agent report"),
     ),
 ]
+
+
+# -- CNI-007 IP requests not fulfilled (agent, two observations) -------------------------
+
+SHORT_NODE = NNC_TABLE[0][0]
+
+
+def observed_nodes(at: datetime, assigned: Mapping[str, int]) -> list[report_pb2.Node]:
+    """The table's nodes as the nodes gatherer reads them at ``at``; ``assigned`` overrides
+    a node's status.assignedIPCount (the table's nodes have all 48 requested IPs)."""
+    nodes = []
+    for row in NNC_TABLE:
+        nnc = nnc_object(row)
+        nnc["status"]["assignedIPCount"] = assigned.get(row[0], row[2])
+        nodes.append(node(node_object(row[0]), nnc=node_network_config(nnc, at)))
+    return nodes
+
+
+def two_observations(
+    now: Mapping[str, int], earlier: Mapping[str, int] | None, minutes_apart: float = 15
+) -> FactsFactory:
+    """Facts of a latest report at NOW and, unless ``earlier`` is None, the NodeNetworkConfigs
+    of a report ``minutes_apart`` before it, as the scan assembles them."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        cluster_facts = agent_report(*observed_nodes(NOW, now))
+        if earlier is not None:
+            before = NOW - timedelta(minutes=minutes_apart)
+            old = new_report(recorded_cni_cluster()["id"])
+            old.gathered_at.FromDatetime(before)
+            old.nodes.extend(observed_nodes(before, earlier))
+            cluster_facts.earlier_node_network_configs.CopyFrom(
+                earlier_node_network_configs(old, before)
+            )
+        return cluster_facts
+
+    return build
+
+
+CASES += [
+    RuleCase(
+        "CNI-007",
+        "short-in-both-reports-15-minutes-apart",
+        two_observations({SHORT_NODE: 40}, {SHORT_NODE: 32}),
+        Outcome.FINDINGS,
+        check=evidence_is(
+            {
+                "nodes": "1",
+                "node_names": SHORT_NODE,
+                "requested_ips": "48",
+                "assigned_ips": "40",
+                "first_observed_short": "2026-11-27T11:45:00+00:00",
+                "last_observed_short": "2026-11-27T12:00:00+00:00",
+            }
+        ),
+    ),
+    RuleCase(
+        "CNI-007",
+        "short-now-but-fulfilled-15-minutes-ago",
+        two_observations({SHORT_NODE: 40}, {}),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-007",
+        "short-in-both-but-only-5-minutes-apart",
+        two_observations({SHORT_NODE: 40}, {SHORT_NODE: 40}, minutes_apart=5),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-007",
+        "every-request-fulfilled-on-one-observation",
+        two_observations({}, None),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-007",
+        "short-now-and-no-earlier-report",
+        two_observations({SHORT_NODE: 40}, None),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("no report at least 10 minutes older", "transient"),
+    ),
+    RuleCase(
+        "CNI-007",
+        "nnc-crd-not-installed-means-no-requests",
+        lambda: agent_report(
+            gaps=(report_pb2.Gap(gatherer="nodes", resource=NNC_GAP, reason="not_found"),)
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-007",
+        "nnc-forbidden",
+        lambda: agent_report(
+            gaps=(report_pb2.Gap(gatherer="nodes", resource=NNC_GAP, reason="forbidden"),)
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_names(NNC_GAP, "forbidden"),
+    ),
+]
+
+
+def test_nodes_first_seen_after_the_earlier_report_are_not_judged_as_lasting() -> None:
+    # the earlier report knew the other node only: the short node may have just joined
+    facts = two_observations({SHORT_NODE: 40}, {})()
+    del facts.earlier_node_network_configs.by_node[SHORT_NODE]
+    outcome = evaluate(cni.CNI_007, facts)
+    assert outcome.outcome is Outcome.NOT_ASSESSED
 
 
 # -- CNI-008 pod subnet headroom ------------------------------------------------------------

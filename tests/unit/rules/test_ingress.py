@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from netaudit.agent.gatherers.cni import addon_workloads
 from netaudit.agent.gatherers.ingress import ingress, ingress_class
-from netaudit.agent.gatherers.objects import workload
+from netaudit.agent.gatherers.ingress_nginx import nginx_controllers
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
 from netaudit.collector.rules.ingress import ING_001, ING_002, ING_003
 from netaudit.collector.rules.rule import Rule
@@ -81,12 +82,24 @@ NGINX_CLASS = ingress_class_object("nginx", "k8s.io/ingress-nginx")
 AGIC_CLASS = ingress_class_object("azure-application-gateway", "azure/application-gateway")
 
 
-def controller_deployment(image: str, namespace: str = "kube-system") -> Document:
+def controller_deployment(
+    image: str, namespace: str = "kube-system", labels: Mapping[str, str] | None = None
+) -> Document:
     container = {"name": "controller", "image": image}
     return {
-        "metadata": {"namespace": namespace, "name": "ingress-nginx-controller"},
+        "metadata": {
+            "namespace": namespace,
+            "name": "ingress-nginx-controller",
+            "labels": dict(labels or {}),
+        },
         "spec": {"replicas": 1, "template": {"spec": {"containers": [container]}}},
     }
+
+
+CHART_LABELS = {
+    "app.kubernetes.io/name": "ingress-nginx",
+    "app.kubernetes.io/component": "controller",
+}
 
 
 def plain_nginx_deployment() -> Document:
@@ -107,7 +120,18 @@ def agent_report(
     report = new_report(cluster_id)
     report.ingress.ingresses.extend(ingress(i) for i in ingresses)
     report.ingress.ingress_classes.extend(ingress_class(c) for c in classes)
-    report.cni.workloads.extend(workload(d, "Deployment") for d in deployments)
+    # As the agent fills them: the cni gatherer keeps the add-on namespaces' workloads, the
+    # ingress_nginx gatherer the controllers of every namespace.
+    deployments = list(deployments)
+    report.cni.workloads.extend(addon_workloads(deployments, []))
+    report.ingress.nginx_controllers.extend(nginx_controllers(deployments, []))
+    return report
+
+
+def older_agent_report(cluster_id: str, deployments: Iterable[Document]) -> report_pb2.Report:
+    """A report of an agent without the ingress_nginx gatherer: kube-system workloads only."""
+    report = new_report(cluster_id)
+    report.cni.workloads.extend(addon_workloads(list(deployments), []))
     return report
 
 
@@ -284,7 +308,53 @@ ING_002_CASES = [
             deployments=[controller_deployment("registry.k8s.io/ingress-nginx/controller:v1.11.3")],
         ),
         Outcome.FINDINGS,
+        check=evidence("workloads", "Deployment kube-system/ingress-nginx-controller v1.11.3"),
+    ),
+    RuleCase(
+        "ING-002",
+        "ingress-nginx-controller-in-its-own-namespace",
+        lambda: with_facts(
+            PLAIN,
+            deployments=[
+                controller_deployment(
+                    "registry.k8s.io/ingress-nginx/controller:v1.12.1", "ingress-nginx"
+                )
+            ],
+        ),
+        Outcome.FINDINGS,
+        check=evidence("workloads", "Deployment ingress-nginx/ingress-nginx-controller v1.12.1"),
+    ),
+    RuleCase(
+        "ING-002",
+        "mirrored-controller-recognised-by-the-chart-labels",
+        lambda: with_facts(
+            PLAIN,
+            deployments=[
+                controller_deployment("contoso.azurecr.io/edge/nginx:1.0", "edge", CHART_LABELS)
+            ],
+        ),
+        Outcome.FINDINGS,
+        check=evidence("workloads", "Deployment edge/ingress-nginx-controller 1.0"),
+    ),
+    RuleCase(
+        "ING-002",
+        "older-agent-controller-in-kube-system",
+        lambda: facts_of(
+            None,
+            older_agent_report(
+                CLUSTER,
+                [controller_deployment("registry.k8s.io/ingress-nginx/controller:v1.11.3")],
+            ),
+        ),
+        Outcome.FINDINGS,
         check=evidence("workloads", "Deployment kube-system/ingress-nginx-controller"),
+    ),
+    RuleCase(
+        "ING-002",
+        "deployments-forbidden",
+        lambda: forbidden(with_facts(PLAIN), "ingress_nginx", "deployments.apps/v1"),
+        Outcome.NOT_ASSESSED,
+        check=reason_has("forbidden"),
     ),
     RuleCase(
         "ING-002",
