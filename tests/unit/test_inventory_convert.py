@@ -692,7 +692,7 @@ def test_record_sets_of_every_type_read(
     name: str, expected: list[tuple[str, str, list[str]]]
 ) -> None:
     payload = fixture(name)
-    items = payload["value"] if "value" in payload else [payload]
+    items = payload.get("value", [payload])
     zone = convert.private_dns_zone(fixture("privatedns/PrivateZoneGet.json"), (), items)
     assert [(r.name, r.type, list(r.values)) for r in zone.record_sets] == expected
     assert [
