@@ -152,11 +152,11 @@ JUDGED_KINDS = {
 
 
 def _private_dns_instances(
-    view: ClusterView,
+    view: ClusterView, *, public_unread: bool = True
 ) -> tuple[list[report_pb2.ExternalDnsInstance], list[str]]:
     """The ``azure-private-dns`` instances whose zones the inventory read with their current
     selection, and one reason per instance it did not (read before the instance changed, or
-    before its agent reported), or whose zones are public."""
+    before its agent reported), or, with ``public_unread``, whose zones are public."""
     report_ = view.require_report()
     cluster = view.require_inventory()
     judged: list[report_pb2.ExternalDnsInstance] = []
@@ -164,7 +164,8 @@ def _private_dns_instances(
     for instance in report_.external_dns.instances:
         name = instance_name(instance)
         if instance.provider.lower() in PUBLIC_DNS_PROVIDERS:
-            unread.append(UNREAD_PUBLIC.format(names=name, provider=instance.provider))
+            if public_unread:
+                unread.append(UNREAD_PUBLIC.format(names=name, provider=instance.provider))
             continue
         selection = zone_selection(instance, cluster.subscription_id or view.subscription_id)
         if selection is None:
@@ -218,8 +219,8 @@ def _zone_not_linked(
 ) -> Iterator[audit_pb2.Finding]:
     """A private zone an ``azure-private-dns`` instance writes has no link to the cluster's
     VNet (or to a peered VNet its custom DNS servers live in), or none Completed (domain.md
-    §5 EDN-004): its records do not resolve from the cluster."""
-    instances, unread = _private_dns_instances(view)
+    §5 EDN-004): its records do not resolve from the cluster. Public zones need no link."""
+    instances, unread = _private_dns_instances(view, public_unread=False)
     cluster = view.require_inventory()
     vnets = _cluster_vnets(cluster)
     if instances and not vnets:

@@ -616,9 +616,9 @@ PRIVATE_ZONE_CASES = [
     RuleCase("EDN-004", "linked-and-completed", zone_facts(), Outcome.PASSED),
     RuleCase(
         "EDN-004",
-        "public-provider-only",
-        built(lambda: [external_dns()], lambda: [ga_service()]),
-        Outcome.NOT_ASSESSED,
+        "public-provider-only-needs-no-link",
+        zone_facts(instance=external_dns, read_with=private_external_dns),
+        Outcome.PASSED,
     ),
     RuleCase(
         "EDN-004",
