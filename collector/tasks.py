@@ -35,6 +35,7 @@ from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.cni import IP_SHORTFALL_LASTS
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
+from netaudit.v1 import report_pb2
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +273,13 @@ def refresh_subscription(subscription_id: str) -> int:
     """Read one subscription's clusters from ARM and store their inventories."""
     settings = _settings()
     counts = ArmRequestCounts()
-    reader = ArmReader.from_settings(settings.azure, make_credential(settings.azure), counts)
     store = _store()
+    reader = ArmReader.from_settings(
+        settings.azure,
+        make_credential(settings.azure),
+        counts,
+        latest_report=lambda key: _latest_report(store, key),
+    )
     try:
         inventories = reader.read_subscription(subscription_id)
     finally:  # a failed read's requests and throttles count too
@@ -292,6 +298,13 @@ def refresh_subscription(subscription_id: str) -> int:
         extra={"subscription": subscription_id, "clusters": len(inventories)},
     )
     return len(inventories)
+
+
+def _latest_report(store: Store, cluster: str) -> report_pb2.Report | None:
+    """The cluster's latest agent report: its ExternalDNS instances say which private zones
+    the refresh reads beyond the linked ones."""
+    stored = store.latest_report(cluster)
+    return stored.report if stored is not None else None
 
 
 @app.task(name="netaudit.publish_metrics", **STORE_TASK)

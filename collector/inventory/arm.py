@@ -5,7 +5,8 @@ the agentPools list is read when a body has none), then per cluster the
 subnets its pools use, each VNet once (address space, DNS servers, peerings,
 ``usages``, the subnets it embeds), the virtual node subnet its add-on names,
 the network security group of each subnet, the private DNS zones relevant to
-it with their links and A records, the API server's private endpoint with its
+it (and those its ExternalDNS instances write, linked or not) with their links and
+record sets, the API server's private endpoint with its
 address (private clusters), and the Application Gateway its AGIC add-on
 targets. The official clients are used unchanged; ``base_url`` and
 ``connection_verify`` point them at a sovereign cloud or the sandbox.
@@ -38,6 +39,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
 
+from netaudit.collector.analysis.external_dns_zones import selects, zone_selections
 from netaudit.collector.config import AzureSettings, client_secret
 from netaudit.collector.errors import ConfigError
 from netaudit.collector.inventory import convert
@@ -55,7 +57,7 @@ from netaudit.collector.inventory.references import (
     unique_gaps,
     unique_ids,
 )
-from netaudit.v1 import inventory_pb2
+from netaudit.v1 import inventory_pb2, report_pb2
 
 __all__ = [
     "ArmAuthenticationError",
@@ -77,6 +79,8 @@ subscription at about 1 request/s sustained (domain.md §1.10)."""
 
 T = TypeVar("T")
 Payload = dict[str, Any]
+LatestReport = Callable[[str], report_pb2.Report | None]
+"""The latest agent report of a cluster, by cluster key (lower-cased ARM id)."""
 
 AGIC_ADDON = "ingressapplicationgateway"
 AGIC_GATEWAY_KEY = "effectiveApplicationGatewayId"
@@ -175,10 +179,14 @@ class ArmReader:
         read_timeout: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         counts: ArmRequestCounts | None = None,
+        latest_report: LatestReport = lambda _cluster_key: None,
     ) -> None:
         """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s.
-        ``counts``, when given, counts every request and throttled answer."""
+        ``counts``, when given, counts every request and throttled answer.
+        ``latest_report`` names the ExternalDNS instances whose private zones are read
+        (linked to the cluster or not)."""
         self.subscriptions = list(subscriptions)
+        self._latest_report = latest_report
         self._credential = credential
         self._base_url = base_url.rstrip("/") if base_url else None
         self._clock = clock
@@ -200,6 +208,7 @@ class ArmReader:
         azure: AzureSettings,
         credential: TokenCredential,
         counts: ArmRequestCounts | None = None,
+        latest_report: LatestReport = lambda _cluster_key: None,
     ) -> ArmReader:
         return cls(
             credential,
@@ -207,6 +216,7 @@ class ArmReader:
             base_url=azure.arm_url or None,
             connection_verify=str(azure.ca_bundle) if azure.ca_bundle else None,
             counts=counts,
+            latest_report=latest_report,
         )
 
     # -- clients ------------------------------------------------------------------------
@@ -333,6 +343,7 @@ class ArmReader:
         self._network_security_groups(inventory, gaps, state)
         for zone in self._relevant_zones(inventory, subscription_zones, gaps, state):
             inventory.private_dns_zones.append(zone)
+        self._external_dns_zones(inventory, gaps, state)
         self._api_server_endpoints(inventory, gaps, state)
         self._agic_gateway(inventory, gaps, state)
 
@@ -569,6 +580,54 @@ class ArmReader:
             if zone is not None:
                 yield zone
 
+    def _external_dns_zones(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The private zones each ``azure-private-dns`` ExternalDNS instance of the cluster
+        (from its latest agent report) selects, linked to the cluster or not (EDN-004 is
+        about the unlinked ones); each zone names the instances that select it."""
+        report = self._latest_report(inventory.arm_resource_id.lower())
+        selections = zone_selections(report, inventory.subscription_id)
+        inventory.external_dns_zone_selections.extend(selections)
+        for selection in selections:
+            subscription_zones = self._subscription_zones(selection.subscription_id, state)
+            listing_gap = state.failures.get(f"zones:{selection.subscription_id.lower()}")
+            if listing_gap is not None:
+                gaps.append(listing_gap)
+            for listed in subscription_zones:
+                zone_id = str(listed.get("id", ""))
+                name = convert.Fields(listed).top("name") or ""
+                if selects(selection, zone_id, str(name)):
+                    self._mark_zone(inventory, zone_id, listed, selection.instance, gaps, state)
+
+    def _mark_zone(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        zone_id: str,
+        listed: Payload,
+        instance: str,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """Name ``instance`` on the zone, reading it first when the cluster does not hold it
+        yet. The zone read is shared by the refresh, so the mark goes on the cluster's copy."""
+        held = next(
+            (z for z in inventory.private_dns_zones if z.id.lower() == zone_id.lower()), None
+        )
+        if held is None:
+            links = self._zone_links(zone_id, gaps, state)
+            read_zone = partial(self._zone, zone_id, listed, links or [])
+            zone = self._attempt(gaps, state, zone_id, read_zone)
+            if zone is None:
+                return
+            inventory.private_dns_zones.append(zone)
+            held = inventory.private_dns_zones[-1]
+        if instance not in held.external_dns_instances:
+            held.external_dns_instances.append(instance)
+
     def _zone_links(
         self, zone_id: str, gaps: list[inventory_pb2.InventoryGap], state: _Read
     ) -> list[Payload] | None:
@@ -593,7 +652,7 @@ class ArmReader:
         group = convert.resource_id_part(zone_id, "resourceGroups")
         name = convert.resource_id_part(zone_id, "privateDnsZones")
         body = listed if listed is not None else dns.private_zones.get(group, name).as_dict()
-        records = [r.as_dict() for r in dns.record_sets.list_by_type(group, name, "A")]
+        records = [r.as_dict() for r in dns.record_sets.list(group, name)]
         return convert.private_dns_zone(body, links, records)
 
     # -- failures -----------------------------------------------------------------------

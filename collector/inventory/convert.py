@@ -498,13 +498,16 @@ def missing_application_gateway(gateway_id: str) -> inventory_pb2.ApplicationGat
 def private_dns_zone(
     payload: Any, links: Iterable[Any] = (), record_sets: Iterable[Any] = ()
 ) -> inventory_pb2.PrivateDnsZone:
-    """A zone with its virtual network links and its A record sets (other types dropped)."""
+    """A zone with its virtual network links and its A, AAAA, CNAME and TXT record sets
+    (other types dropped); the A ones also in ``a_records``."""
     f = Fields(payload)
+    sets = [s for s in record_sets if s is not None]
     return inventory_pb2.PrivateDnsZone(
         id=f.text("id"),
         name=f.top("name") or f.text("name"),
         virtual_network_links=[virtual_network_link(link) for link in links if link is not None],
-        a_records=list(_a_record_sets(record_sets)),
+        a_records=list(_a_record_sets(sets)),
+        record_sets=[r for r in map(dns_record_set, sets) if r is not None],
     )
 
 
@@ -529,6 +532,49 @@ def a_record_set(payload: Any) -> inventory_pb2.ARecordSet:
         ttl=f.integer("ttl"),
         ipv4_addresses=[r.text("ipv4Address") for r in f.children("aRecords")],
     )
+
+
+RECORD_VALUES = {
+    "A": ("aRecords", "ipv4Address"),
+    "AAAA": ("aaaaRecords", "ipv6Address"),
+    "TXT": ("txtRecords", "value"),
+}
+"""Record types read besides CNAME: the property listing the records, and each record's value."""
+
+
+def dns_record_set(payload: Any) -> inventory_pb2.DnsRecordSet | None:
+    """An A, AAAA, CNAME or TXT record set (REST ``type`` "Microsoft.Network/privateDnsZones/TXT",
+    CLI ``type`` likewise or a bare "TXT"); None for other types. A TXT record's strings are
+    joined into one value, as a resolver reads them."""
+    f = Fields(payload)
+    record_type = _record_type(f)
+    if record_type == "CNAME":
+        values = [f.child("cnameRecord").text("cname")]
+    elif record_type in RECORD_VALUES:
+        records, field = RECORD_VALUES[record_type]
+        values = [
+            "".join(r.texts(field)) if record_type == "TXT" else r.text(field)
+            for r in f.children(records)
+        ]
+    else:
+        return None
+    return inventory_pb2.DnsRecordSet(
+        name=f.top("name") or f.text("name"),
+        type=record_type,
+        fqdn=f.text("fqdn"),
+        ttl=f.integer("ttl"),
+        values=[v for v in values if v],
+    )
+
+
+def _record_type(f: Fields) -> str:
+    declared = f.top("type") or ""
+    if declared:
+        return str(declared).rsplit("/", 1)[-1].upper()
+    for record_type, (records, _) in RECORD_VALUES.items():
+        if f.raw(records):
+            return record_type
+    return "CNAME" if f.raw("cnameRecord") else ""
 
 
 def _a_record_sets(record_sets: Iterable[Any]) -> Iterator[inventory_pb2.ARecordSet]:

@@ -16,19 +16,35 @@ from netaudit.collector.analysis.external_dns_scope import (
     InvalidScope,
     instance_scope,
 )
+from netaudit.collector.analysis.external_dns_zones import (
+    PUBLIC_DNS_PROVIDERS,
+    has_address_record,
+    instance_name,
+    instance_zones,
+    owned_resources,
+    recorded_selection,
+    relative_name,
+    same_selection,
+    zone_for,
+    zone_selection,
+)
 from netaudit.collector.analysis.fleet import overlap_components
 from netaudit.collector.rules.rule import (
     DataSource,
     FleetGroup,
     NotAssessed,
     Rule,
+    inventory,
     pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
-from netaudit.v1 import audit_pb2, report_pb2
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
+EXTERNAL_DNS_DOCS = "https://github.com/kubernetes-sigs/external-dns/blob/master/docs"
+GATEWAY_ROUTE_PLURALS = ("httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes")
+"""Route kinds as the gateway_api gatherer names their gaps (``httproutes.gateway...``)."""
 SHARED_NAMES_SHOWN = 10
 """Other instances named in an owner-id collision message; the evidence counts them all."""
 
@@ -119,6 +135,281 @@ EDN_001 = Rule(
 )
 
 
+# -- EDN-002, EDN-003, EDN-004: the private zones an instance writes ----------------------
+
+ZONE_SHOWN = 10
+"""Names listed in one message; the evidence counts them all."""
+UNREAD_PUBLIC = (
+    "public Azure DNS zones are not read yet (the inventory reads private zones only): "
+    "ExternalDNS {names} writes with --provider={provider}"
+)
+JUDGED_KINDS = {
+    "service": "Service",
+    "ingress": "Ingress",
+    **{k.lower(): k for k in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")},
+}
+"""ExternalDNS ``resource`` label kinds whose objects the agent reports (registry/txt.go)."""
+
+
+def _private_dns_instances(
+    view: ClusterView, *, public_unread: bool = True
+) -> tuple[list[report_pb2.ExternalDnsInstance], list[str]]:
+    """The ``azure-private-dns`` instances whose zones the inventory read with their current
+    selection, and one reason per instance it did not (read before the instance changed, or
+    before its agent reported), or, with ``public_unread``, whose zones are public."""
+    report_ = view.require_report()
+    cluster = view.require_inventory()
+    judged: list[report_pb2.ExternalDnsInstance] = []
+    unread: list[str] = []
+    for instance in report_.external_dns.instances:
+        name = instance_name(instance)
+        if instance.provider.lower() in PUBLIC_DNS_PROVIDERS:
+            if public_unread:
+                unread.append(UNREAD_PUBLIC.format(names=name, provider=instance.provider))
+            continue
+        selection = zone_selection(instance, cluster.subscription_id or view.subscription_id)
+        if selection is None:
+            continue
+        recorded = recorded_selection(cluster, name)
+        if recorded is None or not same_selection(recorded, selection):
+            unread.append(
+                f"the inventory has not read the private zones ExternalDNS {name} selects "
+                "with its current flags (refresh the inventory after the agent reports)"
+            )
+            continue
+        judged.append(instance)
+    return judged, unread
+
+
+def _cluster_vnets(cluster: inventory_pb2.ClusterInventory) -> set[str]:
+    vnets = {v.id.lower() for v in cluster.virtual_networks}
+    for pool in cluster.agent_pools:
+        index = pool.vnet_subnet_id.lower().find("/subnets/")
+        if index > 0:
+            vnets.add(pool.vnet_subnet_id[:index].lower())
+    return vnets
+
+
+def _resolver_vnets(cluster: inventory_pb2.ClusterInventory) -> set[str]:
+    """Peered VNets of cluster VNets that use custom DNS servers: a resolver there (hub and
+    spoke) answers for the zones linked to it."""
+    return {
+        peering.remote_virtual_network_id.lower()
+        for vnet in cluster.virtual_networks
+        if vnet.dns_servers
+        for peering in vnet.peerings
+        if peering.remote_virtual_network_id
+    }
+
+
+def _link_problem(zone: inventory_pb2.PrivateDnsZone, resolving: set[str]) -> str | None:
+    links = [
+        link for link in zone.virtual_network_links if link.virtual_network_id.lower() in resolving
+    ]
+    if not links:
+        return "has no virtual network link to the cluster's VNet (or a resolver VNet)"
+    if any(link.link_state == "Completed" for link in links):
+        return None
+    states = ", ".join(f"{link.name}: {link.link_state or 'no state'}" for link in links)
+    return f"has no Completed link to the cluster's VNet ({states})"
+
+
+def _zone_not_linked(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A private zone an ``azure-private-dns`` instance writes has no link to the cluster's
+    VNet (or to a peered VNet its custom DNS servers live in), or none Completed (domain.md
+    §5 EDN-004): its records do not resolve from the cluster. Public zones need no link."""
+    instances, unread = _private_dns_instances(view, public_unread=False)
+    cluster = view.require_inventory()
+    vnets = _cluster_vnets(cluster)
+    if instances and not vnets:
+        raise NotAssessed("the inventory names no VNet of the cluster's node pools")
+    resolving = vnets | _resolver_vnets(cluster)
+    for zone in _zones_of(cluster, instances):
+        problem = _link_problem(zone, resolving)
+        if problem is None:
+            continue
+        writers = list(zone.external_dns_instances)
+        yield rule.finding(
+            view,
+            resource=f"private DNS zone {zone.name}",
+            message=f"private DNS zone {zone.name}, which ExternalDNS {', '.join(writers)} "
+            f"writes, {problem}: the records it publishes do not resolve in the cluster",
+            evidence={
+                "zone_id": zone.id,
+                "instances": ",".join(writers),
+                "cluster_vnets": ",".join(sorted(vnets)),
+                "links": ",".join(
+                    f"{link.name}->{link.virtual_network_id.rsplit('/', 1)[-1]}:{link.link_state}"
+                    for link in zone.virtual_network_links
+                )
+                or "(none)",
+            },
+        )
+    if unread:
+        raise NotAssessed("; ".join(unread))
+
+
+def _zones_of(
+    cluster: inventory_pb2.ClusterInventory, instances: list[report_pb2.ExternalDnsInstance]
+) -> list[inventory_pb2.PrivateDnsZone]:
+    names = {instance_name(i) for i in instances}
+    return [z for z in cluster.private_dns_zones if names & set(z.external_dns_instances)]
+
+
+def _accepted_route_keys(report_: report_pb2.Report) -> set[tuple[str, str, str]]:
+    return {
+        (route.kind, route.namespace, route.name)
+        for route in report_.gateway_api.routes
+        if _accepted_parents(route)
+    }
+
+
+def _desired(
+    scope: InstanceScope, report_: report_pb2.Report
+) -> Iterator[report_pb2.DnsNameRequest]:
+    """The names the instance would publish: from objects it watches, through annotations
+    it reads, inside its filters; routes only once a parent Gateway accepted them."""
+    accepted = _accepted_route_keys(report_)
+    annotations = scope.hostname_annotations()
+    for request in report_.external_dns.requested_names:
+        if not scope.watches(request.kind, request.namespace):
+            continue
+        if request.annotation and request.annotation not in annotations:
+            continue
+        if request.kind.endswith("Route") and (
+            (request.kind, request.namespace, request.name) not in accepted
+        ):
+            continue
+        if scope.publishes(request.hostname):
+            yield request
+
+
+def _desired_records_missing(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A hostname an Ingress, Service or accepted Route asks an ``azure-private-dns``
+    instance for has no A, AAAA or CNAME record set in the zone it belongs to (domain.md §5
+    EDN-002)."""
+    instances, unread = _private_dns_instances(view)
+    report_ = view.require_report()
+    cluster = view.require_inventory()
+    for instance in instances:
+        name = instance_name(instance)
+        try:
+            scope = instance_scope(instance)
+        except InvalidScope as exc:
+            raise NotAssessed(str(exc)) from exc
+        zones = instance_zones(cluster, name)
+        seen: set[str] = set()
+        for request in _desired(scope, report_):
+            hostname = request.hostname.lower().rstrip(".")
+            if hostname in seen:
+                continue
+            seen.add(hostname)
+            zone = zone_for(hostname, zones)
+            if zone is not None and has_address_record(zone, relative_name(hostname, zone)):
+                continue
+            yield _missing_finding(rule, view, name, request, hostname, zone, zones)
+    if unread:
+        raise NotAssessed("; ".join(unread))
+
+
+def _missing_finding(
+    rule: Rule,
+    view: ClusterView,
+    instance: str,
+    request: report_pb2.DnsNameRequest,
+    hostname: str,
+    zone: inventory_pb2.PrivateDnsZone | None,
+    zones: list[inventory_pb2.PrivateDnsZone],
+) -> audit_pb2.Finding:
+    source = f"{request.kind} {request.namespace}/{request.name}"
+    where = (
+        f"zone {zone.name} has no A, AAAA or CNAME record set {relative_name(hostname, zone)}"
+        if zone is not None
+        else "none of the private zones it writes holds that name ("
+        + (", ".join(z.name for z in zones[:ZONE_SHOWN]) or "no zone matches its filters")
+        + ")"
+    )
+    return rule.finding(
+        view,
+        resource=source,
+        message=f"{source} asks ExternalDNS {instance} for {hostname}, but {where}: the "
+        "name does not resolve",
+        evidence={
+            "hostname": hostname,
+            "instance": instance,
+            "zone": zone.id if zone is not None else "(none)",
+            "annotation": request.annotation or "(spec)",
+        },
+    )
+
+
+def _existing_objects(report_: report_pb2.Report) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of the objects that still ask ExternalDNS for names, and of
+    the Ingresses, LoadBalancer Services and Routes the agent saw."""
+    objects = {(r.kind, r.namespace, r.name) for r in report_.external_dns.requested_names}
+    objects |= {("Ingress", i.namespace, i.name) for i in report_.ingress.ingresses}
+    objects |= {("Service", s.namespace, s.name) for s in report_.load_balancer_services}
+    objects |= {(r.kind, r.namespace, r.name) for r in report_.gateway_api.routes}
+    return objects
+
+
+def _orphan_records(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """TXT registry records ``external-dns/owner=<this instance's owner id>`` whose
+    ``external-dns/resource`` object no longer exists or no longer asks for a name
+    (domain.md §5 EDN-003): the records they own keep answering with old addresses."""
+    instances, unread = _private_dns_instances(view)
+    cluster = view.require_inventory()
+    existing = _existing_objects(view.require_report())
+    for instance in instances:
+        name = instance_name(instance)
+        owner = instance.txt_owner_id or "default"
+        seen: set[tuple[str, str]] = set()
+        for zone in instance_zones(cluster, name):
+            for record, resource in owned_resources(zone, owner):
+                kind, _, rest = resource.partition("/")
+                namespace, _, object_name = rest.partition("/")
+                judged_kind = JUDGED_KINDS.get(kind.lower())
+                if judged_kind is None or (judged_kind, namespace, object_name) in existing:
+                    continue
+                if (zone.id, resource) in seen:
+                    continue
+                seen.add((zone.id, resource))
+                yield _orphan_finding(rule, view, name, owner, zone, record, resource)
+    if unread:
+        raise NotAssessed("; ".join(unread))
+
+
+def _orphan_finding(
+    rule: Rule,
+    view: ClusterView,
+    instance: str,
+    owner: str,
+    zone: inventory_pb2.PrivateDnsZone,
+    record: inventory_pb2.DnsRecordSet,
+    resource: str,
+) -> audit_pb2.Finding:
+    return rule.finding(
+        view,
+        resource=f"private DNS zone {zone.name} TXT {record.name}",
+        message=f"TXT record {record.name} in {zone.name} says ExternalDNS {instance} "
+        f"(owner {owner!r}) published names for {resource}, which no longer exists or no "
+        "longer asks for a name: the records it owns are orphans",
+        evidence={
+            "zone_id": zone.id,
+            "txt_record": record.name,
+            "owner": owner,
+            "owned_resource": resource,
+            "instance": instance,
+        },
+    )
+
+
 EDN_002 = Rule(
     id="EDN-002",
     title="Drift: desired record missing",
@@ -135,8 +426,12 @@ EDN_002 = Rule(
         "https://github.com/kubernetes-sigs/external-dns/blob/master/docs/tutorials/azure.md",
     ),
     data_source=DataSource.BOTH,
-    reads=(pending("the record sets of the DNS zones ExternalDNS writes"),),
-    check=None,
+    reads=(
+        report("externaldns"),
+        *(report("gateway_api", p, not_served_means_none=True) for p in GATEWAY_ROUTE_PLURALS),
+        inventory("private_dns_zones"),
+    ),
+    check=_desired_records_missing,
 )
 
 
@@ -156,8 +451,12 @@ EDN_003 = Rule(
         "https://github.com/kubernetes-sigs/external-dns/blob/master/docs/registry/txt.md",
     ),
     data_source=DataSource.BOTH,
-    reads=(pending("the TXT ownership records of the DNS zones ExternalDNS writes"),),
-    check=None,
+    reads=(
+        report("externaldns"),
+        *(report("gateway_api", p, not_served_means_none=True) for p in GATEWAY_ROUTE_PLURALS),
+        inventory("private_dns_zones"),
+    ),
+    check=_orphan_records,
 )
 
 
@@ -176,8 +475,12 @@ EDN_004 = Rule(
         "https://github.com/kubernetes-sigs/external-dns/blob/master/docs/tutorials/azure-private-dns.md",
     ),
     data_source=DataSource.ARM,
-    reads=(pending("private DNS zones not linked to the cluster's VNets"),),
-    check=None,
+    reads=(
+        report("externaldns", "deployments.apps/v1"),
+        inventory("private_dns_zones"),
+        inventory("virtual_networks"),
+    ),
+    check=_zone_not_linked,
 )
 
 
@@ -200,11 +503,6 @@ EDN_006 = Rule(
     reads=(pending("role assignments of the ExternalDNS identity"),),
     check=None,
 )
-
-
-EXTERNAL_DNS_DOCS = "https://github.com/kubernetes-sigs/external-dns/blob/master/docs"
-GATEWAY_ROUTE_PLURALS = ("httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes")
-"""Route kinds as the gateway_api gatherer names their gaps (``httproutes.gateway...``)."""
 
 
 def _scopes(view: ClusterView) -> tuple[list[InstanceScope], list[str]]:

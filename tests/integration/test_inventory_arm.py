@@ -29,7 +29,7 @@ from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_data import ArmData
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.sandbox.sample_fleet import load_sample_fleet
-from netaudit.v1 import audit_pb2, inventory_pb2
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 from tests.conftest import SHARED_FIXTURES
 
 PLATFORM = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -356,6 +356,7 @@ def read_altered(
     alter: Callable[[Resources], None],
     faults: ArmFaults | None = None,
     subscription: str = SHOP,
+    latest_report: Callable[[str], report_pb2.Report | None] = lambda _key: None,
 ) -> dict[str, inventory_pb2.ClusterInventory]:
     """The sample fleet's ARM data with ``alter`` applied, read by ArmReader through the
     real clients from a sandbox ARM server of its own."""
@@ -385,6 +386,7 @@ def read_altered(
             connection_verify=str(arm.ca_pem_path),
             retry_total=0,
             clock=lambda: NOW,
+            latest_report=latest_report,
         )
         return {inventory.name: inventory for inventory in subject.read()}
 
@@ -557,3 +559,78 @@ def test_a_missing_virtual_node_subnet_is_found() -> None:
     outcome = rule_outcome(cni, "VND-003")
     assert outcome.outcome == "findings"
     assert outcome.findings[0].resource.endswith("/virtualnetworks/vnet-neu/subnets/snet-aci")
+
+
+SHOP_ZONE = (
+    f"/subscriptions/{SHOP}/resourceGroups/rg-dns/providers/Microsoft.Network/"
+    "privateDnsZones/shop.contoso.internal"
+)
+
+
+def shared_body(relative: str) -> dict[str, Any]:
+    document = json.loads((SHARED_FIXTURES / "arm" / relative).read_text())
+    return dict(document["responses"]["200"]["body"])
+
+
+def unlinked_external_dns_zone(resources: Resources) -> None:
+    """A private zone (the published PrivateZoneGet) with no virtual network link, holding
+    an A record set and an ExternalDNS TXT registry record (the published ones, renamed)."""
+    zone = shared_body("privatedns/PrivateZoneGet.json")
+    zone["id"], zone["name"] = SHOP_ZONE, "shop.contoso.internal"
+    record = shared_body("privatedns/RecordSetAGet.json")
+    record["id"], record["name"] = f"{SHOP_ZONE}/A/storefront", "storefront"
+    txt = shared_body("privatedns/RecordSetTXTGet.json")
+    txt["id"], txt["name"] = f"{SHOP_ZONE}/TXT/a-catalog", "a-catalog"
+    txt["properties"]["txtRecords"] = [
+        {
+            "value": [
+                "heritage=external-dns,external-dns/owner=shop,",
+                "external-dns/resource=service/shop/catalog",
+            ]
+        }
+    ]
+    resources.extend([zone, record, txt])
+
+
+def private_dns_instance_report(filters: str) -> report_pb2.Report:
+    report = report_pb2.Report()
+    instance = report.external_dns.instances.add(
+        provider="azure-private-dns", txt_owner_id="shop", domain_filters=[filters]
+    )
+    instance.workload.namespace, instance.workload.name = "external-dns", "external-dns"
+    instance.workload.args.extend(["--provider=azure-private-dns", f"--domain-filter={filters}"])
+    return report
+
+
+def test_an_unlinked_zone_external_dns_writes_is_read_with_every_record_set() -> None:
+    fleet = read_altered(
+        unlinked_external_dns_zone,
+        latest_report=lambda _key: private_dns_instance_report("shop.contoso.internal"),
+    )
+    cluster = fleet["aks-overlay-priv-weu"]
+    (selection,) = cluster.external_dns_zone_selections
+    assert (selection.instance, selection.subscription_id) == ("external-dns/external-dns", SHOP)
+    zone = next(z for z in cluster.private_dns_zones if z.id.lower() == SHOP_ZONE.lower())
+    assert list(zone.external_dns_instances) == ["external-dns/external-dns"]
+    assert list(zone.virtual_network_links) == []
+    assert sorted((r.type, r.name) for r in zone.record_sets) == [
+        ("A", "storefront"),
+        ("TXT", "a-catalog"),
+    ]
+    txt = next(r for r in zone.record_sets if r.type == "TXT")
+    assert list(txt.values) == [
+        "heritage=external-dns,external-dns/owner=shop,external-dns/resource=service/shop/catalog"
+    ]
+    # the linked API server zone is still read, and not marked as ExternalDNS's
+    api_zone = next(z for z in cluster.private_dns_zones if z.name.startswith("privatelink."))
+    assert list(api_zone.external_dns_instances) == []
+
+
+def test_zones_outside_the_domain_filter_are_not_read() -> None:
+    fleet = read_altered(
+        unlinked_external_dns_zone,
+        latest_report=lambda _key: private_dns_instance_report("example.com"),
+    )
+    cluster = fleet["aks-overlay-priv-weu"]
+    assert len(cluster.external_dns_zone_selections) == 1
+    assert all(z.id.lower() != SHOP_ZONE.lower() for z in cluster.private_dns_zones)

@@ -141,13 +141,8 @@ LIST_POOLS = {
 NOT_CONVERTED = {
     # privateLinkResources are not part of the inventory contract.
     "managedclusters/PrivateLinkResourcesList.json",
-    # Evidence of rules that come out "not gathered yet" until the inventory issue reads
-    # them: VNet lists (Resource Graph-style fleet listing), and record types other than A
-    # (EDN-002, EDN-003).
+    # Evidence not gathered yet: VNet lists (Resource Graph-style fleet listing).
     "network/VirtualNetworkList.json",
-    "privatedns/RecordSetALLList.json",
-    "privatedns/RecordSetCNAMEGet.json",
-    "privatedns/RecordSetTXTGet.json",
 }
 
 
@@ -169,6 +164,7 @@ def test_every_arm_fixture_has_a_conversion_case() -> None:
         "privatedns/RecordSetAGet.json",
         "privatedns/VirtualNetworkLinkGet.json",
         "privatedns/VirtualNetworkLinkList.json",
+        *(name for name, _ in RECORD_SETS),
         *NOT_CONVERTED,
     }
     present = {
@@ -677,6 +673,41 @@ def test_zone_list_items_and_non_a_records_are_dropped() -> None:
         "type": "Microsoft.Network/privateDnsZones/CNAME",
     }
     assert list(convert.private_dns_zone({}, (), [cname]).a_records) == []
+
+
+RECORD_SETS = [
+    # fixture (a body, or a list's items), expected (name, type, values) of each set kept
+    ("privatedns/RecordSetAGet.json", [("recorda", "A", ["1.2.3.4"])]),
+    ("privatedns/RecordSetCNAMEGet.json", [("recordcname", "CNAME", ["contoso.com"])]),
+    ("privatedns/RecordSetTXTGet.json", [("recordtxt", "TXT", ["string1string2"])]),
+    (
+        "privatedns/RecordSetALLList.json",
+        [("recorda", "A", ["1.2.3.4"]), ("recordcname", "CNAME", ["contoso.com"])],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), RECORD_SETS, ids=[n for n, _ in RECORD_SETS])
+def test_record_sets_of_every_type_read(
+    name: str, expected: list[tuple[str, str, list[str]]]
+) -> None:
+    payload = fixture(name)
+    items = payload.get("value", [payload])
+    zone = convert.private_dns_zone(fixture("privatedns/PrivateZoneGet.json"), (), items)
+    assert [(r.name, r.type, list(r.values)) for r in zone.record_sets] == expected
+    assert [
+        (r.name, r.type, list(r.values))
+        for r in convert.private_dns_zone({}, (), [cli_shape(i) for i in items]).record_sets
+    ] == expected
+    from_sdk = convert.private_dns_zone({}, (), [dns_models.RecordSet(i) for i in items])
+    assert list(from_sdk.record_sets) == list(zone.record_sets)
+
+
+def test_txt_record_set_keeps_fqdn_and_ttl() -> None:
+    (txt,) = convert.private_dns_zone(
+        {}, (), [fixture("privatedns/RecordSetTXTGet.json")]
+    ).record_sets
+    assert (txt.fqdn, txt.ttl) == ("recordtxt.privatezone1.com.", 3600)
 
 
 def test_non_mapping_payload_is_refused() -> None:

@@ -77,6 +77,7 @@ class ClusterInventory(_message.Message):
     NETWORK_SECURITY_GROUPS_FIELD_NUMBER: _builtins.int
     PRIVATE_ENDPOINTS_FIELD_NUMBER: _builtins.int
     APPLICATION_GATEWAYS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_DNS_ZONE_SELECTIONS_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -133,6 +134,13 @@ class ClusterInventory(_message.Message):
     def application_gateways(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationGateway]:
         """The Application Gateway(s) the AGIC add-on targets (its effectiveApplicationGatewayId)."""
 
+    @_builtins.property
+    def external_dns_zone_selections(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExternalDnsZoneSelection]:
+        """What this refresh looked for on behalf of the cluster's ExternalDNS instances with
+        --provider=azure-private-dns (from its latest agent report): the private zones they
+        select are in private_dns_zones, linked to the cluster or not.
+        """
+
     def __init__(
         self,
         *,
@@ -164,14 +172,62 @@ class ClusterInventory(_message.Message):
         network_security_groups: _abc.Iterable[Global___NetworkSecurityGroup] | None = ...,
         private_endpoints: _abc.Iterable[Global___PrivateEndpoint] | None = ...,
         application_gateways: _abc.Iterable[Global___ApplicationGateway] | None = ...,
+        external_dns_zone_selections: _abc.Iterable[Global___ExternalDnsZoneSelection] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClusterInventory: _TypeAlias = ClusterInventory  # noqa: Y015
+
+@_typing.final
+class ExternalDnsZoneSelection(_message.Message):
+    """ExternalDnsZoneSelection is how one ExternalDNS instance selects the Azure private DNS
+    zones it writes, as the refresh applied it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTANCE_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    DOMAIN_FILTERS_FIELD_NUMBER: _builtins.int
+    RESOURCE_GROUP_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ZONE_ID_FILTERS_FIELD_NUMBER: _builtins.int
+    instance: _builtins.str
+    """namespace/name of the ExternalDNS Deployment."""
+    provider: _builtins.str
+    resource_group: _builtins.str
+    """--azure-resource-group (empty: any resource group of the subscription)."""
+    subscription_id: _builtins.str
+    """--azure-subscription-id, else the cluster's subscription."""
+    @_builtins.property
+    def domain_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--domain-filter values as the agent read them (empty: every zone)."""
+
+    @_builtins.property
+    def zone_id_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--zone-id-filter values (a zone id must end with one of them)."""
+
+    def __init__(
+        self,
+        *,
+        instance: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        domain_filters: _abc.Iterable[_builtins.str] | None = ...,
+        resource_group: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        zone_id_filters: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain_filters", b"domain_filters", "instance", b"instance", "provider", b"provider", "resource_group", b"resource_group", "subscription_id", b"subscription_id", "zone_id_filters", b"zone_id_filters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExternalDnsZoneSelection: _TypeAlias = ExternalDnsZoneSelection  # noqa: Y015
 
 @_typing.final
 class NetworkProfile(_message.Message):
@@ -607,12 +663,24 @@ class PrivateDnsZone(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     VIRTUAL_NETWORK_LINKS_FIELD_NUMBER: _builtins.int
     A_RECORDS_FIELD_NUMBER: _builtins.int
+    RECORD_SETS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_DNS_INSTANCES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     @_builtins.property
     def virtual_network_links(self) -> _containers.RepeatedCompositeFieldContainer[Global___VirtualNetworkLink]: ...
     @_builtins.property
     def a_records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ARecordSet]: ...
+    @_builtins.property
+    def record_sets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DnsRecordSet]:
+        """The A, AAAA, CNAME and TXT record sets (a_records keeps the A ones as before)."""
+
+    @_builtins.property
+    def external_dns_instances(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ExternalDNS instances (namespace/name) of the cluster whose selection matches this
+        zone (see ExternalDnsZoneSelection); empty for zones read for other reasons only.
+        """
+
     def __init__(
         self,
         *,
@@ -620,14 +688,54 @@ class PrivateDnsZone(_message.Message):
         name: _builtins.str = ...,
         virtual_network_links: _abc.Iterable[Global___VirtualNetworkLink] | None = ...,
         a_records: _abc.Iterable[Global___ARecordSet] | None = ...,
+        record_sets: _abc.Iterable[Global___DnsRecordSet] | None = ...,
+        external_dns_instances: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["a_records", b"a_records", "id", b"id", "name", b"name", "virtual_network_links", b"virtual_network_links"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["a_records", b"a_records", "external_dns_instances", b"external_dns_instances", "id", b"id", "name", b"name", "record_sets", b"record_sets", "virtual_network_links", b"virtual_network_links"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PrivateDnsZone: _TypeAlias = PrivateDnsZone  # noqa: Y015
+
+@_typing.final
+class DnsRecordSet(_message.Message):
+    """DnsRecordSet is one record set of a zone: its relative name ("@" for the apex), its type
+    and its values: IPv4 or IPv6 addresses, the CNAME target, or one string per TXT record
+    (the record's strings joined, as resolvers and ExternalDNS read them).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    FQDN_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    type: _builtins.str
+    """"A", "AAAA", "CNAME" or "TXT"."""
+    fqdn: _builtins.str
+    ttl: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+        fqdn: _builtins.str = ...,
+        ttl: _builtins.int = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fqdn", b"fqdn", "name", b"name", "ttl", b"ttl", "type", b"type", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DnsRecordSet: _TypeAlias = DnsRecordSet  # noqa: Y015
 
 @_typing.final
 class VirtualNetworkLink(_message.Message):

@@ -26,7 +26,7 @@ SEVERITY_LETTER = {
 
 PENDING_IDS = {
     "CNI-012", "IPX-004",
-    "AGC-002", "EDN-002", "EDN-003", "EDN-004", "EDN-006", "PDN-004",
+    "AGC-002", "EDN-006", "PDN-004",
     "PDN-012",
 }  # fmt: skip
 """The ids whose evidence the agent, inventory and IP-exhaustion issues will add."""

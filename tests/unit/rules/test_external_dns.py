@@ -23,18 +23,28 @@ from netaudit.collector.analysis.external_dns_scope import (
     instance_scope,
     version_default_prefix,
 )
+from netaudit.collector.analysis.external_dns_zones import zone_selection
+from netaudit.collector.inventory import convert as arm_convert
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
-from netaudit.collector.rules.external_dns import EDN_005, EDN_007
+from netaudit.collector.rules.external_dns import EDN_002, EDN_003, EDN_004, EDN_005, EDN_007
 from netaudit.collector.rules.rule import Rule
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, report_pb2
-from tests.rule_cases import RuleCase, facts_of, k8s_documents, new_report, reason_mentions
+from tests.rule_cases import (
+    RuleCase,
+    arm_json,
+    facts_of,
+    k8s_documents,
+    managed_cluster,
+    new_report,
+    reason_mentions,
+)
 
 CLUSTER = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
     "Microsoft.ContainerService/managedClusters/aks-1"
 )
-RULES: dict[str, Rule] = {EDN_005.id: EDN_005, EDN_007.id: EDN_007}
+RULES: dict[str, Rule] = {r.id: r for r in (EDN_002, EDN_003, EDN_004, EDN_005, EDN_007)}
 
 Document = dict[str, Any]
 
@@ -474,3 +484,235 @@ def test_routes_outside_the_domain_filter_pass() -> None:
     route["spec"]["hostnames"] = ["contoso.net"]
     result = outcome(EDN_007, facts([external_dns(replace=gateway_source())], [route]))
     assert result.outcome is Outcome.PASSED
+
+
+# -- EDN-002, EDN-003, EDN-004: an azure-private-dns instance and the zones it writes -------
+# The published azure-private-dns Deployment (--domain-filter=example.com,
+# --azure-resource-group=externaldns) with its subscription placeholder set; the zone is the
+# published PrivateZoneGet renamed example.com in that resource group, with the published
+# link, A and TXT record sets altered as each case says.
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+VNET = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/"
+    "virtualNetworks/vnet-aks"
+)
+ZONE_ID = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/externaldns/providers/Microsoft.Network/"
+    "privateDnsZones/example.com"
+)
+PRIVATE_INSTANCE = "default/externaldns"
+
+
+def private_external_dns(*add: str) -> Document:
+    deployment = one("externaldns/azure-private-dns_manifest_rbac-cluster.yaml", "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    container["args"] = [
+        f"--azure-subscription-id={SUBSCRIPTION}" if a.startswith("--azure-subscription-id") else a
+        for a in container["args"]
+    ] + list(add)
+    return deployment
+
+
+def internal_service() -> Document:
+    """Service with external-dns.kubernetes.io/hostname: server.example.com (published)."""
+    return one("externaldns/azure-private-dns_service_internal-lb.yaml", "Service")
+
+
+def ingress_for(host: str) -> Document:
+    """The published Ingress with its rule's host set to ``host`` (altered)."""
+    ingress = one("externaldns/azure-private-dns_ingress.yaml", "Ingress")
+    ingress["spec"]["rules"][0]["host"] = host
+    return ingress
+
+
+def a_record(name: str) -> dict[str, Any]:
+    record = arm_json("privatedns/RecordSetAGet.json")
+    record["name"] = name
+    return record
+
+
+def txt_record(name: str, resource: str, owner: str = "default") -> dict[str, Any]:
+    record = arm_json("privatedns/RecordSetTXTGet.json")
+    record["name"] = name
+    record["properties"]["txtRecords"] = [
+        {
+            "value": [
+                f"heritage=external-dns,external-dns/owner={owner},external-dns/resource={resource}"
+            ]
+        }
+    ]
+    return record
+
+
+def link(vnet: str = VNET, state: str = "Completed") -> dict[str, Any]:
+    body = arm_json("privatedns/VirtualNetworkLinkGet.json")
+    body["properties"]["virtualNetwork"]["id"] = vnet
+    body["properties"]["virtualNetworkLinkState"] = state
+    return body
+
+
+def private_zone(links: Iterable[dict[str, Any]], records: Iterable[dict[str, Any]]) -> Any:
+    zone = arm_json("privatedns/PrivateZoneGet.json")
+    zone["id"], zone["name"] = ZONE_ID, "example.com"
+    converted = arm_convert.private_dns_zone(zone, list(links), list(records))
+    converted.external_dns_instances.append(PRIVATE_INSTANCE)
+    return converted
+
+
+def zone_facts(
+    *,
+    links: Callable[[], Iterable[dict[str, Any]]] = lambda: [link()],
+    records: Callable[[], Iterable[dict[str, Any]]] = lambda: [a_record("server")],
+    objects: Callable[[], Iterable[Document]] = lambda: [internal_service()],
+    instance: Callable[[], Document] = private_external_dns,
+    read_with: Callable[[], Document] | None = None,
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    """The report of ``instance`` and ``objects``; the inventory of a cluster in VNET whose
+    refresh read the zone for the instance as ``read_with`` (default: as it is) configured it."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        report = report_of([instance()], objects())
+        cluster = arm_convert.cluster_inventory(managed_cluster("ManagedClustersGet.json"))
+        cluster.arm_resource_id, cluster.subscription_id = CLUSTER, SUBSCRIPTION
+        cluster.agent_pools[0].vnet_subnet_id = f"{VNET}/subnets/nodes"
+        read = convert.external_dns_instance((read_with or instance)())
+        selection = zone_selection(read, SUBSCRIPTION)
+        assert selection is not None
+        cluster.external_dns_zone_selections.append(selection)
+        cluster.private_dns_zones.append(private_zone(links(), records()))
+        return facts_of(cluster, report)
+
+    return build
+
+
+PRIVATE_ZONE_CASES = [
+    # EDN-004
+    RuleCase(
+        "EDN-004",
+        "zone-linked-to-another-vnet-only",
+        zone_facts(links=lambda: [arm_json("privatedns/VirtualNetworkLinkGet.json")]),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "private DNS zone example.com",
+            zone_id=ZONE_ID,
+            instances=PRIVATE_INSTANCE,
+            links="virtualNetworkLink1->virtualNetworkName:Completed",
+        ),
+    ),
+    RuleCase(
+        "EDN-004",
+        "zone-without-links",
+        zone_facts(links=list),
+        Outcome.FINDINGS,
+        check=finding_with("private DNS zone example.com", links="(none)"),
+    ),
+    RuleCase(
+        "EDN-004",
+        "link-to-cluster-vnet-in-progress",
+        zone_facts(links=lambda: [link(state="InProgress")]),
+        Outcome.FINDINGS,
+    ),
+    RuleCase("EDN-004", "linked-and-completed", zone_facts(), Outcome.PASSED),
+    RuleCase(
+        "EDN-004",
+        "public-provider-only-needs-no-link",
+        zone_facts(instance=external_dns, read_with=private_external_dns),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-004",
+        "inventory-read-before-the-domain-filter-changed",
+        zone_facts(
+            instance=lambda: private_external_dns("--domain-filter=example.org"),
+            read_with=private_external_dns,
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions(PRIVATE_INSTANCE, "refresh the inventory"),
+    ),
+    # EDN-002
+    RuleCase(
+        "EDN-002",
+        "service-hostname-without-record",
+        zone_facts(records=lambda: [a_record("other")]),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "Service default/nginx-svc",
+            hostname="server.example.com",
+            instance=PRIVATE_INSTANCE,
+            zone=ZONE_ID,
+        ),
+    ),
+    RuleCase(
+        "EDN-002",
+        "ingress-host-outside-every-zone",
+        zone_facts(
+            instance=lambda: private_external_dns("--domain-filter=example.org"),
+            objects=lambda: [ingress_for("shop.example.org")],
+        ),
+        Outcome.FINDINGS,
+        check=finding_with("Ingress default/nginx", zone="(none)"),
+    ),
+    RuleCase("EDN-002", "service-hostname-has-its-a-record", zone_facts(), Outcome.PASSED),
+    RuleCase(
+        "EDN-002",
+        "unaccepted-route-is-not-desired",
+        zone_facts(
+            instance=lambda: private_external_dns("--source=gateway-httproute"),
+            objects=lambda: [agc_route(accepted="False")],
+            records=list,
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-002",
+        "no-inventory",
+        built(lambda: [private_external_dns()], lambda: [internal_service()]),
+        Outcome.NOT_ASSESSED,
+    ),
+    # EDN-003
+    RuleCase(
+        "EDN-003",
+        "txt-owned-by-this-instance-for-a-deleted-service",
+        zone_facts(
+            records=lambda: [a_record("server"), txt_record("a-old", "service/default/old")]
+        ),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "private DNS zone example.com TXT a-old",
+            owned_resource="service/default/old",
+            owner="default",
+            instance=PRIVATE_INSTANCE,
+        ),
+    ),
+    RuleCase(
+        "EDN-003",
+        "txt-of-an-existing-service",
+        zone_facts(records=lambda: [txt_record("a-server", "service/default/nginx-svc")]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-003",
+        "txt-of-another-owner",
+        zone_facts(records=lambda: [txt_record("a-old", "service/default/old", owner="other")]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-003",
+        "published-txt-is-not-a-registry-record",
+        zone_facts(records=lambda: [arm_json("privatedns/RecordSetTXTGet.json")]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-003",
+        "public-provider-only",
+        built(lambda: [external_dns()], lambda: [ga_service()]),
+        Outcome.NOT_ASSESSED,
+    ),
+]
+CASES = [*CASES, *PRIVATE_ZONE_CASES]
+
+
+@pytest.mark.parametrize("case", PRIVATE_ZONE_CASES, ids=[c.id for c in PRIVATE_ZONE_CASES])
+def test_private_zone_case(case: RuleCase) -> None:
+    test_case(case)
