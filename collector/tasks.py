@@ -18,9 +18,11 @@ from typing import Any
 from celery import Celery, chord
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
 
 from netaudit.collector.analysis.fleet import cluster_key, pool_subnet_ids
 from netaudit.collector.config import Settings
+from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import (
     ArmReader,
@@ -31,6 +33,7 @@ from netaudit.collector.inventory.arm import (
 from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
+from netaudit.collector.redaction import mask_url
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
@@ -80,11 +83,19 @@ def configure_app(settings: Settings) -> Celery:
             # kombu sweeps for abandoned tasks every interval * throttle seconds
             # (10 * 10 by default); sweep often enough that a dead worker's task
             # comes back soon after its visibility timeout.
-            "unacked_restore_interval": max(1, min(10, visibility // 6)),
+            "unacked_restore_interval": settings.broker.restore_interval,
             "unacked_restore_throttle": 1,
         },
         result_backend_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
+        # A worker that loses the broker reconnects by itself (a restarted embedded
+        # Redis is back within seconds) ...
+        broker_connection_retry=True,
+        # ... and drops what it was running: those messages are redelivered or the scan
+        # re-dispatched, so finishing them would only run them twice.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A CLI publishing while the broker restarts waits for it rather than failing.
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         result_expires=3600,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
@@ -93,6 +104,16 @@ def configure_app(settings: Settings) -> Celery:
     _WorkerState.settings = settings
     _WorkerState.store = None
     return app
+
+
+# kombu's retry policy for publishing: about 10 s of attempts, longer than the
+# embedded Redis takes to be restarted by `netaudit serve`.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 10,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 
 
 def _settings() -> Settings:
@@ -314,4 +335,12 @@ def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
 
 
 def enqueue_scan(scan_id: int) -> Any:
-    return scan_fleet.delay(scan_id)
+    """Send the scan's first task; ServiceUnavailable (one line) when the broker cannot
+    be reached even after PUBLISH_RETRY_POLICY."""
+    try:
+        return scan_fleet.delay(scan_id)
+    except OperationalError as exc:
+        raise ServiceUnavailable(
+            f"cannot send scan {scan_id} to the broker at {mask_url(broker_url(_settings()))}: "
+            f"{exc}; is `netaudit serve` (or the broker) running?"
+        ) from exc
