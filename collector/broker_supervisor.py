@@ -10,6 +10,7 @@ lets the caller dispatch again what was in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -76,7 +77,5 @@ class BrokerSupervisor:
         """Check until `stop` is set (the checks block, so they run in a thread)."""
         while not stop.is_set():
             await asyncio.to_thread(self.check)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass

@@ -15,6 +15,7 @@ every scan task is idempotent:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -83,7 +84,5 @@ class ScanRecovery:
     async def sweep_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.to_thread(self.sweep)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SCAN_SWEEP_SECONDS)
-            except TimeoutError:
-                pass
