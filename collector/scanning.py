@@ -54,7 +54,11 @@ def run_scan(
     wait = settings.scan.deadline_seconds if timeout is None else timeout
     scan_id = store.start_scan()
     progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
-    enqueue_scan(scan_id)
+    try:
+        enqueue_scan(scan_id)
+    except ServiceUnavailable as exc:
+        store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error=str(exc))
+        raise
     record = _wait_finished(store, scan_id, time.monotonic() + wait)
     if record is None or record.finished_at is None:
         fail_overdue_scans(store, settings.scan.deadline_seconds, datetime.now(UTC))

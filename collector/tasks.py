@@ -338,7 +338,10 @@ def enqueue_scan(scan_id: int) -> Any:
     """Send the scan's first task; ServiceUnavailable (one line) when the broker cannot
     be reached even after PUBLISH_RETRY_POLICY."""
     try:
-        return scan_fleet.delay(scan_id)
+        # No result to wait for (the caller polls the scan's row): ignoring it also skips
+        # subscribing to the result backend, which retried a down broker for 20 s and
+        # ended in a traceback.
+        return scan_fleet.apply_async((scan_id,), ignore_result=True)
     except OperationalError as exc:
         raise ServiceUnavailable(
             f"cannot send scan {scan_id} to the broker at {mask_url(broker_url(_settings()))}: "
