@@ -150,6 +150,11 @@ class EmbeddedRedis:
         """Start the server (reaping a stale one first) and return its URL once it answers."""
         if self._pid is not None and not _process_gone(self._pid):
             return self.url
+        self._launch()
+        log.info("embedded redis started", extra={"pid": self._pid, "broker_url": self.url})
+        return self.url
+
+    def _launch(self) -> None:
         self._check_socket_path()
         binary = find_redis_server(self._binary)
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -164,8 +169,6 @@ class EmbeddedRedis:
         except BaseException:
             self._abandon()
             raise
-        log.info("embedded redis started", extra={"pid": self._pid, "broker_url": self.url})
-        return self.url
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after the timeout) and remove its files."""
@@ -178,6 +181,29 @@ class EmbeddedRedis:
         finally:
             self._pid = None
             self._release_ownership()
+
+    def fault(self) -> str | None:
+        """Why the started server is unusable ("exited", "does not answer PING"), or None
+        while it serves. Checked by `netaudit serve` about once a second."""
+        if self._pid is None:
+            return None
+        if _process_gone(self._pid):
+            return "exited"
+        if self._answering_pid() != self._pid:
+            return "does not answer PING"
+        return None
+
+    def restart(self) -> str:
+        """Replace a dead or hung server by a new one on the same socket (the ownership
+        lock is kept throughout, so no other owner can slip in); returns its URL. Logs
+        nothing: the caller says why it restarted."""
+        if self._pid is not None:
+            if not _process_gone(self._pid):
+                _terminate(self._pid, self._stop_timeout)
+            self._remove_files_of(self._pid)
+            self._pid = None
+        self._launch()
+        return self.url
 
     # -- start, step by step -----------------------------------------------------
 

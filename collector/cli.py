@@ -281,7 +281,15 @@ def exit_for(report: Report, fail_on: FailOn | None) -> None:
 
 @app.command()
 def scan(
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the scan.")] = 300,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to wait for the scan. Default: scan.deadline_seconds (300 s), when "
+            "an unfinished scan is marked failed; a task lost with a killed worker is back "
+            "within the broker's visibility timeout (150 s by default).",
+            show_default=False,
+        ),
+    ] = None,
     report_format: FormatOption = ReportFormat.table,
     fail_on: FailOnOption = None,
     output: OutputOption = None,

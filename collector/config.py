@@ -50,6 +50,12 @@ from netaudit.collector.rules.settings import RuleSettings
 __all__ = ["CONFIG_ENV", "ConfigLayers", "Settings", "load_settings", "read_yaml_config"]
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("netaudit_config_file", default=None)
+# Seconds the visibility timeout exceeds the task time limit by default.
+VISIBILITY_MARGIN_SECONDS = 30
+# Consecutive unanswered PINGs after which `netaudit serve` replaces its embedded Redis.
+HUNG_CHECKS = 3
+# Seconds between `netaudit serve`'s checks for scans past scan.deadline_seconds.
+SCAN_SWEEP_SECONDS = 5.0
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://", "unix://")
 
 
@@ -217,17 +223,29 @@ class BrokerSettings(Section):
         "several collectors share one broker.",
     )
     task_time_limit_seconds: int = Field(
-        default=300,
+        default=120,
         gt=0,
         description="Hard time limit of one task in seconds; ARM reads of a large "
-        "subscription under throttling are the slowest task.",
+        "subscription under throttling are the slowest task (a scan's chunk of clusters "
+        "takes about a second). Kept short because a task lost with its worker comes back "
+        "only after the visibility timeout, which must exceed this.",
     )
     visibility_timeout_seconds: int = Field(
         default=0,
         ge=0,
         description="Seconds before a Redis broker redelivers a task whose worker died "
-        "without acking it. 0: twice the task time limit, which keeps a slow but "
-        "live task from running twice.",
+        f"without acking it (SIGKILL, OOM). 0: the task time limit plus "
+        f"{VISIBILITY_MARGIN_SECONDS} s, long enough for a worker to ack a task it stopped "
+        "at the limit, so a slow but live task never runs twice.",
+    )
+    supervise_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often `netaudit serve` checks that its embedded Redis runs and "
+        "answers PING; one that exited is restarted on the same socket within about this "
+        f"long (one that stops answering, after {HUNG_CHECKS} checks), and the scans it "
+        "held are dispatched again.",
     )
 
     @model_validator(mode="after")
@@ -250,7 +268,14 @@ class BrokerSettings(Section):
 
     @property
     def effective_visibility_timeout(self) -> int:
-        return self.visibility_timeout_seconds or 2 * self.task_time_limit_seconds
+        return self.visibility_timeout_seconds or (
+            self.task_time_limit_seconds + VISIBILITY_MARGIN_SECONDS
+        )
+
+    @property
+    def restore_interval(self) -> int:
+        """Seconds between the broker's sweeps for tasks past their visibility timeout."""
+        return max(1, min(10, self.effective_visibility_timeout // 6))
 
 
 class ScanSettings(Section):
@@ -262,6 +287,16 @@ class ScanSettings(Section):
         "keeps the per-task overhead (broker round trip, store transaction) to a few "
         "percent of the rule work while a 10,000-cluster fleet still spreads over "
         "200 tasks.",
+    )
+    deadline_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="A scan still running this many seconds after it started is marked "
+        "failed, with the reason, by the waiting `netaudit scan` (whose --timeout defaults "
+        f"to this) and by `netaudit serve` (checked every {SCAN_SWEEP_SECONDS:g} s), so no "
+        "scan stays running. Must exceed the broker's visibility timeout plus the task "
+        "time limit (150 + 120 s by default): a task lost with a SIGKILLed worker is "
+        "redelivered and run within it.",
     )
 
 
@@ -397,6 +432,20 @@ class Settings(BaseSettings):
         "severity, scope, thresholds by name), e.g. `CNI-002: {high: 0.95}`, "
         "`KUB-001: {enabled: false}`, `NPL-005: {scope: {clusters: [prod-*]}}`.",
     )
+
+    @model_validator(mode="after")
+    def _scan_outlasts_a_redelivery(self) -> Settings:
+        broker = self.broker
+        redelivered = broker.effective_visibility_timeout + broker.restore_interval
+        needed = redelivered + broker.task_time_limit_seconds
+        if self.scan.deadline_seconds <= needed:
+            raise ValueError(
+                f"scan.deadline_seconds ({self.scan.deadline_seconds}) must exceed {needed} s: "
+                f"a SIGKILLed worker's task comes back after the broker's visibility timeout "
+                f"and sweep ({redelivered} s) and may then run broker.task_time_limit_seconds "
+                f"({broker.task_time_limit_seconds}); raise it or lower the broker's timeouts"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

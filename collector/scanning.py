@@ -31,6 +31,7 @@ from netaudit.collector.reports.model import (
     rule_infos,
 )
 from netaudit.collector.reports.table import FindingIdentity, render_findings_table
+from netaudit.collector.scan_recovery import fail_overdue_scans
 from netaudit.collector.store import ScanRecord, Store, StoredFinding
 from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
@@ -59,23 +60,38 @@ def refresh_inventory(settings: Settings, timeout: float, progress: Progress) ->
         ) from exc
 
 
-def run_scan(settings: Settings, store: Store, timeout: float, progress: Progress) -> ScanRecord:
-    """Start a scan, wait until the workers finish it, return its record."""
+def run_scan(
+    settings: Settings, store: Store, timeout: float | None, progress: Progress
+) -> ScanRecord:
+    """Start a scan, wait until the workers finish it, return its record. `timeout`
+    (default scan.deadline_seconds): at the deadline the scan is marked failed, so a
+    scan whose tasks were lost does not stay running."""
     configure_app(settings)
+    wait = settings.scan.deadline_seconds if timeout is None else timeout
     scan_id = begin_scan(store)
     progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    record = _wait_finished(store, scan_id, time.monotonic() + wait)
+    if record is None or record.finished_at is None:
+        fail_overdue_scans(store, settings.scan.deadline_seconds, datetime.now(UTC))
         record = store.scan(scan_id)
-        if record is not None and record.finished_at is not None:
-            if record.status != "succeeded":
-                raise ScanFailed(f"scan {scan_id} failed: {record.error or record.status}")
+    if record is None or record.finished_at is None:
+        raise ScanFailed(
+            f"scan {scan_id} did not finish within {wait:.0f} s and is still running (it is "
+            f"failed at scan.deadline_seconds, {settings.scan.deadline_seconds} s): is a "
+            "worker running (netaudit worker) and the broker reachable?"
+        )
+    if record.status != "succeeded":
+        raise ScanFailed(f"scan {scan_id} failed: {record.error or record.status}")
+    return record
+
+
+def _wait_finished(store: Store, scan_id: int, deadline: float) -> ScanRecord | None:
+    """The scan's record once finished, or as it stands at `deadline` (monotonic)."""
+    while True:
+        record = store.scan(scan_id)
+        if record is None or record.finished_at is not None or time.monotonic() >= deadline:
             return record
         time.sleep(0.2)
-    raise ScanFailed(
-        f"scan {scan_id} did not finish within {timeout:.0f} s: is a worker running "
-        "(netaudit worker) and the broker reachable?"
-    )
 
 
 def scan_summary(

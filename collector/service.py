@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from netaudit.collector.broker import EmbeddedRedis
+from netaudit.collector.broker_supervisor import BrokerSupervisor
 from netaudit.collector.certificates import ServerTls, load_server_tls
 from netaudit.collector.config import IngestSettings, Settings
 from netaudit.collector.errors import ConfigError, ServiceUnavailable
@@ -26,6 +27,7 @@ from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.metrics.queue_depth import QueueDepthCollector
 from netaudit.collector.redaction import mask_url
+from netaudit.collector.scan_recovery import ScanRecovery
 from netaudit.collector.store import InvalidReport, Store, upgrade
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,30 @@ def ingest_options(ingest: IngestSettings, tls: ServerTls | None) -> ServerOptio
     )
 
 
+def _start_watchers(
+    settings: Settings, store: Store, broker: EmbeddedRedis | None, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The scan deadline sweep, and with an embedded broker its supervisor."""
+    recovery = ScanRecovery(settings, store)
+    watchers = [asyncio.create_task(recovery.sweep_until(stop), name="scan-deadlines")]
+    if broker is not None:
+        supervisor = BrokerSupervisor(
+            broker, settings.broker.supervise_interval_seconds, recovery.after_broker_restart
+        )
+        watchers.append(asyncio.create_task(supervisor.run(stop), name="broker-supervisor"))
+    return watchers
+
+
+async def _stop_watchers(watchers: list[asyncio.Task[None]]) -> None:
+    # They stop on their own once `stop` is set; a check under way is waited for, so the
+    # broker is not restarted behind the shutdown's back.
+    for watcher, outcome in zip(
+        watchers, await asyncio.gather(*watchers, return_exceptions=True), strict=True
+    ):
+        if isinstance(outcome, Exception):
+            log.error("%s stopped on an error: %r", watcher.get_name(), outcome)
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set; stop everything this call started."""
     tls = ingest_tls(settings.ingest)
@@ -141,7 +167,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         )
         endpoints.write(settings.endpoints_file)
         log.info("collector serving", extra=endpoints.__dict__)
-        await stop.wait()
+        watchers = _start_watchers(settings, store, broker, stop)
+        try:
+            await stop.wait()
+        finally:
+            await _stop_watchers(watchers)
     finally:
         if ingest is not None:
             await ingest.stop()

@@ -18,9 +18,11 @@ from typing import Any
 from celery import Celery, chord
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
 
 from netaudit.collector.analysis.fleet import cluster_key, pool_subnet_ids
 from netaudit.collector.config import Settings
+from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import (
     ArmReader,
@@ -31,6 +33,7 @@ from netaudit.collector.inventory.arm import (
 from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
+from netaudit.collector.redaction import mask_url
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.cni import IP_SHORTFALL_LASTS
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
@@ -82,11 +85,19 @@ def configure_app(settings: Settings) -> Celery:
             # kombu sweeps for abandoned tasks every interval * throttle seconds
             # (10 * 10 by default); sweep often enough that a dead worker's task
             # comes back soon after its visibility timeout.
-            "unacked_restore_interval": max(1, min(10, visibility // 6)),
+            "unacked_restore_interval": settings.broker.restore_interval,
             "unacked_restore_throttle": 1,
         },
         result_backend_transport_options={"visibility_timeout": visibility},
         broker_connection_retry_on_startup=True,
+        # A worker that loses the broker reconnects by itself (a restarted embedded
+        # Redis is back within seconds) ...
+        broker_connection_retry=True,
+        # ... and drops what it was running: those messages are redelivered or the scan
+        # re-dispatched, so finishing them would only run them twice.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A CLI publishing while the broker restarts waits for it rather than failing.
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         result_expires=3600,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
@@ -95,6 +106,16 @@ def configure_app(settings: Settings) -> Celery:
     _WorkerState.settings = settings
     _WorkerState.store = None
     return app
+
+
+# kombu's retry policy for publishing: about 10 s of attempts, longer than the
+# embedded Redis takes to be restarted by `netaudit serve`.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 10,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 
 
 def _settings() -> Settings:
@@ -335,11 +356,30 @@ def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
     return int(counts)
 
 
+def enqueue_scan(scan_id: int) -> Any:
+    """Send the scan's first task; ServiceUnavailable (one line) when the broker cannot
+    be reached even after PUBLISH_RETRY_POLICY."""
+    try:
+        # No result to wait for (the caller polls the scan's row): ignoring it also skips
+        # subscribing to the result backend, which retried a down broker for 20 s and
+        # ended in a traceback.
+        return scan_fleet.apply_async((scan_id,), ignore_result=True)
+    except OperationalError as exc:
+        raise ServiceUnavailable(
+            f"cannot send scan {scan_id} to the broker at {mask_url(broker_url(_settings()))}: "
+            f"{exc}; is `netaudit serve` (or the broker) running?"
+        ) from exc
+
+
 def begin_scan(store: Store) -> int:
     """Record a new scan and hand it to the workers; its id. The one way a scan starts,
     from `netaudit scan` and from `netaudit beat` alike."""
     scan_id = store.start_scan()
-    scan_fleet.delay(scan_id)
+    try:
+        enqueue_scan(scan_id)
+    except ServiceUnavailable as exc:
+        store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error=str(exc))
+        raise
     return scan_id
 
 

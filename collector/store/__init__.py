@@ -21,6 +21,7 @@ from netaudit.collector.store.errors import (
 )
 from netaudit.collector.store.findings import fingerprint
 from netaudit.collector.store.records import (
+    SCAN_FAILED,
     SCAN_RUNNING,
     AgentLastReport,
     AgentToken,
@@ -37,6 +38,7 @@ from netaudit.collector.store.store import Store
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_SECONDS",
     "DEFAULT_RETENTION",
+    "SCAN_FAILED",
     "SCAN_RUNNING",
     "AgentLastReport",
     "AgentToken",

@@ -9,6 +9,7 @@ from datetime import datetime
 from netaudit.v1 import audit_pb2, report_pb2
 
 SCAN_RUNNING = "running"
+SCAN_FAILED = "failed"
 
 
 class CommitOutcome(enum.Enum):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from netaudit.collector.store.errors import UnknownScan
-from netaudit.collector.store.records import SCAN_RUNNING, ScanRecord
+from netaudit.collector.store.records import SCAN_FAILED, SCAN_RUNNING, ScanRecord
 from netaudit.collector.store.tables import scans
 
 
@@ -46,6 +46,28 @@ def finish_scan(
     )
     if updated.rowcount == 0:
         raise UnknownScan(f"scan {scan_id} does not exist; finish only an id start_scan returned")
+
+
+def running_scans(connection: Connection) -> list[ScanRecord]:
+    """Scans not finished yet, oldest first."""
+    rows = connection.execute(
+        sa.select(scans).where(scans.c.finished_at.is_(None)).order_by(scans.c.id)
+    )
+    return [_record(row) for row in rows]
+
+
+def fail_unfinished_scans(
+    connection: Connection, *, started_before: datetime, error: str, now: datetime
+) -> list[int]:
+    """Mark failed, with `error`, every scan started before `started_before` and still
+    running; a scan that finished meanwhile keeps its verdict. Returns their ids."""
+    result = connection.execute(
+        sa.update(scans)
+        .where(scans.c.finished_at.is_(None), scans.c.started_at < started_before)
+        .values(finished_at=now, status=SCAN_FAILED, error=error)
+        .returning(scans.c.id)
+    )
+    return sorted(int(scan_id) for scan_id in result.scalars())
 
 
 def require_scan(connection: Connection, scan_id: int) -> None:

@@ -253,6 +253,24 @@ class Store:
         with self._read() as connection:
             return scan_rows.scan(connection, scan_id)
 
+    def running_scans(self) -> list[ScanRecord]:
+        """Scans not finished yet, oldest first."""
+        with self._read() as connection:
+            return scan_rows.running_scans(connection)
+
+    def fail_unfinished_scans(
+        self, *, started_before: datetime, error: str, now: datetime | None = None
+    ) -> list[int]:
+        """Mark failed every scan started before `started_before` that is still running
+        (one statement, so a scan finishing meanwhile keeps its own verdict); their ids."""
+        with self._write() as connection:
+            return scan_rows.fail_unfinished_scans(
+                connection,
+                started_before=aware("started_before", started_before),
+                error=error,
+                now=aware("now", now or self._clock()),
+            )
+
     # -- findings ----------------------------------------------------------------
 
     def record_findings(

@@ -446,6 +446,25 @@ def test_finish_scan_records_the_error(store: Store) -> None:
     assert record.finished_at is not None
 
 
+def test_only_scans_running_since_before_the_cutoff_are_failed(store: Store) -> None:
+    old = store.start_scan(now=T0)
+    old_finished = store.start_scan(now=T0)
+    store.finish_scan(old_finished, status="succeeded", clusters=1, findings=0, now=T0)
+    recent = store.start_scan(now=T0 + timedelta(minutes=5))
+
+    failed = store.fail_unfinished_scans(
+        started_before=T0 + timedelta(minutes=1), error="tasks lost", now=T0 + timedelta(minutes=6)
+    )
+
+    assert failed == [old]
+    assert [record.id for record in store.running_scans()] == [recent]
+    records = {scan_id: store.scan(scan_id) for scan_id in (old, old_finished)}
+    assert {k: (r.status, r.error) for k, r in records.items() if r} == {
+        old: ("failed", "tasks lost"),
+        old_finished: ("succeeded", ""),
+    }
+
+
 def test_finishing_an_unknown_scan_fails(store: Store) -> None:
     with pytest.raises(UnknownScan):
         store.finish_scan(42, status="succeeded", clusters=0, findings=0)

@@ -84,7 +84,54 @@ def test_visibility_timeout_must_outlast_the_task_time_limit(tmp_path: Path) -> 
     config.write_text("broker:\n  task_time_limit_seconds: 60\n  visibility_timeout_seconds: 60\n")
     with pytest.raises(ConfigError, match="visibility_timeout_seconds must exceed"):
         load_settings(config)
-    assert load_settings().broker.effective_visibility_timeout == 600
+    assert load_settings().broker.effective_visibility_timeout == 150
+
+
+def test_by_default_a_killed_workers_task_is_back_well_within_the_scans_wait() -> None:
+    settings = load_settings()
+    broker = settings.broker
+    back_after = broker.effective_visibility_timeout + broker.restore_interval
+    assert back_after + broker.task_time_limit_seconds < settings.scan.deadline_seconds
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "problem"),
+    [
+        ("scan: {deadline_seconds: 200}", r"scan.deadline_seconds \(200\) must exceed 280 s"),
+        (
+            "broker: {task_time_limit_seconds: 300}\nscan: {deadline_seconds: 600}",
+            r"must exceed 640 s",
+        ),
+        (
+            "broker: {task_time_limit_seconds: 5, visibility_timeout_seconds: 8}\n"
+            "scan: {deadline_seconds: 14}",
+            r"must exceed 14 s: .*\(9 s\)",
+        ),
+    ],
+)
+def test_a_scan_deadline_shorter_than_a_redelivery_is_refused(
+    tmp_path: Path, yaml_text: str, problem: str
+) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(config)
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        "scan: {deadline_seconds: 281}",
+        "broker: {task_time_limit_seconds: 5, visibility_timeout_seconds: 8}\n"
+        "scan: {deadline_seconds: 15}",
+    ],
+)
+def test_a_scan_deadline_longer_than_a_redelivery_is_accepted(
+    tmp_path: Path, yaml_text: str
+) -> None:
+    config = tmp_path / "netaudit.yaml"
+    config.write_text(yaml_text + "\n")
+    assert load_settings(config).scan.deadline_seconds > 0
 
 
 def test_rule_settings_from_the_file_and_their_mistakes_one_line_each(tmp_path: Path) -> None:
