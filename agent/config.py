@@ -53,6 +53,7 @@ COLLECTOR_ENV_KEYS = frozenset(
         "scan",
         "rules",
         "schedule",
+        "reports",
     }
 )
 """Top-level settings of the collector (``netaudit``), which shares the NETAUDIT_ prefix:
