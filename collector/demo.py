@@ -181,6 +181,9 @@ def agent_argv(
         sandbox.dns_server,
         "--spool-dir",
         str(spool),
+        # every agent of the demo runs on this one host: their /healthz ports would collide
+        "--health-port",
+        "0",
     ]
     for name in cluster.dns_probe_names:
         argv += ["--dns-probe", name]
