@@ -144,7 +144,9 @@ def serve(
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
-    """Run Celery worker processes that execute scans and inventory refreshes."""
+    """Run Celery worker processes that execute scans and inventory refreshes.
+
+    Exits 3 when the broker does not answer within 10 s of the start."""
     from netaudit.collector.worker import run_worker
 
     run_worker(_settings(), concurrency)
@@ -232,7 +234,7 @@ def scan(
     from netaudit.collector.store import Store
 
     settings = _settings()
-    store = Store(settings.store_url)
+    store = Store.open(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
         report = stored_report(store)
@@ -262,7 +264,7 @@ def report(
     from netaudit.collector.store import Store
 
     settings = _settings()
-    store = Store(settings.store_url)
+    store = Store.open(settings.store_url)
     try:
         stored = stored_report(store)
         findings = [found.finding for found in store.open_findings()]

@@ -11,7 +11,7 @@ from netaudit.collector.analysis.forecast import UsagePoint, forecast_exhaustion
 from netaudit.collector.analysis.ip_capacity import PoolCapacityUnknown
 from netaudit.collector.analysis.range_capacity import GrowthPlan, cluster_ranges, plan_growth
 from netaudit.collector.config import Settings
-from netaudit.collector.errors import ScanFailed, ServiceUnavailable, UsageError
+from netaudit.collector.errors import ConfigError, ScanFailed, ServiceUnavailable, UsageError
 from netaudit.collector.reports.coverage import render_not_assessed, render_totals
 from netaudit.collector.reports.ip_ranges import RangeRow
 from netaudit.collector.reports.model import ClusterOutcome, Report, report_finding, rule_infos
@@ -21,7 +21,9 @@ from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
     configure_app,
     enqueue_scan,
+    require_broker,
     run_inventory_refresh,
+    wait_for_worker,
 )
 
 Progress = Callable[[str], None]
@@ -31,25 +33,37 @@ def refresh_inventory(settings: Settings, timeout: float, progress: Progress) ->
     """Refresh every configured subscription in the workers; return the cluster count."""
     subscriptions = settings.azure.subscriptions
     if not subscriptions:
-        raise ScanFailed("azure.subscriptions is empty: name the subscriptions to read")
+        raise ConfigError(
+            "azure.subscriptions is empty: name the subscriptions to read "
+            "(NETAUDIT_AZURE__SUBSCRIPTIONS=sub1,sub2 or azure.subscriptions in --config)"
+        )
+    deadline = time.monotonic() + timeout
     configure_app(settings)
+    require_broker(settings, timeout)
+    wait_for_worker(settings, deadline)
     progress(f"reading {len(subscriptions)} subscription(s) from Azure Resource Manager")
     try:
-        return run_inventory_refresh(subscriptions, timeout)
+        return run_inventory_refresh(subscriptions, max(deadline - time.monotonic(), 0.1))
     except TimeoutError as exc:
         raise ServiceUnavailable(
-            f"inventory refresh did not finish within {timeout:.0f} s: is a worker running "
-            "(netaudit worker)?"
+            f"inventory refresh did not finish within {timeout:.0f} s: the workers are busy "
+            "or cannot reach ARM; raise --timeout, or check the workers' logs"
         ) from exc
 
 
 def run_scan(settings: Settings, store: Store, timeout: float, progress: Progress) -> ScanRecord:
     """Start a scan, wait until the workers finish it, return its record."""
-    configure_app(settings)
-    scan_id = store.start_scan()
-    progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
-    enqueue_scan(scan_id)
     deadline = time.monotonic() + timeout
+    configure_app(settings)
+    require_broker(settings, timeout)
+    wait_for_worker(settings, deadline)
+    scan_id = store.start_scan()
+    try:
+        enqueue_scan(scan_id, deadline - time.monotonic())
+    except ServiceUnavailable:
+        store.discard_scan(scan_id)
+        raise
+    progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
     while time.monotonic() < deadline:
         record = store.scan(scan_id)
         if record is not None and record.finished_at is not None:
@@ -57,9 +71,9 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
                 raise ScanFailed(f"scan {scan_id} failed: {record.error or record.status}")
             return record
         time.sleep(0.2)
-    raise ScanFailed(
-        f"scan {scan_id} did not finish within {timeout:.0f} s: is a worker running "
-        "(netaudit worker) and the broker reachable?"
+    raise ServiceUnavailable(
+        f"scan {scan_id} did not finish within {timeout:.0f} s: the workers are busy or "
+        "stopped; it runs when they get to it (then `netaudit report`), or raise --timeout"
     )
 
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, chord
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
 
 from netaudit.collector.analysis.fleet import cluster_key, pool_subnet_ids
 from netaudit.collector.config import Settings
+from netaudit.collector.errors import ServiceUnavailable
 from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import (
     ArmReader,
@@ -31,6 +34,7 @@ from netaudit.collector.inventory.arm import (
 from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
+from netaudit.collector.redaction import mask_url
 from netaudit.collector.rules import RULES, RuleSettings, evaluate_cluster
 from netaudit.collector.rules.engine import FleetEvaluation, evaluate_fleet
 from netaudit.collector.store import Store, StoreError, StoreUnavailable
@@ -313,5 +317,93 @@ def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
     return int(counts)
 
 
-def enqueue_scan(scan_id: int) -> Any:
-    return scan_fleet.delay(scan_id)
+def enqueue_scan(scan_id: int, timeout: float) -> None:
+    """Publish the scan; ServiceUnavailable when the broker does not take it within
+    ``timeout`` seconds."""
+    try:
+        scan_fleet.apply_async(
+            (scan_id,),
+            retry=True,
+            retry_policy={
+                "max_retries": 3,
+                "interval_start": 0,
+                "interval_step": 0.5,
+                "timeout": max(timeout, 0.1),
+            },
+        )
+    except (OperationalError, OSError) as exc:
+        raise ServiceUnavailable(
+            f"{_broker_name(_settings())} did not take the scan: {_first_line(exc)}; "
+            f"{_how_to_reach_broker(_settings())}"
+        ) from exc
+
+
+def require_broker(settings: Settings, timeout: float) -> None:
+    """ServiceUnavailable, in one line saying how to start or point at it, unless the broker
+    (and a result backend of its own) accepts a connection within ``timeout`` seconds.
+    Checked before anything is recorded, so an unreachable broker leaves no trace."""
+    problem = _connection_problem(broker_url(settings), timeout)
+    if problem is not None:
+        raise ServiceUnavailable(
+            f"{_broker_name(settings)} is unreachable ({problem}); {_how_to_reach_broker(settings)}"
+        )
+    backend = result_backend_url(settings)
+    if backend != broker_url(settings) and backend.startswith(_KOMBU_SCHEMES):
+        problem = _connection_problem(backend, timeout)
+        if problem is not None:
+            raise ServiceUnavailable(
+                f"result backend {mask_url(backend)} is unreachable ({problem}); start it, or "
+                "point broker.result_backend (NETAUDIT_BROKER__RESULT_BACKEND) at a running one"
+            )
+
+
+def wait_for_worker(settings: Settings, deadline: float) -> None:
+    """Return once a worker consumes the configured queue; ServiceUnavailable when none has
+    answered by ``deadline`` (a time.monotonic() value)."""
+    queue = settings.broker.queue
+    while True:
+        wait = min(_WORKER_POLL_SECONDS, max(deadline - time.monotonic(), 0.1))
+        replies = app.control.inspect(timeout=wait).active_queues() or {}
+        if any(q.get("name") == queue for queues in replies.values() for q in queues or ()):
+            return
+        if time.monotonic() >= deadline:
+            raise ServiceUnavailable(
+                f"no worker consumes queue {queue} on {_broker_name(settings)}: start one "
+                "(`netaudit worker` with the same configuration) and run the command again"
+            )
+
+
+_KOMBU_SCHEMES = ("redis://", "rediss://", "redis+socket://", "amqp://", "amqps://")
+_WORKER_POLL_SECONDS = 1.0
+
+
+def _connection_problem(url: str, timeout: float) -> str | None:
+    """None when ``url`` accepts a connection within ``timeout`` seconds, else why not."""
+    connection = app.connection_for_write(url, connect_timeout=timeout)
+    try:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+    except (OperationalError, OSError) as exc:
+        return _first_line(exc)
+    finally:
+        connection.release()
+    return None
+
+
+def _broker_name(settings: Settings) -> str:
+    if settings.broker.url:
+        return f"broker {mask_url(settings.broker.url)}"
+    return f"the collector's embedded broker ({settings.broker_dir / 'redis.sock'})"
+
+
+def _how_to_reach_broker(settings: Settings) -> str:
+    if settings.broker.url:
+        return "start it, or point broker.url (NETAUDIT_BROKER__URL) at a running one"
+    return (
+        "start the collector on this state folder (`netaudit serve`), or point broker.url "
+        "(NETAUDIT_BROKER__URL) at a running broker"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
