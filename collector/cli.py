@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from netaudit.collector import logs
+from netaudit.collector.cli_conventions import Command, apply_conventions, package_version
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.config_cli import config_app
-from netaudit.collector.errors import NetauditError, UsageError
+from netaudit.collector.errors import EXIT_CODES, NetauditError, UsageError
 
 if TYPE_CHECKING:
     from netaudit.collector.reports.model import Report
@@ -68,6 +69,14 @@ class _Options:
     log_level: str | None = None
 
 
+GLOBAL_OPTIONS = ("config", "state_dir", "log_level", "debug")
+"""The root's options that every subcommand accepts too (`netaudit rules --config x`)."""
+
+
+def _remember_global(name: str, value: Any) -> None:
+    setattr(_Options, name, value)
+
+
 def _settings(**flags: Any) -> Settings:
     settings = load_settings(
         _Options.config, state_dir=_Options.state_dir, log_level=_Options.log_level, **flags
@@ -93,6 +102,12 @@ def _progress(message: str) -> None:
     print(f"• {message}", file=sys.stderr, flush=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"netaudit {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     config: Annotated[
@@ -103,7 +118,13 @@ def _global(
         typer.Option(help="Folder for the SQLite store, embedded broker and endpoint files."),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _Options.config, _Options.state_dir, _Options.log_level = config, state_dir, log_level
     _Options.debug = debug
@@ -243,11 +264,11 @@ def scan(
         store.close()
     done = f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)"
     if report_format is ReportFormat.table and output is None:
-        print(summary)
-        print(done)
+        print(summary.findings)
     else:
         write_report(report, report_format, output)
-        print(done, file=sys.stderr)
+    print(summary.totals, file=sys.stderr)
+    print(done, file=sys.stderr)
     exit_for(report, fail_on)
 
 
@@ -291,6 +312,7 @@ def rules() -> None:
     from netaudit.collector.reports.table import severity_name
     from netaudit.collector.rules import RULES
 
+    _settings()  # a --config that does not exist or does not load is an error here too
     for rule in RULES:
         state = "pending" if rule.pending_evidence else ""
         print(
@@ -507,10 +529,19 @@ def demo(
     raise typer.Exit(code)
 
 
+def command_line(root: typer.Typer = app) -> Command:
+    """The click command tree of ``root``, every command following the conventions (global
+    options after the subcommand too, -h, readable metavars, exit codes in --help)."""
+    command = typer.main.get_command(root)
+    apply_conventions(command, GLOBAL_OPTIONS, _remember_global, EXIT_CODES)
+    return command
+
+
 def run(root: typer.Typer = app) -> None:
     """Run a command line whose root is ``root``: a NetauditError is one line and its exit code."""
+    command = command_line(root)
     try:
-        root()
+        command(prog_name="netaudit")
     except NetauditError as exc:
         if _Options.debug:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from netaudit.collector.analysis.fleet import pool_subnet_ids
@@ -77,7 +78,18 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
     )
 
 
-def scan_summary(store: Store, scan_id: int) -> str:
+@dataclass(frozen=True)
+class ScanSummary:
+    """What a scan found (the data: stdout) and its outcome totals (a summary: stderr)."""
+
+    findings: str
+    totals: str
+
+    def __str__(self) -> str:
+        return f"{self.findings}\n{self.totals}"
+
+
+def scan_summary(store: Store, scan_id: int) -> ScanSummary:
     """The open findings, what could not be assessed and why, and the scan's outcome totals."""
     findings = [stored.finding for stored in store.open_findings()]
     names = {key: store.cluster_name(key) or key for key in store.cluster_keys()}
@@ -85,8 +97,7 @@ def scan_summary(store: Store, scan_id: int) -> str:
     not_assessed = render_not_assessed(store.outcomes(), names)
     if not_assessed:
         parts.append(not_assessed)
-    parts.append(render_totals(store.scan_outcome_totals(scan_id)))
-    return "\n".join(parts)
+    return ScanSummary("\n".join(parts), render_totals(store.scan_outcome_totals(scan_id)))
 
 
 def stored_report(store: Store) -> Report:
