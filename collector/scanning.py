@@ -60,7 +60,7 @@ def run_scan(settings: Settings, store: Store, timeout: float, progress: Progres
     wait_for_worker(settings, deadline)
     scan_id = store.start_scan()
     try:
-        enqueue_scan(scan_id, deadline - time.monotonic())
+        enqueue_scan(scan_id)
     except ServiceUnavailable:
         store.discard_scan(scan_id)
         raise

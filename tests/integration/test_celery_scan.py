@@ -137,7 +137,6 @@ def test_scan_runs_in_worker_processes_and_records_findings(
         "not assessed GWA-002 on aks-cni-neu, aks-kubenet-weu, aks-overlay-priv-weu: no agent "
         "report from this cluster" in scanned.stdout
     )
-    assert "rule evaluations:" in scanned.stdout
     log = (tmp_path / "worker.log").read_text()
     assert '"clusters scanned"' in log, "the scan must run in the worker process"
     scanned_json = json.loads(gated.stdout)
