@@ -23,7 +23,7 @@ from netaudit.collector import logs
 from netaudit.collector.cli_conventions import Command, apply_conventions, package_version
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.config_cli import config_app
-from netaudit.collector.errors import EXIT_CODES, NetauditError, UsageError
+from netaudit.collector.errors import EXIT_CODES, ConfigError, NetauditError, UsageError
 
 if TYPE_CHECKING:
     from netaudit.collector.reports.model import Report
@@ -82,6 +82,22 @@ def _settings(**flags: Any) -> Settings:
         _Options.config, state_dir=_Options.state_dir, log_level=_Options.log_level, **flags
     )
     logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _writable_state_dir(settings: Settings) -> Settings:
+    """``settings`` once their state folder exists and takes a new file; a ConfigError
+    naming the folder otherwise (read-only, not ours, a file in the way)."""
+    folder = settings.state_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"state folder {folder} is not writable ({exc.strerror or exc}): fix its "
+            "permissions, or choose another with --state-dir or NETAUDIT_STATE_DIR"
+        ) from exc
     return settings
 
 
@@ -149,7 +165,9 @@ def serve(
     from netaudit.collector.service import serve as run_service
 
     ingest = {"insecure": insecure or None, "reflection": reflection or None}
-    settings = _settings(ingest={k: v for k, v in ingest.items() if v is not None} or None)
+    settings = _writable_state_dir(
+        _settings(ingest={k: v for k, v in ingest.items() if v is not None} or None)
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -179,6 +197,8 @@ def db_upgrade() -> None:
     from netaudit.collector.store import current_revision, upgrade
 
     settings = _settings()
+    if not settings.store.url:  # the default store is a file in the state folder
+        _writable_state_dir(settings)
     upgrade(settings.store_url)
     print(f"store at revision {current_revision(settings.store_url)}")
 
@@ -402,7 +422,7 @@ def tokens_revoke(
 
 
 def _certs_dir(folder: Path | None) -> Path:
-    return folder if folder is not None else _settings().state_dir / "tls"
+    return folder if folder is not None else _writable_state_dir(_settings()).state_dir / "tls"
 
 
 @certs_app.command("init")

@@ -215,3 +215,29 @@ def test_debug_still_shows_the_traceback(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr
+
+
+STATE_WRITING_COMMANDS = [("serve", "--insecure"), ("db", "upgrade"), ("certs", "init")]
+
+
+@pytest.mark.parametrize("command", STATE_WRITING_COMMANDS, ids=" ".join)
+def test_a_state_folder_that_cannot_be_written_is_one_line_at_start(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    folder = in_the_way / "state"
+    result, _ = _netaudit(*command, "--state-dir", str(folder))
+    line = _one_line(result)
+    assert result.returncode == USAGE, result.stderr
+    assert f"state folder {folder} is not writable (Not a directory)" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_read_only_state_folder_is_one_line_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o500)
+    result, _ = _netaudit("serve", "--insecure", "--state-dir", str(folder))
+    line = _one_line(result)
+    assert result.returncode == USAGE, result.stderr
+    assert f"state folder {folder} is not writable (Permission denied)" in line
