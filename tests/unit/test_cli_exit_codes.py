@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from netaudit.collector.beat import BeatAlreadyRunning
 from netaudit.collector.broker import BrokerUnavailable
 from netaudit.collector.errors import (
     ConfigError,
@@ -22,6 +23,7 @@ from netaudit.collector.store import SchemaNotCurrent, StoreNotCreated, StoreUna
 
 CASES: list[tuple[type[NetauditError], int]] = [
     (ScanFailed, 1),
+    (BeatAlreadyRunning, 1),
     (ConfigError, 2),
     (UsageError, 2),
     (SchemaNotCurrent, 2),
