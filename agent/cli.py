@@ -1,7 +1,7 @@
 """``netaudit-agent``: gather network evidence in a cluster and stream it to the collector.
 
-Exit codes: 0 ok; 1 the collector could not be reached or refused the report
-(it stays in the spool); 2 bad configuration or input.
+Exit codes: 0 ok; 2 bad configuration or input; 3 the collector could not be reached
+or refused the report (it stays in the spool).
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer import _click
+from typer.core import TyperArgument, TyperOption
 
 from netaudit.agent import logs
 from netaudit.agent.config import AgentSettings, load_settings
@@ -31,6 +34,14 @@ from netaudit.v1 import report_pb2
 
 log = logging.getLogger(__name__)
 
+USAGE_EXIT_CODE = 2
+COLLECTOR_UNAVAILABLE_EXIT_CODE = 3
+EXIT_CODES = (
+    "Exit codes: 0 ok; 2 usage or configuration; 3 the collector unreachable or refusing the "
+    "report (unsent reports stay in the spool)."
+)
+HELP_OPTION_NAMES = ["-h", "--help"]
+
 app = typer.Typer(
     name="netaudit-agent",
     help=(
@@ -44,7 +55,31 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("aks-netaudit")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        typer.echo(f"netaudit-agent {version}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The commands below; --version prints the version."""
+
 
 Kubeconfig = Annotated[
     Path | None,
@@ -53,9 +88,12 @@ Kubeconfig = Annotated[
         help="kubeconfig file. Default: the Pod's service account in a cluster, else "
         "$KUBECONFIG or ~/.kube/config.",
         show_default=False,
+        metavar="FILE",
     ),
 ]
-Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context to use.")]
+Context = Annotated[
+    str | None, typer.Option("--context", help="kubeconfig context to use.", metavar="NAME")
+]
 ClusterId = Annotated[
     str | None,
     typer.Option(
@@ -182,11 +220,11 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
     except CollectorUnreachable as error:
         if debug:
             raise
-        _fail(f"error: {error} (unsent reports stay in the spool)", 1)
+        _fail(f"error: {error} (unsent reports stay in the spool)", COLLECTOR_UNAVAILABLE_EXIT_CODE)
     except AgentError as error:
         if debug:
             raise
-        _fail(f"error: {error}", 2)
+        _fail(f"error: {error}", USAGE_EXIT_CODE)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
 
@@ -227,7 +265,7 @@ def run_command(
     once: Annotated[
         bool,
         typer.Option(
-            "--once", help="Send one report, wait for its ack, exit 0 (1 if unreachable)."
+            "--once", help="Send one report, wait for its ack, exit 0 (3 if unreachable)."
         ),
     ] = False,
     interval: Annotated[
@@ -339,7 +377,7 @@ def snapshot_command(
         try:
             write_report(report, output)
         except OSError as error:
-            _fail(f"error: cannot write {output}: {error.strerror or error}", 2)
+            _fail(f"error: cannot write {output}: {error.strerror or error}", USAGE_EXIT_CODE)
         typer.echo(f"wrote report {report.report_id} to {output} ({len(report.gaps)} gaps)")
 
     _guarded(debug, action)
@@ -367,7 +405,10 @@ def _snapshot_from_dump(
 
 @app.command("inspect")
 def inspect_command(
-    file: Annotated[Path, typer.Argument(help="Report file written by `snapshot` (.pb or .json).")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="Report file written by `snapshot` (.pb or .json)."),
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole report as JSON.")
     ] = False,
@@ -382,8 +423,38 @@ def inspect_command(
     _guarded(debug, action)
 
 
+def _commands(command: _click.Command) -> Iterator[_click.Command]:
+    yield command
+    for child in getattr(command, "commands", {}).values():
+        yield from _commands(child)
+
+
+def command_line() -> _click.Command:
+    """The command tree with the conventions the collector's `netaudit` follows too: a flag
+    shows no type (Typer would show <bool>), and every --help ends with the exit codes."""
+    root = typer.main.get_command(app)
+    for command in _commands(root):
+        ctx = _click.Context(command, help_option_names=HELP_OPTION_NAMES)
+        flags = [p for p in command.params if isinstance(p, TyperOption) and p.is_flag]
+        for option in [*flags, command.get_help_option(ctx)]:
+            if option is not None and option.metavar is None:
+                option.metavar = ""
+        for argument in command.params:
+            if isinstance(argument, TyperArgument) and argument.metavar:
+                argument.__class__ = _NamedArgument
+        command.epilog = command.epilog or EXIT_CODES
+    return root
+
+
+class _NamedArgument(TyperArgument):
+    """An argument whose metavar (FILE) says what it is: no <path> beside it."""
+
+    def display_type_rich(self, ctx: _click.Context) -> str | None:
+        return None
+
+
 def main() -> None:
-    app(prog_name="netaudit-agent")
+    command_line()(prog_name="netaudit-agent")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ def report_to_json(report: report_pb2.Report) -> str:
 
 
 def read_report(path: Path) -> report_pb2.Report:
-    """A report file written by ``snapshot`` (JSON or binary, told apart by content)."""
+    """A report file written by ``snapshot``: JSON when it is named .json or starts like JSON,
+    else binary protobuf."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise MalformedReport(f"cannot read {path}: {error.strerror or error}") from error
     report = report_pb2.Report()
-    if data.lstrip()[:1] == b"{":
+    if path.suffix.lower() == ".json" or data.lstrip()[:1] == b"{":
         try:
             json_format.Parse(data.decode("utf-8"), report)
         except (json_format.ParseError, UnicodeDecodeError) as error:

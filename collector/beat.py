@@ -16,9 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from netaudit.collector.config import Settings
-from netaudit.collector.errors import ConfigError, ServiceUnavailable
+from netaudit.collector.errors import ConfigError, NetauditError
 
 LOCKFILE_NAME = "celerybeat.lock"
+
+
+class BeatAlreadyRunning(NetauditError):
+    """Another beat holds the state folder: a refusal (exit 1), not a service to start."""
 
 
 def check_schedule(settings: Settings) -> None:
@@ -38,7 +42,7 @@ def check_schedule(settings: Settings) -> None:
 
 @contextlib.contextmanager
 def sole_beat(state_dir: Path) -> Iterator[None]:
-    """Hold the state folder's beat lock while the block runs; ServiceUnavailable naming
+    """Hold the state folder's beat lock while the block runs; BeatAlreadyRunning naming
     the running beat's pid when another process holds it."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = (state_dir / LOCKFILE_NAME).resolve()
@@ -48,7 +52,7 @@ def sole_beat(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise ServiceUnavailable(
+            raise BeatAlreadyRunning(
                 f"another netaudit beat (pid {owner}) runs on {state_dir.resolve()}: run "
                 "exactly one per deployment"
             ) from error

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from netaudit.collector import logs
+from netaudit.collector.cli_conventions import Command, apply_conventions, package_version
 from netaudit.collector.config import Settings, load_settings
 from netaudit.collector.config_cli import config_app
-from netaudit.collector.errors import NetauditError, UsageError
+from netaudit.collector.errors import EXIT_CODES, ConfigError, NetauditError, UsageError
 
 if TYPE_CHECKING:
     from netaudit.collector.reports.changes import Changes
@@ -70,11 +71,35 @@ class _Options:
     log_level: str | None = None
 
 
+GLOBAL_OPTIONS = ("config", "state_dir", "log_level", "debug")
+"""The root's options that every subcommand accepts too (`netaudit rules --config x`)."""
+
+
+def _remember_global(name: str, value: Any) -> None:
+    setattr(_Options, name, value)
+
+
 def _settings(**flags: Any) -> Settings:
     settings = load_settings(
         _Options.config, state_dir=_Options.state_dir, log_level=_Options.log_level, **flags
     )
     logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _writable_state_dir(settings: Settings) -> Settings:
+    """``settings`` once their state folder exists and takes a new file; a ConfigError
+    naming the folder otherwise (read-only, not ours, a file in the way)."""
+    folder = settings.state_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"state folder {folder} is not writable ({exc.strerror or exc}): fix its "
+            "permissions, or choose another with --state-dir or NETAUDIT_STATE_DIR"
+        ) from exc
     return settings
 
 
@@ -95,6 +120,12 @@ def _progress(message: str) -> None:
     print(f"• {message}", file=sys.stderr, flush=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"netaudit {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     config: Annotated[
@@ -105,7 +136,13 @@ def _global(
         typer.Option(help="Folder for the SQLite store, embedded broker and endpoint files."),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _Options.config, _Options.state_dir, _Options.log_level = config, state_dir, log_level
     _Options.debug = debug
@@ -130,7 +167,9 @@ def serve(
     from netaudit.collector.service import serve as run_service
 
     ingest = {"insecure": insecure or None, "reflection": reflection or None}
-    settings = _settings(ingest={k: v for k, v in ingest.items() if v is not None} or None)
+    settings = _writable_state_dir(
+        _settings(ingest={k: v for k, v in ingest.items() if v is not None} or None)
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -146,7 +185,9 @@ def serve(
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
 ) -> None:
-    """Run Celery worker processes that execute scans and inventory refreshes."""
+    """Run Celery worker processes that execute scans and inventory refreshes.
+
+    Exits 3 when the broker does not answer within 10 s of the start."""
     from netaudit.collector.worker import run_worker
 
     run_worker(_settings(), concurrency)
@@ -181,6 +222,8 @@ def db_upgrade() -> None:
     from netaudit.collector.store import current_revision, upgrade
 
     settings = _settings()
+    if not settings.store.url:  # the default store is a file in the state folder
+        _writable_state_dir(settings)
     upgrade(settings.store_url)
     print(f"store at revision {current_revision(settings.store_url)}")
 
@@ -302,7 +345,7 @@ def scan(
 
     settings = _settings()
     waivers = load_waivers(waivers_file, settings)
-    store = Store(settings.store_url)
+    store = Store.open(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
         report = waived(stored_report(store), waivers)
@@ -311,11 +354,11 @@ def scan(
         store.close()
     done = f"scan {record.id}: {record.clusters} cluster(s), {record.findings} finding(s)"
     if report_format is ReportFormat.table and output is None:
-        print(summary)
-        print(done)
+        print(summary.findings)
     else:
         write_report(report, report_format, output)
-        print(done, file=sys.stderr)
+    print(summary.totals, file=sys.stderr)
+    print(done, file=sys.stderr)
     exit_for(report, fail_on)
 
 
@@ -352,7 +395,7 @@ def report(
         raise UsageError(f"--since writes table or json, not {report_format.value}")
     settings = _settings()
     waivers = load_waivers(waivers_file, settings)
-    store = Store(settings.store_url)
+    store = Store.open(settings.store_url)
     try:
         stored = waived(stored_report(store), waivers)
         changes = changes_since(store, since, stored) if since is not None else None
@@ -391,6 +434,7 @@ def rules(ctx: typer.Context) -> None:
     from netaudit.collector.reports.rule_sheet import render_rule_list
     from netaudit.collector.rules import RULES
 
+    _settings()  # a --config that does not exist or does not load is an error here too
     print(render_rule_list(RULES))
 
 
@@ -492,7 +536,7 @@ def tokens_revoke(
 
 
 def _certs_dir(folder: Path | None) -> Path:
-    return folder if folder is not None else _settings().state_dir / "tls"
+    return folder if folder is not None else _writable_state_dir(_settings()).state_dir / "tls"
 
 
 @certs_app.command("init")
@@ -619,10 +663,19 @@ def demo(
     raise typer.Exit(code)
 
 
+def command_line(root: typer.Typer = app) -> Command:
+    """The click command tree of ``root``, every command following the conventions (global
+    options after the subcommand too, -h, readable metavars, exit codes in --help)."""
+    command = typer.main.get_command(root)
+    apply_conventions(command, GLOBAL_OPTIONS, _remember_global, EXIT_CODES)
+    return command
+
+
 def run(root: typer.Typer = app) -> None:
     """Run a command line whose root is ``root``: a NetauditError is one line and its exit code."""
+    command = command_line(root)
     try:
-        root()
+        command(prog_name="netaudit")
     except NetauditError as exc:
         if _Options.debug:
             raise

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-USAGE_EXIT_CODE = 2
 FAILURE_EXIT_CODE = 1
+USAGE_EXIT_CODE = 2
+SERVICE_UNAVAILABLE_EXIT_CODE = 3
+EXIT_CODES = (
+    "Exit codes: 0 ok; 1 findings at or above --fail-on (or the command's own failure); "
+    "2 usage or configuration; 3 a service (collector, broker, worker, store, ARM) unavailable."
+)
 
 
 class NetauditError(Exception):
@@ -19,7 +24,9 @@ class ConfigError(NetauditError):
 
 
 class ServiceUnavailable(NetauditError):
-    """A server the command needs (store, broker, collector) cannot be reached."""
+    """A server the command needs (store, broker, worker, collector) cannot be reached."""
+
+    exit_code = SERVICE_UNAVAILABLE_EXIT_CODE
 
 
 class ScanFailed(NetauditError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from netaudit.collector.analysis.fleet import pool_subnet_ids
@@ -11,7 +12,7 @@ from netaudit.collector.analysis.forecast import UsagePoint, forecast_exhaustion
 from netaudit.collector.analysis.ip_capacity import PoolCapacityUnknown
 from netaudit.collector.analysis.range_capacity import GrowthPlan, cluster_ranges, plan_growth
 from netaudit.collector.config import Settings
-from netaudit.collector.errors import ScanFailed, ServiceUnavailable, UsageError
+from netaudit.collector.errors import ConfigError, ScanFailed, ServiceUnavailable, UsageError
 from netaudit.collector.reports.changes import (
     CHANGES,
     NEW,
@@ -37,7 +38,9 @@ from netaudit.collector.tasks import (
     USAGE_LOOKBACK,
     begin_scan,
     configure_app,
+    require_broker,
     run_inventory_refresh,
+    wait_for_worker,
 )
 
 Progress = Callable[[str], None]
@@ -48,37 +51,51 @@ def refresh_inventory(settings: Settings, timeout: float, progress: Progress) ->
     """Refresh every configured subscription in the workers; return the cluster count."""
     subscriptions = settings.azure.subscriptions
     if not subscriptions:
-        raise ScanFailed("azure.subscriptions is empty: name the subscriptions to read")
+        raise ConfigError(
+            "azure.subscriptions is empty: name the subscriptions to read "
+            "(NETAUDIT_AZURE__SUBSCRIPTIONS=sub1,sub2 or azure.subscriptions in --config)"
+        )
+    deadline = time.monotonic() + timeout
     configure_app(settings)
+    require_broker(settings, timeout)
+    wait_for_worker(settings, deadline)
     progress(f"reading {len(subscriptions)} subscription(s) from Azure Resource Manager")
     try:
-        return run_inventory_refresh(subscriptions, timeout)
+        return run_inventory_refresh(subscriptions, max(deadline - time.monotonic(), 0.1))
     except TimeoutError as exc:
         raise ServiceUnavailable(
-            f"inventory refresh did not finish within {timeout:.0f} s: is a worker running "
-            "(netaudit worker)?"
+            f"inventory refresh did not finish within {timeout:.0f} s: the workers are busy "
+            "or cannot reach ARM; raise --timeout, or check the workers' logs"
         ) from exc
 
 
 def run_scan(
     settings: Settings, store: Store, timeout: float | None, progress: Progress
 ) -> ScanRecord:
-    """Start a scan, wait until the workers finish it, return its record. `timeout`
-    (default scan.deadline_seconds): at the deadline the scan is marked failed, so a
-    scan whose tasks were lost does not stay running."""
-    configure_app(settings)
+    """Start a scan, wait until the workers finish it, return its record. The broker and
+    a worker are checked first, so a scan that cannot run leaves no row. `timeout`
+    (default scan.deadline_seconds) bounds the whole command; at the deadline the scan is
+    marked failed, so a scan whose tasks were lost does not stay running."""
     wait = settings.scan.deadline_seconds if timeout is None else timeout
+    deadline = time.monotonic() + wait
+    configure_app(settings)
+    require_broker(settings, wait)
+    wait_for_worker(settings, deadline)
     scan_id = begin_scan(store)
+    if timeout is None:
+        # the scan's own deadline runs from its row: waiting that long from here sees it
+        # finished or past its deadline, never still running
+        deadline = time.monotonic() + wait
     progress(f"scan {scan_id}: evaluating rules over {len(store.cluster_keys())} cluster(s)")
-    record = _wait_finished(store, scan_id, time.monotonic() + wait)
+    record = _wait_finished(store, scan_id, deadline)
     if record is None or record.finished_at is None:
         fail_overdue_scans(store, settings.scan.deadline_seconds, datetime.now(UTC))
         record = store.scan(scan_id)
     if record is None or record.finished_at is None:
-        raise ScanFailed(
-            f"scan {scan_id} did not finish within {wait:.0f} s and is still running (it is "
-            f"failed at scan.deadline_seconds, {settings.scan.deadline_seconds} s): is a "
-            "worker running (netaudit worker) and the broker reachable?"
+        raise ServiceUnavailable(
+            f"scan {scan_id} did not finish within {wait:.0f} s: the workers are busy or "
+            "stopped; it runs when they get to it (then `netaudit report`) or is failed at "
+            f"scan.deadline_seconds ({settings.scan.deadline_seconds:g} s), or raise --timeout"
         )
     if record.status != "succeeded":
         raise ScanFailed(f"scan {scan_id} failed: {record.error or record.status}")
@@ -94,9 +111,20 @@ def _wait_finished(store: Store, scan_id: int, deadline: float) -> ScanRecord | 
         time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class ScanSummary:
+    """What a scan found (the data: stdout) and its outcome totals (a summary: stderr)."""
+
+    findings: str
+    totals: str
+
+    def __str__(self) -> str:
+        return f"{self.findings}\n{self.totals}"
+
+
 def scan_summary(
     store: Store, scan_id: int, marks: Mapping[FindingIdentity, str] | None = None
-) -> str:
+) -> ScanSummary:
     """The open findings (with their waiver ``marks``), what could not be assessed and why,
     and the scan's outcome totals."""
     findings = [stored.finding for stored in store.open_findings()]
@@ -105,8 +133,7 @@ def scan_summary(
     not_assessed = render_not_assessed(store.outcomes(), names)
     if not_assessed:
         parts.append(not_assessed)
-    parts.append(render_totals(store.scan_outcome_totals(scan_id)))
-    return "\n".join(parts)
+    return ScanSummary("\n".join(parts), render_totals(store.scan_outcome_totals(scan_id)))
 
 
 def stored_report(store: Store) -> Report:

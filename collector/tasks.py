@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -356,29 +357,33 @@ def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
     return int(counts)
 
 
-def enqueue_scan(scan_id: int) -> Any:
-    """Send the scan's first task; ServiceUnavailable (one line) when the broker cannot
-    be reached even after PUBLISH_RETRY_POLICY."""
+def enqueue_scan(scan_id: int) -> None:
+    """Publish the scan's first task; ServiceUnavailable (one line) when the broker does not
+    take it after a few quick retries (about 2 s: the broker answered a moment ago)."""
     try:
         # No result to wait for (the caller polls the scan's row): ignoring it also skips
         # subscribing to the result backend, which retried a down broker for 20 s and
         # ended in a traceback.
-        return scan_fleet.apply_async((scan_id,), ignore_result=True)
-    except OperationalError as exc:
+        scan_fleet.apply_async(
+            (scan_id,), ignore_result=True, retry=True, retry_policy=_PUBLISH_RETRY
+        )
+    except (OperationalError, OSError) as exc:
         raise ServiceUnavailable(
-            f"cannot send scan {scan_id} to the broker at {mask_url(broker_url(_settings()))}: "
-            f"{exc}; is `netaudit serve` (or the broker) running?"
+            f"{_broker_name(_settings())} did not take the scan: {_first_line(exc)}; "
+            f"{_how_to_reach_broker(_settings())}"
         ) from exc
 
 
 def begin_scan(store: Store) -> int:
     """Record a new scan and hand it to the workers; its id. The one way a scan starts,
-    from `netaudit scan` and from `netaudit beat` alike."""
+    from `netaudit scan` (after require_broker and wait_for_worker) and from `netaudit beat`
+    alike. A scan the broker refused leaves no row, or a failed one if it recorded anything."""
     scan_id = store.start_scan()
     try:
         enqueue_scan(scan_id)
     except ServiceUnavailable as exc:
-        store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error=str(exc))
+        if not store.discard_scan(scan_id):
+            store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error=str(exc))
         raise
     return scan_id
 
@@ -402,3 +407,75 @@ def scheduled_inventory_refresh() -> None:
         return
     start_inventory_refresh(subscriptions)
     log.info("scheduled inventory refresh started", extra={"subscriptions": len(subscriptions)})
+
+
+def require_broker(settings: Settings, timeout: float) -> None:
+    """ServiceUnavailable, in one line saying how to start or point at it, unless the broker
+    (and a result backend of its own) accepts a connection within ``timeout`` seconds.
+    Checked before anything is recorded, so an unreachable broker leaves no trace."""
+    problem = _connection_problem(broker_url(settings), timeout)
+    if problem is not None:
+        raise ServiceUnavailable(
+            f"{_broker_name(settings)} is unreachable ({problem}); {_how_to_reach_broker(settings)}"
+        )
+    backend = result_backend_url(settings)
+    if backend != broker_url(settings) and backend.startswith(_KOMBU_SCHEMES):
+        problem = _connection_problem(backend, timeout)
+        if problem is not None:
+            raise ServiceUnavailable(
+                f"result backend {mask_url(backend)} is unreachable ({problem}); start it, or "
+                "point broker.result_backend (NETAUDIT_BROKER__RESULT_BACKEND) at a running one"
+            )
+
+
+def wait_for_worker(settings: Settings, deadline: float) -> None:
+    """Return once a worker consumes the configured queue; ServiceUnavailable when none has
+    answered by ``deadline`` (a time.monotonic() value)."""
+    queue = settings.broker.queue
+    while True:
+        wait = min(_WORKER_POLL_SECONDS, max(deadline - time.monotonic(), 0.1))
+        replies = app.control.inspect(timeout=wait).active_queues() or {}
+        if any(q.get("name") == queue for queues in replies.values() for q in queues or ()):
+            return
+        if time.monotonic() >= deadline:
+            raise ServiceUnavailable(
+                f"no worker consumes queue {queue} on {_broker_name(settings)}: start one "
+                "(`netaudit worker` with the same configuration) and run the command again"
+            )
+
+
+_PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+_KOMBU_SCHEMES = ("redis://", "rediss://", "redis+socket://", "amqp://", "amqps://")
+_WORKER_POLL_SECONDS = 1.0
+
+
+def _connection_problem(url: str, timeout: float) -> str | None:
+    """None when ``url`` accepts a connection within ``timeout`` seconds, else why not."""
+    connection = app.connection_for_write(url, connect_timeout=timeout)
+    try:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+    except (OperationalError, OSError) as exc:
+        return _first_line(exc)
+    finally:
+        connection.release()
+    return None
+
+
+def _broker_name(settings: Settings) -> str:
+    if settings.broker.url:
+        return f"broker {mask_url(settings.broker.url)}"
+    return f"the collector's embedded broker ({settings.broker_dir / 'redis.sock'})"
+
+
+def _how_to_reach_broker(settings: Settings) -> str:
+    if settings.broker.url:
+        return "start it, or point broker.url (NETAUDIT_BROKER__URL) at a running one"
+    return (
+        "start the collector on this state folder (`netaudit serve`), or point broker.url "
+        "(NETAUDIT_BROKER__URL) at a running broker"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

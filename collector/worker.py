@@ -8,9 +8,18 @@ import socket
 from typing import Any
 
 from netaudit.collector.config import ScheduleSettings, Settings
-from netaudit.collector.tasks import configure_app, scheduled_inventory_refresh, scheduled_scan
+from netaudit.collector.tasks import (
+    configure_app,
+    require_broker,
+    scheduled_inventory_refresh,
+    scheduled_scan,
+)
 
 log = logging.getLogger(__name__)
+
+BROKER_CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long `netaudit worker` waits for the broker at start before it exits 3: long enough
+for a broker that is starting alongside it, short enough to say at once that none is there."""
 
 
 def worker_argv(concurrency: int, loglevel: str, queue: str, name: str | None = None) -> list[str]:
@@ -29,6 +38,7 @@ def worker_argv(concurrency: int, loglevel: str, queue: str, name: str | None = 
 def run_worker(settings: Settings, concurrency: int, name: str | None = None) -> None:
     """Block running a worker until it receives SIGTERM/SIGINT."""
     app = configure_app(settings)
+    require_broker(settings, BROKER_CONNECT_TIMEOUT_SECONDS)
     app.worker_main(worker_argv(concurrency, settings.log_level, settings.broker.queue, name))
 
 

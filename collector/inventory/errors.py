@@ -6,7 +6,7 @@ cluster is not an error: it becomes an ``InventoryGap`` on that cluster.
 
 from __future__ import annotations
 
-from netaudit.collector.errors import USAGE_EXIT_CODE, NetauditError
+from netaudit.collector.errors import USAGE_EXIT_CODE, NetauditError, ServiceUnavailable
 
 
 class ArmError(NetauditError):
@@ -19,7 +19,7 @@ class ArmAuthenticationError(ArmError):
     exit_code = USAGE_EXIT_CODE
 
 
-class ArmUnreachableError(ArmError):
+class ArmUnreachableError(ArmError, ServiceUnavailable):
     """ARM or the identity provider cannot be reached (address, network, TLS trust)."""
 
 
@@ -35,5 +35,5 @@ class SubscriptionAccessDenied(ArmError):
     exit_code = USAGE_EXIT_CODE
 
 
-class TransientArmError(ArmError):
+class TransientArmError(ArmError, ServiceUnavailable):
     """ARM throttled or failed after the client's own retries; worth retrying later."""

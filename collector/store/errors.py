@@ -38,7 +38,13 @@ class UnknownScan(StoreError):
 
 
 class SchemaNotCurrent(StoreError):
-    """The database has no netaudit schema, or an older or newer one."""
+    """The database has no netaudit schema, or an older or newer one: run `db upgrade`."""
+
+    exit_code = USAGE_EXIT_CODE
+
+
+class StoreNotCreated(SchemaNotCurrent):
+    """The SQLite file (or its folder) does not exist yet; reading must not create it."""
 
 
 class StoreUnavailable(StoreError, ServiceUnavailable):

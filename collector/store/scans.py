@@ -70,6 +70,16 @@ def fail_unfinished_scans(
     return sorted(int(scan_id) for scan_id in result.scalars())
 
 
+def discard_scan(connection: Connection, scan_id: int) -> bool:
+    """Delete a scan that is still running and recorded nothing; False if it did."""
+    deleted = connection.execute(
+        sa.delete(scans).where(
+            scans.c.id == scan_id, scans.c.status == SCAN_RUNNING, scans.c.clusters == 0
+        )
+    )
+    return bool(deleted.rowcount)
+
+
 def require_scan(connection: Connection, scan_id: int) -> None:
     if connection.scalar(sa.select(scans.c.id).where(scans.c.id == scan_id)) is None:
         raise UnknownScan(

@@ -19,7 +19,7 @@ from netaudit.collector.store.engine import (
     translated_errors,
     writer,
 )
-from netaudit.collector.store.errors import SchemaNotCurrent
+from netaudit.collector.store.errors import SchemaNotCurrent, StoreNotCreated
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def current_revision(url: str) -> str | None:
 
 def require_current(url: str) -> None:
     """Fail with what to run unless the database is at the head revision."""
+    require_existing_file(url)
     current = current_revision(url)
     head = head_revision()
     if current != head:
@@ -87,3 +88,21 @@ def require_current(url: str) -> None:
             f"database {display_url(parse_url(url))} has {found}, this netaudit needs "
             f"{head}; run `netaudit db upgrade`"
         )
+
+
+def require_existing_file(url: str) -> None:
+    """StoreNotCreated, saying how to create it, when a SQLite URL names a file (or a folder)
+    that does not exist: opening it would create an empty database as a side effect."""
+    database_file = sqlite_file(parse_url(url))
+    if database_file is None or database_file.exists():
+        return
+    folder = database_file.parent
+    missing = (
+        f"the state folder {folder} does not exist"
+        if not folder.exists()
+        else f"there is no store in {folder} ({database_file.name} does not exist)"
+    )
+    raise StoreNotCreated(
+        f"{missing}: create it with `netaudit db upgrade --state-dir {folder}` (or start "
+        "`netaudit serve`, which does), or point --state-dir or store.url at an existing one"
+    )

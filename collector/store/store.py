@@ -223,6 +223,12 @@ class Store:
         with self._write() as connection:
             return scan_rows.start_scan(connection, now=aware("now", now or self._clock()))
 
+    def discard_scan(self, scan_id: int) -> bool:
+        """Forget a scan that was never enqueued (still running, nothing recorded); False
+        when it had already started recording."""
+        with self._write() as connection:
+            return scan_rows.discard_scan(connection, scan_id)
+
     def finish_scan(
         self,
         scan_id: int,

@@ -170,7 +170,7 @@ def test_run_without_a_collector_says_which_flag_is_missing(tmp_path: Path) -> N
     assert "missing --collector HOST:PORT" in result.stderr
 
 
-def test_unreachable_collector_exits_1_naming_it_and_keeps_the_report(
+def test_unreachable_collector_exits_3_naming_it_and_keeps_the_report(
     sandbox: Sandbox, cluster: SandboxCluster, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -186,7 +186,7 @@ def test_unreachable_collector_exits_1_naming_it_and_keeps_the_report(
         NETAUDIT_COLLECTOR__CONNECT_TIMEOUT_SECONDS="0.5",
         NETAUDIT_LOG_LEVEL="ERROR",
     )
-    assert result.returncode == 1
+    assert result.returncode == 3
     (line,) = result.stderr.strip().splitlines()
     assert f"collector 127.0.0.1:{port} unreachable" in line
     assert len(list(spool.glob("*.pb"))) == 1

@@ -51,7 +51,7 @@ def test_a_comma_separated_list_in_the_environment_is_no_traceback(tmp_path: Pat
 
 def test_scan_without_subscriptions_for_refresh_names_the_setting(tmp_path: Path) -> None:
     result = _run("--state-dir", str(tmp_path), "inventory", "refresh", "--timeout", "1")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "azure.subscriptions" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from netaudit.collector.beat import check_schedule, sole_beat
+from netaudit.collector.beat import BeatAlreadyRunning, check_schedule, sole_beat
 from netaudit.collector.config import CONFIG_ENV, Settings, load_settings
-from netaudit.collector.errors import ConfigError, ServiceUnavailable
+from netaudit.collector.errors import ConfigError
 from netaudit.collector.worker import beat_schedule
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -105,7 +105,7 @@ def test_the_schedule_file_lives_in_the_state_folder(tmp_path: Path) -> None:
 
 
 def test_one_beat_per_state_folder_and_the_lock_is_released_after(tmp_path: Path) -> None:
-    running = pytest.raises(ServiceUnavailable, match=f"pid {os.getpid()}")
+    running = pytest.raises(BeatAlreadyRunning, match=f"pid {os.getpid()}")
     with sole_beat(tmp_path), running, sole_beat(tmp_path):
         pass
     with sole_beat(tmp_path):  # released: taken again
