@@ -47,6 +47,8 @@ def without_dump_limits(report: report_pb2.Report) -> report_pb2.Report:
     del copied.gaps[:]
     copied.gaps.extend(kept)
     copied.cluster.ClearField("agent_version")
+    for node in copied.nodes:  # when each agent read the NodeNetworkConfigs
+        node.node_network_config.ClearField("observed_at")
     return copied
 
 
