@@ -31,7 +31,6 @@ from netaudit.collector.inventory.arm import (
     TransientArmError,
     make_credential,
 )
-from netaudit.collector.memory import return_free_memory
 from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
@@ -262,7 +261,6 @@ def conclude_scan(
     then the scan's summary (so the metrics are stored by the time the scan shows as
     finished). Returns (clusters, findings)."""
     fleet = reduce_fleet(store, scan_id, settings)
-    return_free_memory()  # the reduce's peak is not the publish's starting point
     publish(store, scan_id=scan_id)
     clusters = sum(r["clusters"] for r in results)
     findings = sum(r["findings"] for r in results) + len(fleet.findings)

@@ -16,8 +16,8 @@ from grpc_reflection.v1alpha import reflection
 
 from netaudit.collector.certificates import ServerTls
 from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.ingest.malloc import keep_large_buffers_returnable
 from netaudit.collector.ingest.servicer import IngestServicer
-from netaudit.collector.memory import keep_large_buffers_returnable
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)
