@@ -179,6 +179,7 @@ def send_report(address: str, report: report_pb2.Report) -> ingest_pb2.ReportAck
     return responses[0].ack
 
 
+@pytest.mark.timeout(480)  # 1 GiB through gRPC from Python clients: 150-180 s here
 def test_1_gib_of_partial_reports_stays_within_the_budget(tmp_path: Path) -> None:
     with collector_process(tmp_path) as collector:
         pusher = PartialPusher(collector.address)
