@@ -13,10 +13,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,20 +26,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
 )
 
 from netaudit.agent.errors import ConfigError
+from netaudit.settings_env import ENV_NESTED_DELIMITER, ENV_PREFIX, NetauditEnvSource
 
 MIB = 1024 * 1024
-ENV_PREFIX = "NETAUDIT_"
-ENV_NESTED_DELIMITER = "__"
 COLLECTOR_ENV_KEYS = frozenset(
     {
         "config",
@@ -384,56 +380,7 @@ class AgentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, _EnvSource(settings_cls))
-
-
-class _EnvSource(EnvSettingsSource):
-    """``NETAUDIT_…`` variables: lists as JSON or comma-separated; a name that is no setting
-    (of the agent or the collector) is kept so that validation refuses it."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(
-            settings_cls,
-            env_prefix=ENV_PREFIX,
-            env_nested_delimiter=ENV_NESTED_DELIMITER,
-            case_sensitive=False,
-        )
-
-    def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
-        known = set(self.settings_cls.model_fields) | COLLECTOR_ENV_KEYS
-        for name, value in self.env_vars.items():
-            if not name.startswith(ENV_PREFIX.lower()) or value is None:
-                continue
-            head = name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER)[0]
-            if head and head not in known:
-                data.setdefault(head, value)
-        return data
-
-    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
-        if _comma_separated_list(field, value):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        try:
-            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
-        except ValueError:
-            # Left as text: validation then names the key and the type it wants.
-            return value
-
-
-def _comma_separated_list(field: FieldInfo | None, value: Any) -> bool:
-    """A list setting given as text that is not a JSON list: ``a,b`` or ``a``."""
-    return (
-        field is not None
-        and _is_list(field.annotation)
-        and isinstance(value, str)
-        and not value.lstrip().startswith("[")
-    )
-
-
-def _is_list(annotation: Any) -> bool:
-    if get_origin(annotation) in (Union, types.UnionType):
-        return any(_is_list(member) for member in get_args(annotation))
-    return get_origin(annotation) in (list, set, tuple, frozenset)
+        return (init_settings, NetauditEnvSource(settings_cls, COLLECTOR_ENV_KEYS))
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> AgentSettings:

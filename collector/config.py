@@ -37,10 +37,10 @@ from pydantic_settings import (
 from netaudit.collector.config_sources import (
     CONFIG_ENV,
     ConfigLayers,
-    EnvSource,
     KeyPath,
     YamlFileSource,
     env_name,
+    env_source,
     read_yaml_config,
 )
 from netaudit.collector.errors import ConfigError
@@ -465,7 +465,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            EnvSource(settings_cls),
+            env_source(settings_cls),
             YamlFileSource(settings_cls, _CONFIG_FILE.get()),
         )
 

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from netaudit.collector.errors import ConfigError
+from netaudit.settings_env import ENV_NESTED_DELIMITER, ENV_PREFIX, NetauditEnvSource
 
-ENV_PREFIX = "NETAUDIT_"
-ENV_NESTED_DELIMITER = "__"
 CONFIG_ENV = "NETAUDIT_CONFIG"
 
 AGENT_ENV_KEYS = frozenset({"kube", "cluster", "collector", "spool", "gather", "dns", "health"})
@@ -81,53 +79,9 @@ class YamlFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
 
-class EnvSource(EnvSettingsSource):
-    """``NETAUDIT_…`` variables: lists as JSON or comma-separated, unknown names kept for
-    validation to refuse."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(
-            settings_cls,
-            env_prefix=ENV_PREFIX,
-            env_nested_delimiter=ENV_NESTED_DELIMITER,
-            case_sensitive=False,
-        )
-
-    def __call__(self) -> dict[str, Any]:
-        data = super().__call__()
-        known = set(self.settings_cls.model_fields) | AGENT_ENV_KEYS | {_env_key(CONFIG_ENV)}
-        for name, value in self.env_vars.items():
-            if not name.startswith(ENV_PREFIX.lower()) or value is None:
-                continue
-            head = name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER)[0]
-            if head and head not in known:
-                data.setdefault(head, value)
-        return data
-
-    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
-        if _comma_separated_list(field, value):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        try:
-            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
-        except ValueError:
-            # Left as text: validation then names the key and the type it wants.
-            return value
-
-
-def _comma_separated_list(field: FieldInfo | None, value: Any) -> bool:
-    """A list setting given as text that is not a JSON list: ``sub1,sub2`` or ``sub1``."""
-    return (
-        field is not None
-        and _is_list(field.annotation)
-        and isinstance(value, str)
-        and not value.lstrip().startswith("[")
-    )
-
-
-def _is_list(annotation: Any) -> bool:
-    if get_origin(annotation) in (Union, types.UnionType):
-        return any(_is_list(member) for member in get_args(annotation))
-    return get_origin(annotation) in (list, set, tuple, frozenset)
+def env_source(settings_cls: type[BaseSettings]) -> NetauditEnvSource:
+    """The collector's ``NETAUDIT_…`` variables; the agent's sections are left alone."""
+    return NetauditEnvSource(settings_cls, AGENT_ENV_KEYS | {_env_key(CONFIG_ENV)})
 
 
 def _env_key(name: str) -> str:
