@@ -600,14 +600,29 @@ def _observed(nnc: report_pb2.NodeNetworkConfig, gathered_at: Timestamp) -> date
     return stamp.ToDatetime(tzinfo=UTC)
 
 
+def _require_lasting(facts: audit_pb2.ClusterFacts) -> None:
+    """NotAssessed unless the collector received the two reports at least
+    IP_SHORTFALL_LASTS apart: its own receive times decide, not the agent's clock."""
+    earlier = facts.earlier_node_network_configs
+    if not (facts.HasField("report_received_at") and earlier.HasField("report_received_at")):
+        raise NotAssessed("the receive times of the two reports are not known")
+    apart = facts.report_received_at.ToDatetime() - earlier.report_received_at.ToDatetime()
+    if apart < IP_SHORTFALL_LASTS:
+        raise NotAssessed(
+            f"the shortfall was seen in two reports received {int(apart.total_seconds() // 60)} "
+            f"minutes apart, fewer than {IP_SHORTFALL_LASTS.seconds // 60}: not shown to last"
+        )
+
+
 def _ip_requests_not_fulfilled(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
     """NodeNetworkConfig spec.requestedIPCount > status.assignedIPCount on a node in the
-    latest report and in an earlier one at least 10 minutes before (domain.md §5 CNI-007).
-    Two observations, not every one between: a shortfall that cleared and came back in
-    between still counts. No shortfall now passes on one observation; a shortfall now with
-    no earlier observation of the node is not assessed (it may be transient)."""
+    latest report and in an earlier one received at least 10 minutes before (domain.md §5
+    CNI-007). Two observations, not every one between: a shortfall that cleared and came
+    back in between still counts. No shortfall now passes on one observation; a shortfall
+    now with no earlier observation of the node, or with observations received closer than
+    10 minutes, is not assessed (it may be transient)."""
     report = view.require_report()
     short_now = {
         node.name: node.node_network_config
@@ -628,10 +643,9 @@ def _ip_requests_not_fulfilled(
         (_observed(before, earlier.report_gathered_at), name)
         for name, before in observed_before.items()
         if _shortfall(before) > 0
-        and _observed(short_now[name], report.gathered_at)
-        - _observed(before, earlier.report_gathered_at)
-        >= IP_SHORTFALL_LASTS
     )
+    if lasting:
+        _require_lasting(view.facts)
     if not lasting:
         return
     names = sorted(name for _, name in lasting)

@@ -642,7 +642,8 @@ CASES += [
         "CNI-007",
         "short-in-both-but-only-5-minutes-apart",
         two_observations({SHORT_NODE: 40}, {SHORT_NODE: 40}, minutes_apart=5),
-        Outcome.PASSED,
+        Outcome.NOT_ASSESSED,
+        check=reason_names("5 minutes apart", "not shown to last"),
     ),
     RuleCase(
         "CNI-007",
@@ -675,6 +676,15 @@ CASES += [
         check=reason_names(NNC_GAP, "forbidden"),
     ),
 ]
+
+
+def test_the_collectors_receive_times_decide_how_long_not_the_agents_clock() -> None:
+    # the agent's clock says the observations were 15 minutes apart; they reached the
+    # collector 5 minutes apart: the shortfall is not shown to last
+    facts = two_observations({SHORT_NODE: 40}, {SHORT_NODE: 32})()
+    facts.earlier_node_network_configs.report_received_at.FromDatetime(NOW - timedelta(minutes=5))
+    outcome = evaluate(cni.CNI_007, facts)
+    assert outcome.outcome is Outcome.NOT_ASSESSED
 
 
 def test_nodes_first_seen_after_the_earlier_report_are_not_judged_as_lasting() -> None:
