@@ -20,24 +20,44 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def human_duration(seconds: int) -> str:
+    """apimachinery's ``duration.HumanDuration``, the ages kubectl prints: ``90s``, ``5m30s``,
+    ``12m``, ``3h20m``, ``20h``, ``3d5h``, ``63d``, ``2y30d``, ``9y``."""
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+
+    def pair(big: int, big_unit: str, small: int, small_unit: str) -> str:
+        return f"{big}{big_unit}" if small == 0 else f"{big}{big_unit}{small}{small_unit}"
+
+    if minutes < 10:
+        return pair(minutes, "m", seconds % 60, "s")
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return pair(hours, "h", minutes % 60, "m")
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return pair(days, "d", hours % 24, "h")
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    if hours < 24 * 365 * 8:
+        return pair(days // 365, "y", days % 365, "d")
+    return f"{days // 365}y"
+
+
 def age(obj: Object, now: datetime | None = None) -> str:
-    """kubectl's short human duration (``45s``, ``12m``, ``5h``, ``3d``, ``2y``)."""
+    """How long ago the object was created, as kubectl prints it."""
     created = _get(obj, "metadata", "creationTimestamp")
     if not created:
         return "<unknown>"
     started = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-    seconds = int(((now or datetime.now(UTC)) - started).total_seconds())
-    if seconds < 0:
-        return "<invalid>"
-    for unit, size, limit in (
-        ("s", 1, 120),
-        ("m", 60, 180 * 60),
-        ("h", 3600, 48 * 3600),
-        ("d", 86400, 730 * 86400),
-    ):
-        if seconds < limit:
-            return f"{seconds // size}{unit}"
-    return f"{seconds // (365 * 86400)}y"
+    return human_duration(int(((now or datetime.now(UTC)) - started).total_seconds()))
 
 
 def _name(obj: Object) -> str:

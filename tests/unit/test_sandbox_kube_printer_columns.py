@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from netaudit.sandbox.kube_jsonpath import JsonPathError, find_results, text_of
 from netaudit.sandbox.kube_resources import ResourceType, resource_types_from_crd
-from netaudit.sandbox.kube_tables import table
+from netaudit.sandbox.kube_tables import human_duration, table
 
 GATEWAY: dict[str, Any] = {
     "metadata": {"name": "gw", "namespace": "infra", "creationTimestamp": "2020-01-01T00:00:00Z"},
@@ -144,7 +145,7 @@ def test_gateway_table_has_the_bundle_columns_with_priorities() -> None:
     ]
     cells = body["rows"][0]["cells"]
     assert cells[:4] == ["gw", "azure-alb-external", "10.1.0.4", "False"]
-    assert cells[4].endswith("y") and cells[5] is None
+    assert re.fullmatch(r"\d+y(\d+d)?", cells[4]) and cells[5] is None
 
 
 def test_only_a_crd_without_columns_gets_the_default_age_column() -> None:
@@ -152,3 +153,33 @@ def test_only_a_crd_without_columns_gets_the_default_age_column() -> None:
     assert [d["name"] for d in without["columnDefinitions"]] == ["Name", "Age"]
     with_columns = table(crd_resource([column("Class", "string", ".spec.x")]), "v1", [GATEWAY], {})
     assert [d["name"] for d in with_columns["columnDefinitions"]] == ["Name", "Class"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "printed"),
+    [
+        (-5, "<invalid>"),
+        (-1, "0s"),
+        (0, "0s"),
+        (119, "119s"),
+        (120, "2m"),
+        (330, "5m30s"),
+        (599, "9m59s"),
+        (600, "10m"),
+        (179 * 60 + 59, "179m"),
+        (3 * 3600, "3h"),
+        (3 * 3600 + 20 * 60, "3h20m"),
+        (8 * 3600 + 59, "8h"),
+        (47 * 3600, "47h"),
+        (48 * 3600, "2d"),
+        (3 * 86400 + 5 * 3600, "3d5h"),
+        (8 * 86400, "8d"),
+        (63 * 86400 + 7 * 3600, "63d"),
+        (729 * 86400, "729d"),
+        (730 * 86400, "2y"),
+        (760 * 86400, "2y30d"),
+        (8 * 365 * 86400, "8y"),
+    ],
+)
+def test_ages_print_as_kubectl_prints_them(seconds: int, printed: str) -> None:
+    assert human_duration(seconds) == printed
