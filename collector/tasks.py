@@ -264,13 +264,17 @@ def conclude_scan(
     publish(store, scan_id=scan_id)
     clusters = sum(r["clusters"] for r in results)
     findings = sum(r["findings"] for r in results) + len(fleet.findings)
-    store.finish_scan(
+    if not store.finish_scan(
         scan_id,
         status="succeeded",
         clusters=clusters,
         findings=findings,
         error="; ".join(fleet.errors),
-    )
+    ):
+        log.warning(
+            "scan had already ended (failed at its deadline); its late result is not its verdict",
+            extra={"scan_id": scan_id},
+        )
     return clusters, findings
 
 
