@@ -141,7 +141,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ingest = None
     try:
         upgrade(settings.store_url)
-        store = Store(settings.store_url)
+        store = Store(settings.store_url, report_retention=settings.store.report_retention)
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
         registry.register(QueueDepthCollector(broker_url, settings.broker.queue))
