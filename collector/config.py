@@ -253,7 +253,9 @@ class BrokerSettings(Section):
         description="How often `netaudit serve` checks that its embedded Redis runs and "
         "answers PING; one that exited is restarted on the same socket within about this "
         f"long (one that stops answering, after {HUNG_CHECKS} checks), and the scans it "
-        "held are dispatched again.",
+        "held are dispatched again. An external broker (broker.url) is checked as often: "
+        "its loss and its return are logged, and on its return the running scans are "
+        "dispatched again.",
     )
 
     @model_validator(mode="after")

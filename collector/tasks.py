@@ -432,6 +432,12 @@ def require_broker(settings: Settings, timeout: float) -> None:
             )
 
 
+def broker_problem(settings: Settings, timeout: float) -> str | None:
+    """None when the broker accepts a connection within ``timeout`` seconds, else why not
+    (one line)."""
+    return _connection_problem(broker_url(settings), timeout)
+
+
 def wait_for_worker(settings: Settings, deadline: float) -> None:
     """Return once a worker consumes the configured queue; ServiceUnavailable when none has
     answered by ``deadline`` (a time.monotonic() value)."""

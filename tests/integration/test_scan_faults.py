@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import psycopg
 import pytest
 import redis
 
+from netaudit.collector.broker import find_redis_server
 from netaudit.collector.demo import sandbox_azure_config, write_config
 from netaudit.collector.processes import ManagedProcess, descendants, terminate_all
 from netaudit.collector.store import Store
@@ -98,6 +101,13 @@ class Collector:
 
 @pytest.fixture
 def collector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Collector]:
+    with running_collector(sandbox, tmp_path, broker_url="") as running:
+        yield running
+
+
+@contextmanager
+def running_collector(sandbox: Sandbox, tmp_path: Path, broker_url: str) -> Iterator[Collector]:
+    """`serve` and a worker; the embedded broker unless `broker_url`."""
     with throwaway_postgresql() as store_url:
         config = write_config(
             tmp_path,
@@ -108,6 +118,7 @@ def collector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Collector]:
                 "ingest": {"port": 0, "health_port": 0},
                 "metrics": {"port": 0},
                 "broker": {
+                    "url": broker_url,
                     "task_time_limit_seconds": TASK_TIME_LIMIT,
                     "visibility_timeout_seconds": VISIBILITY,
                     "supervise_interval_seconds": 0.5,
@@ -175,6 +186,12 @@ class OutcomesLock:
 
 @pytest.fixture
 def outcomes_lock(collector: Collector) -> Iterator[OutcomesLock]:
+    with _outcomes_lock(collector) as lock:
+        yield lock
+
+
+@contextmanager
+def _outcomes_lock(collector: Collector) -> Iterator[OutcomesLock]:
     dsn = collector.store_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as connection:
         connection.execute("LOCK TABLE rule_outcomes IN EXCLUSIVE MODE")
@@ -248,4 +265,122 @@ def test_a_sigkilled_workers_scan_completes_within_the_clis_default_wait(
 
     assert scan.returncode == 0, err
     assert took < DEADLINE
+    assert collector.running_scans() == []
+
+
+# -- an external broker (broker.url): a redis-server this test runs on a port of its own --
+
+
+class ExternalRedis:
+    """A redis-server on a free loopback port, nothing kept on disk; killed and started
+    again on the same port by the test (never the machine's own server on 6379)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.process = subprocess.Popen(
+            [str(find_redis_server()), *options, "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_until(self.answers, 10)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def answers(self) -> bool:
+        try:
+            with redis.Redis(port=self.port, socket_timeout=1) as client:
+                return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def external_redis(tmp_path: Path) -> Iterator[ExternalRedis]:
+    server = ExternalRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.fixture
+def external_collector(
+    sandbox: Sandbox, tmp_path: Path, external_redis: ExternalRedis
+) -> Iterator[Collector]:
+    with running_collector(sandbox, tmp_path, broker_url=external_redis.url) as running:
+        yield running
+
+
+@pytest.fixture
+def external_outcomes_lock(external_collector: Collector) -> Iterator[OutcomesLock]:
+    with _outcomes_lock(external_collector) as lock:
+        yield lock
+
+
+@pytest.mark.timeout(90)
+def test_an_external_redis_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
+    external_collector: Collector, external_redis: ExternalRedis
+) -> None:
+    collector = external_collector
+
+    external_redis.kill()
+    noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+    down = collector.cli("scan", "--format", "json", "--timeout", "3")
+    _out, err = down.communicate(timeout=30)
+    external_redis.start()
+    back_after = _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
+
+    assert noticed_after < 3
+    assert back_after < 3
+    assert down.returncode != 0
+    assert "unreachable" in err and "Traceback" not in err, err
+    # one line when it went, one when it came back
+    assert len(collector.serve_log_lines("unreachable")) == 1
+    assert len(collector.serve_log_lines("reachable again")) == 1
+    collector.succeeds("scan", "--format", "json")
+    assert collector.running_scans() == []
+    for worker in collector.workers:
+        worker.ensure_running()
+
+
+@pytest.mark.timeout(120)
+def test_an_external_redis_killed_mid_scan_ends_the_scan_and_the_next_scan_succeeds(
+    external_collector: Collector,
+    external_redis: ExternalRedis,
+    external_outcomes_lock: OutcomesLock,
+) -> None:
+    collector = external_collector
+    scan = collector.cli("scan", "--format", "json")
+    _wait_until(lambda: external_outcomes_lock.waiting_writers() > 0, 30, collector.serve)
+
+    external_redis.kill()
+    external_outcomes_lock.release()
+    _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+    external_redis.start()
+    _out, err = scan.communicate(timeout=DEADLINE + 30)
+
+    # Dispatched again once the broker is back, so it completes; failing needs a reason.
+    assert scan.returncode == 0 or "failed" in err, err
+    assert collector.running_scans() == []
+    collector.succeeds("scan", "--format", "json")
     assert collector.running_scans() == []
