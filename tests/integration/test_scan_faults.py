@@ -10,6 +10,7 @@ stays well under a minute.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -106,7 +107,9 @@ def collector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Collector]:
 
 
 @contextmanager
-def running_collector(sandbox: Sandbox, tmp_path: Path, broker_url: str) -> Iterator[Collector]:
+def running_collector(
+    sandbox: Sandbox, tmp_path: Path, broker_url: str, result_backend: str = ""
+) -> Iterator[Collector]:
     """`serve` and a worker; the embedded broker unless `broker_url`."""
     with throwaway_postgresql() as store_url:
         config = write_config(
@@ -119,6 +122,7 @@ def running_collector(sandbox: Sandbox, tmp_path: Path, broker_url: str) -> Iter
                 "metrics": {"port": 0},
                 "broker": {
                     "url": broker_url,
+                    "result_backend": result_backend,
                     "task_time_limit_seconds": TASK_TIME_LIMIT,
                     "visibility_timeout_seconds": VISIBILITY,
                     "supervise_interval_seconds": 0.5,
@@ -384,3 +388,111 @@ def test_an_external_redis_killed_mid_scan_ends_the_scan_and_the_next_scan_succe
     assert collector.running_scans() == []
     collector.succeeds("scan", "--format", "json")
     assert collector.running_scans() == []
+
+
+# -- an external RabbitMQ: a node of the test's own (name, port, folder), never the machine's
+
+
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQ_START_SECONDS = 60  # 10-20 s on this machine under load
+# a RabbitMQ broker keeps no results: the machine's Redis holds them (never stopped here)
+RESULT_BACKEND = "redis://127.0.0.1:6379/13"
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node on a free loopback port with its own name, data and config (no
+    plugins), killed -9 and started again on the same data by the test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq-env.conf").write_text("")
+        self.env = {
+            **os.environ,
+            "HOME": str(folder),  # its own Erlang cookie
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_NODENAME": f"netaudit-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(_free_port()),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(RABBITMQ_SERVER)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.folder,
+                start_new_session=True,
+            )
+        _wait_until(self.listening, RABBITMQ_START_SECONDS)
+
+    def kill(self) -> None:
+        """SIGKILL to its process group: the script, the Erlang VM and its helpers."""
+        assert self.process is not None
+        members = [self.process.pid, *(r.pid for r in descendants(self.process.pid))]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        for pid in members:
+            _wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10)
+
+    def listening(self) -> bool:
+        assert self.process is not None
+        assert self.process.poll() is None, (self.folder / "server.log").read_text()[-2000:]
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture
+def rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
+    if not RABBITMQ_SERVER.exists():
+        pytest.skip(f"{RABBITMQ_SERVER} is not installed")
+    server = PrivateRabbitMQ(tmp_path / "rabbitmq")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.mark.timeout(240)  # two RabbitMQ starts of 10-20 s each, and the collector's
+def test_a_private_rabbitmq_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
+    sandbox: Sandbox, tmp_path: Path, rabbitmq: PrivateRabbitMQ
+) -> None:
+    with running_collector(sandbox, tmp_path, rabbitmq.url, RESULT_BACKEND) as collector:
+        rabbitmq.kill()
+        noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+        down = collector.cli("scan", "--format", "json", "--timeout", "3")
+        _out, err = down.communicate(timeout=30)
+        rabbitmq.start()
+        _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
+
+        assert noticed_after < 3
+        assert down.returncode != 0
+        assert "unreachable" in err and "Traceback" not in err, err
+        assert len(collector.serve_log_lines("unreachable")) == 1
+        assert len(collector.serve_log_lines("reachable again")) == 1
+        collector.succeeds("scan", "--format", "json")
+        assert collector.running_scans() == []
+        for worker in collector.workers:
+            worker.ensure_running()
