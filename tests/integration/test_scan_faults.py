@@ -496,3 +496,27 @@ def test_a_private_rabbitmq_gone_is_noticed_and_the_same_worker_scans_once_it_is
         assert collector.running_scans() == []
         for worker in collector.workers:
             worker.ensure_running()
+
+
+@pytest.mark.timeout(240)
+def test_a_private_rabbitmq_killed_mid_scan_ends_the_scan_and_the_next_scan_succeeds(
+    sandbox: Sandbox, tmp_path: Path, rabbitmq: PrivateRabbitMQ
+) -> None:
+    with (
+        running_collector(sandbox, tmp_path, rabbitmq.url, RESULT_BACKEND) as collector,
+        _outcomes_lock(collector) as lock,
+    ):
+        scan = collector.cli("scan", "--format", "json")
+        _wait_until(lambda: lock.waiting_writers() > 0, 30, collector.serve)
+
+        rabbitmq.kill()
+        lock.release()
+        _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+        rabbitmq.start()
+        _out, err = scan.communicate(timeout=DEADLINE + 30)
+
+        # Dispatched again once the broker is back, so it completes; failing needs a reason.
+        assert scan.returncode == 0 or "failed" in err, err
+        assert collector.running_scans() == []
+        collector.succeeds("scan", "--format", "json")
+        assert collector.running_scans() == []
