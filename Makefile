@@ -22,7 +22,7 @@ help:
 	@echo "make dashboards  rewrite the Grafana dashboards' JSON under deploy/grafana/ from deploy/grafana/src/"
 	@echo "make chart-copies  copy the alert rules, dashboards and agent RBAC into the Helm chart"
 	@echo "make helm-tools  install the pinned helm (v4) and kubectl into .venv/bin (the chart's tests use them)"
-	@echo "make bench     run benchmarks under bench/ and write bench/results/"
+	@echo "make bench     run benchmarks under bench/ and write bench/results/ (SOAK_SECONDS=300: the kill soak; 0 skips it)"
 
 demo: install
 	$(BIN)/netaudit demo $(ARGS)
@@ -148,8 +148,9 @@ typecheck: install
 importlint: install
 	cd $(VENV) && ./bin/lint-imports ../.importlinter
 
+SOAK_SECONDS ?= 300
 bench: install
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --soak-seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules build *.egg-info

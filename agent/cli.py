@@ -262,6 +262,15 @@ def run_command(
             metavar="DIR",
         ),
     ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="Append a JSON line per report produced, sent, acked or dropped (delivery "
+            "accounting).",
+            metavar="FILE",
+        ),
+    ] = None,
     once: Annotated[
         bool,
         typer.Option(
@@ -316,7 +325,7 @@ def run_command(
                 "tls_client_cert": tls_client_cert,
                 "tls_client_key": tls_client_key,
             },
-            spool={"dir": spool_dir},
+            spool={"dir": spool_dir, "ledger": ledger},
             gather={"interval_seconds": interval},
             health={"address": health_address, "port": health_port},
         )

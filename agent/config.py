@@ -266,6 +266,12 @@ class SpoolSettings(Section):
         description="Spool size cap (bytes); the oldest reports are dropped beyond it. 256 MiB is "
         "Vector's disk-buffer floor and holds days of reports of a large cluster.",
     )
+    ledger: Path | None = Field(
+        default=None,
+        description="File to append one JSON line to per report produced, sent, acked or "
+        "dropped by the cap (report id, epoch, sequence, Unix time); for accounting of "
+        "delivery across restarts (bench/soak.py). Unset: no ledger.",
+    )
 
 
 class GatherSettings(Section):

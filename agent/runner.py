@@ -17,9 +17,10 @@ from netaudit.agent.gatherers.gatherer import KubeReader
 from netaudit.agent.health import AgentHealth, metrics_registry
 from netaudit.agent.health_server import HealthServer
 from netaudit.agent.kube import Kube
+from netaudit.agent.ledger import DROPPED, PRODUCED, Ledger
 from netaudit.agent.logs import log_context
 from netaudit.agent.report import ReportSequence, build_report, cluster_identity
-from netaudit.agent.spool import Spool
+from netaudit.agent.spool import Spool, SpooledReport
 from netaudit.agent.stream import CollectorClient
 from netaudit.v1 import ingest_pb2, report_pb2
 
@@ -49,7 +50,8 @@ class Runner:
         require_for_run(settings)
         self.settings = settings
         self.kube = kube
-        self.spool = Spool(settings.spool.dir, settings.spool.max_bytes)
+        self.ledger = Ledger(settings.spool.ledger)
+        self.spool = Spool(settings.spool.dir, settings.spool.max_bytes, on_drop=self._dropped)
         self.identity = cluster_identity(settings.cluster)
         self.sequence = ReportSequence()
         self.hello = ingest_pb2.AgentHello(
@@ -67,7 +69,11 @@ class Runner:
             self.hello,
             on_report_request=lambda _request: self.wake.set(),
             events=self.health,
+            ledger=self.ledger,
         )
+
+    def _dropped(self, entry: SpooledReport) -> None:
+        self.ledger.record(DROPPED, entry.report_id, entry.agent_epoch, entry.sequence)
 
     def gather(self) -> report_pb2.Report:
         """Build one report and spool it (then the stream may send it)."""
@@ -76,6 +82,7 @@ class Runner:
             report = build_report(self.kube, self.identity, self.settings, sequence=self.sequence)
             data = report.SerializeToString()
             self.spool.put_bytes(data, report.report_id, report.agent_epoch, report.sequence)
+            self.ledger.record(PRODUCED, report.report_id, report.agent_epoch, report.sequence)
         except Exception:
             self.health.gather_failed()
             raise

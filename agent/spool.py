@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,15 @@ class SpooledReport:
 class Spool:
     """Unsent reports in ``directory``, at most ``max_bytes`` in total."""
 
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        on_drop: Callable[[SpooledReport], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self._on_drop = on_drop
         self.dropped_total = 0
         self._lock = threading.Lock()
         try:
@@ -130,6 +137,8 @@ class Spool:
             if entry.path == keep:
                 continue
             entry.path.unlink(missing_ok=True)
+            if self._on_drop is not None:
+                self._on_drop(entry)
             total -= entry.size
             dropped += 1
             dropped_bytes += entry.size

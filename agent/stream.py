@@ -25,6 +25,7 @@ import grpc
 
 from netaudit.agent.config import CollectorSettings
 from netaudit.agent.errors import CollectorUnreachable, ConfigError
+from netaudit.agent.ledger import ACKED, SENT, Ledger
 from netaudit.agent.report import chunk_bytes
 from netaudit.agent.spool import Spool, SpooledReport
 from netaudit.contract import CONTRACT_VERSION
@@ -39,6 +40,8 @@ REMOVING_STATUSES = {
     ingest_pb2.ACK_STATUS_COMMITTED: "committed",
     ingest_pb2.ACK_STATUS_DUPLICATE: "duplicate",
 }
+
+_STATUS_NAMES = {**REMOVING_STATUSES, ingest_pb2.ACK_STATUS_REJECTED: "rejected"}
 
 ReportRequestHandler = Callable[[ingest_pb2.ReportRequest], None]
 
@@ -191,6 +194,7 @@ class _Session:
                 self._client.max_chunk_bytes,
             )
             log.debug("sending report %s in %d chunks", entry.report_id, len(chunks))
+            self._client.ledger.record(SENT, entry.report_id, entry.agent_epoch, entry.sequence)
             for chunk in chunks:
                 yield ingest_pb2.StreamRequest(chunk=chunk)
 
@@ -262,6 +266,9 @@ class _Session:
 
     def _on_ack(self, ack: ingest_pb2.ReportAck) -> None:
         self.acks += 1
+        self._client.ledger.record(
+            ACKED, ack.report_id, ack.agent_epoch, ack.sequence, _STATUS_NAMES.get(ack.status, "")
+        )
         self.outcomes[ack.report_id] = ack
         if ack.status in REMOVING_STATUSES:
             self._spool.remove(ack.report_id)
@@ -314,6 +321,7 @@ class CollectorClient:
         on_report_request: ReportRequestHandler | None = None,
         backoff: Backoff | None = None,
         events: StreamEvents | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
         self.address = settings.address
@@ -324,6 +332,7 @@ class CollectorClient:
         self.backoff = backoff or Backoff.from_settings(settings)
         self._on_report_request = on_report_request
         self.events: StreamEvents = events or _Unheard()
+        self.ledger = ledger or Ledger(None)
         self._session: _Session | None = None
         self._last_session: _Session | None = None
         self._lock = threading.Lock()

@@ -1,5 +1,8 @@
 """Run the benchmarks, print a table, write bench/results/latest.json.
 
+Then the kill soak (bench/soak.py) for ``--soak-seconds`` (default 300; 0 skips it),
+also written to bench/results/soak.json.
+
 Each benchmark is reported as a ratio to a floor measured in the same run on
 the same data, because this machine is shared and noisy (perf.md §3, §5).
 Median of 3 runs each.
@@ -7,6 +10,7 @@ Median of 3 runs each.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import platform
@@ -17,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import metrics_scrape, scan_scale
+from bench import metrics_scrape, scan_scale, soak
 from netaudit.agent.gatherers.nodes import count_pods_by_node, node
 from netaudit.agent.report import chunk_report
 from netaudit.collector.ingest.reassembly import Reassembler
@@ -162,7 +166,15 @@ def bench_metrics_scrape() -> Result:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the benchmarks under bench/.")
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=300.0,
+        help="length of the kill soak (s); 0 skips it",
+    )
+    args = parser.parse_args(argv)
     results = [bench_agent_node_aggregation(), bench_ingest_reassembly(), bench_metrics_scrape()]
     print("scan at fleet scale (synthetic fleets cloned from the sample):", flush=True)
     scale = scan_scale.run()
@@ -176,6 +188,12 @@ def main() -> None:
         )
     print()
     print(scan_scale.table(scale))
+    soaked = None
+    if args.soak_seconds > 0:
+        print(f"\nkill soak for {args.soak_seconds:g} s:", flush=True)
+        soaked = soak.run(args.soak_seconds)
+        print(soak.table(soaked))
+        soak.write_results(soaked)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -185,6 +203,7 @@ def main() -> None:
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "results": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in results],
                 "scan_scale": scan_scale.figures(scale),
+                "soak": None if soaked is None else soak.as_json(soaked),
             },
             indent=2,
         )

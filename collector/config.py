@@ -109,6 +109,14 @@ class StoreSettings(Section):
         description="SQLite busy timeout in seconds; the ingest server and workers write "
         "concurrently, and 30 s outlasts any single short write transaction.",
     )
+    report_retention: int = Field(
+        default=10,
+        ge=1,
+        description="Reports kept per cluster (count), the ones committed last; older ones "
+        "are pruned at each commit. The latest is what scans read; the earlier ones serve "
+        "`report --since` and recognise a resent report as a duplicate. Raise it to keep "
+        "every report for an audit of delivery (bench/soak.py).",
+    )
 
 
 class IngestSettings(Section):
@@ -245,7 +253,9 @@ class BrokerSettings(Section):
         description="How often `netaudit serve` checks that its embedded Redis runs and "
         "answers PING; one that exited is restarted on the same socket within about this "
         f"long (one that stops answering, after {HUNG_CHECKS} checks), and the scans it "
-        "held are dispatched again.",
+        "held are dispatched again. An external broker (broker.url) is checked as often: "
+        "its loss and its return are logged, and on its return the running scans are "
+        "dispatched again.",
     )
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from netaudit.collector.broker import EmbeddedRedis
-from netaudit.collector.broker_supervisor import BrokerSupervisor
+from netaudit.collector.broker_supervisor import BrokerSupervisor, ExternalBrokerWatch
 from netaudit.collector.certificates import ServerTls, load_server_tls
 from netaudit.collector.config import IngestSettings, Settings
 from netaudit.collector.errors import ConfigError, ServiceUnavailable
@@ -106,14 +106,16 @@ def ingest_options(ingest: IngestSettings, tls: ServerTls | None) -> ServerOptio
 def _start_watchers(
     settings: Settings, store: Store, broker: EmbeddedRedis | None, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
-    """The scan deadline sweep, and with an embedded broker its supervisor."""
+    """The scan deadline sweep, and the broker's supervisor (embedded) or watch (external)."""
     recovery = ScanRecovery(settings, store)
     watchers = [asyncio.create_task(recovery.sweep_until(stop), name="scan-deadlines")]
+    interval = settings.broker.supervise_interval_seconds
     if broker is not None:
-        supervisor = BrokerSupervisor(
-            broker, settings.broker.supervise_interval_seconds, recovery.after_broker_restart
-        )
+        supervisor = BrokerSupervisor(broker, interval, recovery.after_broker_restart)
         watchers.append(asyncio.create_task(supervisor.run(stop), name="broker-supervisor"))
+    else:
+        watch = ExternalBrokerWatch(settings, interval, recovery.after_broker_restart)
+        watchers.append(asyncio.create_task(watch.run(stop), name="broker-watch"))
     return watchers
 
 
@@ -141,7 +143,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ingest = None
     try:
         upgrade(settings.store_url)
-        store = Store(settings.store_url)
+        store = Store(settings.store_url, report_retention=settings.store.report_retention)
         registry = CollectorRegistry()
         registry.register(StoreCollector(store))
         registry.register(QueueDepthCollector(broker_url, settings.broker.queue))

@@ -264,13 +264,17 @@ def conclude_scan(
     publish(store, scan_id=scan_id)
     clusters = sum(r["clusters"] for r in results)
     findings = sum(r["findings"] for r in results) + len(fleet.findings)
-    store.finish_scan(
+    if not store.finish_scan(
         scan_id,
         status="succeeded",
         clusters=clusters,
         findings=findings,
         error="; ".join(fleet.errors),
-    )
+    ):
+        log.warning(
+            "scan had already ended (failed at its deadline); its late result is not its verdict",
+            extra={"scan_id": scan_id},
+        )
     return clusters, findings
 
 
@@ -426,6 +430,12 @@ def require_broker(settings: Settings, timeout: float) -> None:
                 f"result backend {mask_url(backend)} is unreachable ({problem}); start it, or "
                 "point broker.result_backend (NETAUDIT_BROKER__RESULT_BACKEND) at a running one"
             )
+
+
+def broker_problem(settings: Settings, timeout: float) -> str | None:
+    """None when the broker accepts a connection within ``timeout`` seconds, else why not
+    (one line)."""
+    return _connection_problem(broker_url(settings), timeout)
 
 
 def wait_for_worker(settings: Settings, deadline: float) -> None:

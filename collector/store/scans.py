@@ -38,14 +38,19 @@ def finish_scan(
     findings: int,
     error: str,
     now: datetime,
-) -> None:
+) -> bool:
+    """Record the verdict of a running scan; False when it had already ended (failed at
+    its deadline while a late task still ran): the first verdict is final."""
     updated = connection.execute(
         sa.update(scans)
-        .where(scans.c.id == scan_id)
+        .where(scans.c.id == scan_id, scans.c.status == SCAN_RUNNING)
         .values(finished_at=now, status=status, clusters=clusters, findings=findings, error=error)
     )
-    if updated.rowcount == 0:
+    if updated.rowcount:
+        return True
+    if connection.scalar(sa.select(scans.c.id).where(scans.c.id == scan_id)) is None:
         raise UnknownScan(f"scan {scan_id} does not exist; finish only an id start_scan returned")
+    return False
 
 
 def running_scans(connection: Connection) -> list[ScanRecord]:

@@ -238,9 +238,10 @@ class Store:
         findings: int,
         error: str = "",
         now: datetime | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record a running scan's verdict; False (nothing changed) when it had ended."""
         with self._write() as connection:
-            scan_rows.finish_scan(
+            return scan_rows.finish_scan(
                 connection,
                 scan_id,
                 status=status,

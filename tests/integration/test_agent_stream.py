@@ -23,6 +23,7 @@ import trustme
 
 from netaudit.agent.config import CollectorSettings
 from netaudit.agent.errors import CollectorUnreachable
+from netaudit.agent.ledger import Ledger, read_ledger
 from netaudit.agent.report import join_chunks
 from netaudit.agent.spool import Spool
 from netaudit.agent.stream import Backoff, CollectorClient
@@ -225,6 +226,35 @@ def test_a_stream_dropped_mid_report_is_reopened_and_the_report_resent(spool: Sp
     assert len(collector.hellos) == collector.streams  # every stream starts with a hello
     assert collector.commits == [sent.report_id]
     assert collector.reports[sent.report_id] == sent
+
+
+def test_the_ledger_tells_each_send_and_the_ack_that_ended_it(spool: Spool, tmp_path: Path) -> None:
+    collector = StandInCollector(drop_first_stream_after_chunks=2)
+    server = Server(collector)
+    stop = threading.Event()
+    sent = report(1)
+    spool.put(sent)
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    client = CollectorClient(settings(server.port), spool, hello(), ledger=ledger)
+    thread = threading.Thread(target=client.run_forever, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: spool.pending() == [])
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.stop()
+        ledger.close()
+    events = read_ledger(tmp_path / "ledger.jsonl")
+    # the first stream dropped mid-report: sent twice, acked once
+    assert [(e["event"], e["report_id"], e.get("status")) for e in events] == [
+        ("sent", sent.report_id, None),
+        ("sent", sent.report_id, None),
+        ("acked", sent.report_id, "committed"),
+    ]
+    assert {(e["agent_epoch"], e["sequence"]) for e in events} == {(1, 1)}
+    times = [float(str(e["time"])) for e in events]
+    assert times == sorted(times)
 
 
 class HeardEvents:

@@ -10,13 +10,16 @@ stays well under a minute.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import psycopg
 import pytest
 import redis
 
+from netaudit.collector.broker import find_redis_server
 from netaudit.collector.demo import sandbox_azure_config, write_config
 from netaudit.collector.processes import ManagedProcess, descendants, terminate_all
 from netaudit.collector.store import Store
@@ -98,6 +102,15 @@ class Collector:
 
 @pytest.fixture
 def collector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Collector]:
+    with running_collector(sandbox, tmp_path, broker_url="") as running:
+        yield running
+
+
+@contextmanager
+def running_collector(
+    sandbox: Sandbox, tmp_path: Path, broker_url: str, result_backend: str = ""
+) -> Iterator[Collector]:
+    """`serve` and a worker; the embedded broker unless `broker_url`."""
     with throwaway_postgresql() as store_url:
         config = write_config(
             tmp_path,
@@ -108,6 +121,8 @@ def collector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Collector]:
                 "ingest": {"port": 0, "health_port": 0},
                 "metrics": {"port": 0},
                 "broker": {
+                    "url": broker_url,
+                    "result_backend": result_backend,
                     "task_time_limit_seconds": TASK_TIME_LIMIT,
                     "visibility_timeout_seconds": VISIBILITY,
                     "supervise_interval_seconds": 0.5,
@@ -175,6 +190,12 @@ class OutcomesLock:
 
 @pytest.fixture
 def outcomes_lock(collector: Collector) -> Iterator[OutcomesLock]:
+    with _outcomes_lock(collector) as lock:
+        yield lock
+
+
+@contextmanager
+def _outcomes_lock(collector: Collector) -> Iterator[OutcomesLock]:
     dsn = collector.store_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as connection:
         connection.execute("LOCK TABLE rule_outcomes IN EXCLUSIVE MODE")
@@ -249,3 +270,253 @@ def test_a_sigkilled_workers_scan_completes_within_the_clis_default_wait(
     assert scan.returncode == 0, err
     assert took < DEADLINE
     assert collector.running_scans() == []
+
+
+# -- an external broker (broker.url): a redis-server this test runs on a port of its own --
+
+
+class ExternalRedis:
+    """A redis-server on a free loopback port, nothing kept on disk; killed and started
+    again on the same port by the test (never the machine's own server on 6379)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.process = subprocess.Popen(
+            [str(find_redis_server()), *options, "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_until(self.answers, 10)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def answers(self) -> bool:
+        try:
+            with redis.Redis(port=self.port, socket_timeout=1) as client:
+                return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def external_redis(tmp_path: Path) -> Iterator[ExternalRedis]:
+    server = ExternalRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.fixture
+def external_collector(
+    sandbox: Sandbox, tmp_path: Path, external_redis: ExternalRedis
+) -> Iterator[Collector]:
+    with running_collector(sandbox, tmp_path, broker_url=external_redis.url) as running:
+        yield running
+
+
+@pytest.fixture
+def external_outcomes_lock(external_collector: Collector) -> Iterator[OutcomesLock]:
+    with _outcomes_lock(external_collector) as lock:
+        yield lock
+
+
+@pytest.mark.timeout(90)
+def test_an_external_redis_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
+    external_collector: Collector, external_redis: ExternalRedis
+) -> None:
+    collector = external_collector
+
+    external_redis.kill()
+    noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+    down = collector.cli("scan", "--format", "json", "--timeout", "3")
+    _out, err = down.communicate(timeout=30)
+    external_redis.start()
+    back_after = _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
+
+    assert noticed_after < 3
+    assert back_after < 3
+    assert down.returncode != 0
+    assert "unreachable" in err and "Traceback" not in err, err
+    # one line when it went, one when it came back
+    assert len(collector.serve_log_lines("unreachable")) == 1
+    assert len(collector.serve_log_lines("reachable again")) == 1
+    collector.succeeds("scan", "--format", "json")
+    assert collector.running_scans() == []
+    for worker in collector.workers:
+        worker.ensure_running()
+
+
+@pytest.mark.timeout(120)
+def test_an_external_redis_killed_mid_scan_ends_the_scan_and_the_next_scan_succeeds(
+    external_collector: Collector,
+    external_redis: ExternalRedis,
+    external_outcomes_lock: OutcomesLock,
+) -> None:
+    collector = external_collector
+    scan = collector.cli("scan", "--format", "json")
+    _wait_until(lambda: external_outcomes_lock.waiting_writers() > 0, 30, collector.serve)
+
+    external_redis.kill()
+    external_outcomes_lock.release()
+    _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+    external_redis.start()
+    _out, err = scan.communicate(timeout=DEADLINE + 30)
+
+    # Dispatched again once the broker is back, so it completes; failing needs a reason.
+    assert scan.returncode == 0 or "failed" in err, err
+    assert collector.running_scans() == []
+    collector.succeeds("scan", "--format", "json")
+    assert collector.running_scans() == []
+
+
+# -- an external RabbitMQ: a node of the test's own (name, port, folder), never the machine's
+
+
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQ_START_SECONDS = 60  # 10-20 s on this machine under load
+# a RabbitMQ broker keeps no results: the machine's Redis holds them (never stopped here)
+RESULT_BACKEND = "redis://127.0.0.1:6379/13"
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node on a free loopback port with its own name, data and config (no
+    plugins), killed -9 and started again on the same data by the test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq-env.conf").write_text("")
+        self.env = {
+            **os.environ,
+            "HOME": str(folder),  # its own Erlang cookie
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_NODENAME": f"netaudit-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(_free_port()),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(RABBITMQ_SERVER)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.folder,
+                start_new_session=True,
+            )
+        _wait_until(self.listening, RABBITMQ_START_SECONDS)
+
+    def kill(self) -> None:
+        """SIGKILL to its process group: the script, the Erlang VM and its helpers."""
+        assert self.process is not None
+        members = [self.process.pid, *(r.pid for r in descendants(self.process.pid))]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        for pid in members:
+            _wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10)
+
+    def listening(self) -> bool:
+        assert self.process is not None
+        assert self.process.poll() is None, (self.folder / "server.log").read_text()[-2000:]
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture
+def rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
+    if not RABBITMQ_SERVER.exists():
+        pytest.skip(f"{RABBITMQ_SERVER} is not installed")
+    server = PrivateRabbitMQ(tmp_path / "rabbitmq")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.mark.timeout(240)  # two RabbitMQ starts of 10-20 s each, and the collector's
+def test_a_private_rabbitmq_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
+    sandbox: Sandbox, tmp_path: Path, rabbitmq: PrivateRabbitMQ
+) -> None:
+    with running_collector(sandbox, tmp_path, rabbitmq.url, RESULT_BACKEND) as collector:
+        rabbitmq.kill()
+        noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+        down = collector.cli("scan", "--format", "json", "--timeout", "3")
+        _out, err = down.communicate(timeout=30)
+        rabbitmq.start()
+        _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
+
+        assert noticed_after < 3
+        assert down.returncode != 0
+        assert "unreachable" in err and "Traceback" not in err, err
+        assert len(collector.serve_log_lines("unreachable")) == 1
+        assert len(collector.serve_log_lines("reachable again")) == 1
+        collector.succeeds("scan", "--format", "json")
+        assert collector.running_scans() == []
+        for worker in collector.workers:
+            worker.ensure_running()
+
+
+@pytest.mark.timeout(240)
+def test_a_private_rabbitmq_killed_mid_scan_ends_the_scan_and_the_next_scan_succeeds(
+    sandbox: Sandbox, tmp_path: Path, rabbitmq: PrivateRabbitMQ
+) -> None:
+    with (
+        running_collector(sandbox, tmp_path, rabbitmq.url, RESULT_BACKEND) as collector,
+        _outcomes_lock(collector) as lock,
+    ):
+        scan = collector.cli("scan", "--format", "json")
+        _wait_until(lambda: lock.waiting_writers() > 0, 30, collector.serve)
+
+        rabbitmq.kill()
+        lock.release()
+        _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
+        rabbitmq.start()
+        _out, err = scan.communicate(timeout=DEADLINE + 30)
+
+        # Dispatched again once the broker is back, so it completes; failing needs a reason.
+        assert scan.returncode == 0 or "failed" in err, err
+        assert collector.running_scans() == []
+        collector.succeeds("scan", "--format", "json")
+        assert collector.running_scans() == []

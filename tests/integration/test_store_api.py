@@ -465,6 +465,42 @@ def test_only_scans_running_since_before_the_cutoff_are_failed(store: Store) -> 
     }
 
 
+def test_a_scan_failed_at_its_deadline_stays_failed_when_a_late_task_finishes_it(
+    store: Store,
+) -> None:
+    scan_id = store.start_scan(now=T0)
+    store.fail_unfinished_scans(
+        started_before=T0 + timedelta(minutes=1), error="tasks lost", now=T0 + timedelta(minutes=2)
+    )
+
+    recorded = store.finish_scan(
+        scan_id, status="succeeded", clusters=4, findings=7, now=T0 + timedelta(minutes=3)
+    )
+
+    record = store.scan(scan_id)
+    assert record is not None
+    assert recorded is False
+    assert (record.status, record.error, record.clusters, record.findings) == (
+        "failed",
+        "tasks lost",
+        0,
+        0,
+    )
+    assert record.finished_at == T0 + timedelta(minutes=2)
+
+
+def test_a_finished_scan_keeps_its_first_verdict(store: Store) -> None:
+    scan_id = store.start_scan(now=T0)
+    first = store.finish_scan(scan_id, status="succeeded", clusters=2, findings=1, now=T0)
+
+    second = store.finish_scan(scan_id, status="failed", clusters=0, findings=0, error="late")
+
+    record = store.scan(scan_id)
+    assert record is not None
+    assert (first, second) == (True, False)
+    assert (record.status, record.clusters, record.error) == ("succeeded", 2, "")
+
+
 def test_finishing_an_unknown_scan_fails(store: Store) -> None:
     with pytest.raises(UnknownScan):
         store.finish_scan(42, status="succeeded", clusters=0, findings=0)

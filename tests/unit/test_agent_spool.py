@@ -98,3 +98,15 @@ def test_a_spool_directory_that_is_a_file_is_a_spool_error(tmp_path: Path) -> No
     not_a_directory.write_text("")
     with pytest.raises(SpoolError, match="not usable"):
         Spool(not_a_directory, MIB)
+
+
+def test_each_report_dropped_by_the_cap_is_told_to_on_drop(tmp_path: Path) -> None:
+    dropped: list[tuple[str, int, int]] = []
+    spool = Spool(
+        tmp_path,
+        MIB,
+        on_drop=lambda entry: dropped.append((entry.report_id, entry.agent_epoch, entry.sequence)),
+    )
+    for sequence in range(1, 6):
+        spool.put(report(sequence, padding=MIB // 4))
+    assert dropped == [("report-1-1", 1, 1), ("report-1-2", 1, 2)]
