@@ -40,9 +40,9 @@ def admin_address(settings: AdminSettings, endpoints_file: Path) -> str:
     try:
         return str(json.loads(endpoints_file.read_text())["grpc"])
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(
-            "set admin.address (NETAUDIT_ADMIN__ADDRESS) to the collector's HOST:PORT: no "
-            f"local `netaudit serve` address in {endpoints_file} ({exc})"
+        raise ServiceUnavailable(
+            f"no local `netaudit serve` runs (no address in {endpoints_file}): start it, or "
+            "set admin.address (NETAUDIT_ADMIN__ADDRESS) to a collector's HOST:PORT"
         ) from exc
 
 
