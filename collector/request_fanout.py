@@ -110,6 +110,13 @@ class RequestFanout:
             )
 
     def stop(self) -> None:
+        """Stop consuming and unbind this replica's queue (on Redis nothing else would)."""
         self._consumer.should_stop = True
         self._thread.join(10)
-        self._consumer.connection.release()
+        try:
+            with self._connection() as connection:
+                self._queue.bind(connection.default_channel).delete()
+        except Exception as error:  # the broker is gone: nothing left to unbind there
+            log.debug("report-request queue not deleted", extra={"error": str(error)})
+        finally:
+            self._consumer.connection.release()

@@ -165,7 +165,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         fanout = RequestFanout(
             broker_url, settings.broker.queue, LocalRequests(servicer, store).handle
         )
-        fanout.start()
+        await asyncio.to_thread(fanout.start)  # waits until its queue is bound
         admin = AdminServicer(
             servicer,
             store,
@@ -192,7 +192,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if ingest is not None:
             await ingest.stop()
         if fanout is not None:
-            fanout.stop()
+            await asyncio.to_thread(fanout.stop)
         if metrics_server is not None:
             metrics_server.shutdown()
         if store is not None:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -74,11 +75,12 @@ def test_scan_fresh_names_the_clusters_that_answered_and_the_agent_that_is_down(
         fleet = start_fleet(tmp_path, stack, lambda _message: None)
         up, down = fleet.sandbox.clusters[:2]
         grpc_address = fleet.endpoints.grpc
-        # The agent that will be down reports once, so the store knows its cluster.
-        once = _agent(down, fleet.sandbox, grpc_address, tmp_path, fleet.credentials[down.name])
-        once.start()
-        assert once.wait(60) == 0, once.log_tail()
         store = stack.enter_context(Store(fleet.settings.store_url))
+        # The cluster whose agent is down: the store holds a report it sent before.
+        earlier = raw_report(down, "down-1", 1).chunk.data
+        store.commit_report(
+            report_pb2.Report.FromString(earlier), agent_id="gone", received_at=datetime.now(UTC)
+        )
         stack.enter_context(
             _agent(
                 up,
@@ -115,12 +117,27 @@ def test_scan_fresh_names_the_clusters_that_answered_and_the_agent_that_is_down(
 
 
 def test_scan_fresh_without_an_admin_credential_fails_in_one_line(tmp_path: Path) -> None:
-    with ExitStack() as stack:
-        fleet = start_fleet(tmp_path, stack, lambda _message: None)
-        settings = yaml.safe_load(fleet.config.read_text())
-        settings["admin"] = {"tls_root_cert": str(tmp_path / "tls" / CA_CERT_FILE)}
-        config = tmp_path / "no-credential.yaml"
-        config.write_text(yaml.safe_dump(settings))
+    tls = demo_tls(tmp_path)
+    config = tmp_path / "serve.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "state_dir": str(tmp_path / "state"),
+                "ingest": {
+                    "port": 0,
+                    "health_port": 0,
+                    "tls_cert_file": str(tls / SERVER_CERT_FILE),
+                    "tls_key_file": str(tls / SERVER_KEY_FILE),
+                },
+                "metrics": {"port": 0},
+                "admin": {"tls_root_cert": str(tls / CA_CERT_FILE)},
+            }
+        )
+    )
+    with ManagedProcess(
+        "serve", [NETAUDIT, "--config", str(config), "serve"], tmp_path / "serve.log"
+    ) as serve:
+        wait_for_endpoints(load_settings(config), serve)
         result = subprocess.run(
             [NETAUDIT, "--config", str(config), "scan", "--fresh"],
             capture_output=True,
