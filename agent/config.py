@@ -43,6 +43,7 @@ COLLECTOR_ENV_KEYS = frozenset(
         "state_dir",
         "store",
         "ingest",
+        "admin",
         "metrics",
         "broker",
         "azure",

@@ -26,6 +26,9 @@ from netaudit.v1 import ingest_pb2, report_pb2
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_REQUESTS = 64
+"""Report requests one report answers at most (the collector refuses more)."""
+
 
 def agent_id() -> str:
     """The Pod name in a cluster (downward API ``POD_NAME``, else the hostname)."""
@@ -63,11 +66,13 @@ class Runner:
             sources=("identity", *(gatherer.name for gatherer in GATHERERS)),
         )
         self.wake = threading.Event()
+        self._requests_lock = threading.Lock()
+        self._pending_requests: list[str] = []
         self.client = CollectorClient(
             settings.collector,
             self.spool,
             self.hello,
-            on_report_request=lambda _request: self.wake.set(),
+            on_report_request=self._on_report_request,
             events=self.health,
             ledger=self.ledger,
         )
@@ -75,15 +80,34 @@ class Runner:
     def _dropped(self, entry: SpooledReport) -> None:
         self.ledger.record(DROPPED, entry.report_id, entry.agent_epoch, entry.sequence)
 
+    def _on_report_request(self, request: ingest_pb2.ReportRequest) -> None:
+        """Called on the stream's thread: the next gather answers it, and starts now."""
+        with self._requests_lock:
+            if request.request_id and len(self._pending_requests) < MAX_PENDING_REQUESTS:
+                self._pending_requests.append(request.request_id)
+        self.wake.set()
+
+    def _take_requests(self) -> list[str]:
+        with self._requests_lock:
+            taken, self._pending_requests = self._pending_requests, []
+        return taken
+
     def gather(self) -> report_pb2.Report:
         """Build one report and spool it (then the stream may send it)."""
         started = time.perf_counter()
+        # Taken before gathering: a request arriving meanwhile wakes the next gather,
+        # whose report reflects the cluster after the request.
+        answers = self._take_requests()
         try:
             report = build_report(self.kube, self.identity, self.settings, sequence=self.sequence)
+            report.answers_request_ids.extend(answers)
             data = report.SerializeToString()
             self.spool.put_bytes(data, report.report_id, report.agent_epoch, report.sequence)
             self.ledger.record(PRODUCED, report.report_id, report.agent_epoch, report.sequence)
         except Exception:
+            with self._requests_lock:  # the next report answers them
+                pending = answers + self._pending_requests
+                self._pending_requests = pending[:MAX_PENDING_REQUESTS]
             self.health.gather_failed()
             raise
         self.health.report_gathered(report, len(data), time.perf_counter() - started)

@@ -2,8 +2,9 @@
 
 `netaudit certs init` makes a quick-start CA and a server certificate for the
 collector's host names; `netaudit certs issue CLUSTER_ID` makes an agent's client
-certificate, whose URI SAN names its cluster (see ingest/auth.py). At scale, any CA
-(cert-manager, a corporate PKI) issuing the same shapes works as well.
+certificate, whose URI SAN names its cluster (see ingest/auth.py), and `netaudit certs
+issue --admin NAME` an operator's, whose URI SAN is `netaudit:admin` (ingest/admin_auth.py).
+At scale, any CA (cert-manager, a corporate PKI) issuing the same shapes works as well.
 `load_server_tls` checks the PEM files the collector is configured with before gRPC
 sees them: gRPC would only say "failed to bind" about a bad file.
 """
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from netaudit.collector.errors import ConfigError, UsageError
+from netaudit.collector.ingest.admin_auth import ADMIN_URI
 from netaudit.collector.ingest.auth import cluster_uri, is_aks_cluster_id
 
 CA_CERT_FILE = "ca.pem"
@@ -121,16 +123,39 @@ def issue_client_certificate(
     Written to `out` (default: folder/clients/<cluster name>) as client.pem and
     client-key.pem; the agent verifies the collector with folder/ca.pem.
     """
-    now = now or datetime.now(UTC)
     cluster_id = cluster_id.strip()
     if not is_aks_cluster_id(cluster_id):
         raise UsageError(
             f"{cluster_id!r} is not an AKS cluster id; give /subscriptions/SUB/resourceGroups/"
             "RG/providers/Microsoft.ContainerService/managedClusters/NAME"
         )
-    ca_cert, ca_key = _read_authority(folder)
     name = cluster_id.rsplit("/", 1)[-1]
     target = out or folder / "clients" / name.lower()
+    return _issue_client(folder, name, cluster_uri(cluster_id), target, days, now)
+
+
+def issue_admin_certificate(
+    folder: Path,
+    name: str,
+    out: Path | None = None,
+    *,
+    days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+) -> CertificateFiles:
+    """A client certificate for an operator calling the AdminService (URI SAN
+    `netaudit:admin`, common name `name`), written to `out` (default: folder/admins/NAME)."""
+    name = name.strip()
+    if not name or "/" in name:
+        raise UsageError(f"{name!r} is not an admin name; give a short name without '/'")
+    target = out or folder / "admins" / name.lower()
+    return _issue_client(folder, name, ADMIN_URI, target, days, now)
+
+
+def _issue_client(
+    folder: Path, name: str, uri: str, target: Path, days: int, now: datetime | None
+) -> CertificateFiles:
+    now = now or datetime.now(UTC)
+    ca_cert, ca_key = _read_authority(folder)
     files = CertificateFiles(target / CLIENT_CERT_FILE, target / CLIENT_KEY_FILE)
     for path in (files.certificate, files.key):
         if path.exists():
@@ -139,8 +164,7 @@ def issue_client_certificate(
     certificate = (
         _leaf(ca_cert, ca_key, key, _common_name(name), now, days)
         .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(cluster_uri(cluster_id))]),
-            critical=False,
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())

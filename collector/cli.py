@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from netaudit.collector.reports.changes import Changes
     from netaudit.collector.reports.model import Report
     from netaudit.collector.reports.waivers import Waiver
-    from netaudit.collector.store import AgentToken, Store
+    from netaudit.collector.store import AdminToken, AgentToken, Store
 
 app = typer.Typer(
     name="netaudit",
@@ -337,6 +337,36 @@ def scan(
     fail_on: FailOnOption = None,
     output: OutputOption = None,
     waivers_file: WaiversOption = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="First ask every connected agent (or those of --cluster) for a fresh report "
+            "over its open stream, through the collector's admin service (admin.* settings), "
+            "and wait until each answered or --fresh-timeout passed; stderr then names the "
+            "clusters that answered, timed out, or were not connected.",
+        ),
+    ] = False,
+    clusters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster",
+            metavar="CLUSTER_ID",
+            help="With --fresh: ask only this cluster's agent (repeatable).",
+        ),
+    ] = None,
+    fresh_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--fresh-timeout",
+            min=1,
+            max=3600,
+            metavar="SECONDS",
+            help="With --fresh: how long to wait for the answers. Default: "
+            "admin.fresh_timeout_seconds (60 s).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Evaluate the rules over the fleet's facts (in the workers) and print the findings."""
     from netaudit.collector.reports.table import waiver_marks
@@ -345,6 +375,15 @@ def scan(
 
     settings = _settings()
     waivers = load_waivers(waivers_file, settings)
+    fresh_summary: list[str] = []
+    if fresh:
+        from netaudit.collector.fresh_reports import fresh_reports, summary_lines
+
+        cluster_ids = [_require_cluster_id(cluster_id) for cluster_id in clusters or []]
+        outcome = fresh_reports(settings, cluster_ids, fresh_timeout, _progress)
+        fresh_summary = summary_lines(outcome)
+    elif clusters or fresh_timeout is not None:
+        raise UsageError("--cluster and --fresh-timeout go with --fresh")
     store = Store.open(settings.store_url)
     try:
         record = run_scan(settings, store, timeout, _progress)
@@ -358,6 +397,8 @@ def scan(
     else:
         write_report(report, report_format, output)
     print(summary.totals, file=sys.stderr)
+    for line in fresh_summary:
+        print(line, file=sys.stderr)
     print(done, file=sys.stderr)
     exit_for(report, fail_on)
 
@@ -486,18 +527,47 @@ def _token_store() -> Store:
     return Store.open(_settings().store_url)
 
 
-def _token_line(token: AgentToken) -> str:
+def _token_line(token: AgentToken | AdminToken, owner: str) -> str:
     state = "active" if token.active else "revoked"
     revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "-"
-    return (
-        f"{token.id:12}  {state:7}  {token.created_at:%Y-%m-%d %H:%M}  {revoked:16}  "
-        f"{token.cluster_key}"
-    )
+    return f"{token.id:12}  {state:7}  {token.created_at:%Y-%m-%d %H:%M}  {revoked:16}  {owner}"
 
 
 @tokens_app.command("create")
-def tokens_create(cluster_id: ClusterId) -> None:
-    """Make a bearer token for one cluster's agent and print it, once."""
+def tokens_create(
+    cluster_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="CLUSTER_ID",
+            help="ARM resource id of the agent's cluster: /subscriptions/SUB/resourceGroups/"
+            "RG/providers/Microsoft.ContainerService/managedClusters/NAME",
+            show_default=False,
+        ),
+    ] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option(
+            "--admin",
+            metavar="NAME",
+            help="Make an admin token instead, named NAME: it calls the collector's admin "
+            "service (`scan --fresh`), never writes reports.",
+        ),
+    ] = None,
+) -> None:
+    """Make a bearer token for one cluster's agent (or --admin) and print it, once."""
+    if (cluster_id is None) == (admin is None):
+        raise UsageError("give either CLUSTER_ID (an agent token) or --admin NAME")
+    if admin is not None:
+        with _token_store() as store:
+            issued_admin = store.create_admin_token(admin)
+        print(issued_admin.token)
+        print(
+            f"admin token {issued_admin.record.id} ({issued_admin.record.name}); save it now "
+            "as admin.token_file: it is not shown again",
+            file=sys.stderr,
+        )
+        return
+    assert cluster_id is not None
     key = _require_cluster_id(cluster_id)
     with _token_store() as store:
         issued = store.create_agent_token(key)
@@ -515,21 +585,36 @@ def tokens_list(
         str | None, typer.Option("--cluster", metavar="CLUSTER_ID", help="Only this cluster's.")
     ] = None,
 ) -> None:
-    """List agent tokens (id, state, created, revoked, cluster); never their values."""
+    """List tokens (id, state, created, revoked, cluster or admin:NAME); never their values."""
     with _token_store() as store:
         tokens = store.agent_tokens(cluster_id)
+        admins = store.admin_tokens() if cluster_id is None else []
     print(f"{'ID':12}  {'STATE':7}  {'CREATED':16}  {'REVOKED':16}  CLUSTER")
     for token in tokens:
-        print(_token_line(token))
+        print(_token_line(token, token.cluster_key))
+    for admin in admins:
+        print(_token_line(admin, f"admin:{admin.name}"))
 
 
 @tokens_app.command("revoke")
 def tokens_revoke(
     token_id: Annotated[str, typer.Argument(metavar="ID", help="Token id from `tokens list`.")],
 ) -> None:
-    """Revoke a token: streams opened with it from now on are refused (UNAUTHENTICATED)."""
+    """Revoke a token: calls made with it from now on are refused (UNAUTHENTICATED)."""
+    from netaudit.collector.store import UnknownToken
+
     with _token_store() as store:
-        token = store.revoke_agent_token(token_id)
+        try:
+            token = store.revoke_agent_token(token_id)
+        except UnknownToken:
+            admin = store.revoke_admin_token(token_id)
+            if admin is None:
+                raise
+            print(
+                f"admin token {admin.id} ({admin.name}) revoked at "
+                f"{admin.revoked_at:%Y-%m-%d %H:%M:%S}"
+            )
+            return
     print(
         f"token {token.id} of {token.cluster_key} revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S}"
     )
@@ -568,21 +653,56 @@ def certs_init(
 
 @certs_app.command("issue")
 def certs_issue(
-    cluster_id: ClusterId,
+    cluster_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="CLUSTER_ID",
+            help="ARM resource id of the agent's cluster: /subscriptions/SUB/resourceGroups/"
+            "RG/providers/Microsoft.ContainerService/managedClusters/NAME",
+            show_default=False,
+        ),
+    ] = None,
     folder: CertsDir = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Folder for client.pem and client-key.pem (default: DIR/clients/NAME)."
+            "--out",
+            help="Folder for client.pem and client-key.pem (default: DIR/clients/NAME, "
+            "DIR/admins/NAME with --admin).",
         ),
     ] = None,
     days: Annotated[int, typer.Option(min=1, help="Validity of the certificate.")] = 365,
+    admin: Annotated[
+        str | None,
+        typer.Option(
+            "--admin",
+            metavar="NAME",
+            help="Make an operator's certificate instead (URI SAN netaudit:admin, common "
+            "name NAME): the admin credential of `scan --fresh` under mutual TLS.",
+        ),
+    ] = None,
 ) -> None:
-    """Make a client certificate for one cluster's agent (URI SAN: its ARM resource id)."""
-    from netaudit.collector.certificates import CA_CERT_FILE, issue_client_certificate
+    """Make a client certificate for one cluster's agent (URI SAN: its ARM resource id),
+    or with --admin for an operator."""
+    from netaudit.collector.certificates import (
+        CA_CERT_FILE,
+        issue_admin_certificate,
+        issue_client_certificate,
+    )
 
-    key = _require_cluster_id(cluster_id)
+    if (cluster_id is None) == (admin is None):
+        raise UsageError("give either CLUSTER_ID (an agent certificate) or --admin NAME")
     target = _certs_dir(folder).resolve()
+    if admin is not None:
+        files = issue_admin_certificate(target, admin, out, days=days)
+        print(f"admin certificate: {files.certificate}  (key {files.key})")
+        print(
+            f"netaudit: admin.tls_client_cert={files.certificate} "
+            f"admin.tls_client_key={files.key} admin.tls_root_cert={target / CA_CERT_FILE}"
+        )
+        return
+    assert cluster_id is not None
+    key = _require_cluster_id(cluster_id)
     files = issue_client_certificate(target, key, out, days=days)
     print(f"client certificate: {files.certificate}  (key {files.key})")
     print(

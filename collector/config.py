@@ -205,6 +205,64 @@ class IngestSettings(Section):
         return self
 
 
+class AdminSettings(Section):
+    """How `netaudit scan --fresh` reaches a running collector's AdminService."""
+
+    address: str = Field(
+        default="",
+        description="HOST:PORT of a collector's ingest port, which serves the AdminService "
+        "too (any replica: requests reach the others through the broker). Empty: the gRPC "
+        "address a local `netaudit serve` wrote to state_dir/endpoints.json.",
+    )
+    insecure: bool = Field(
+        default=False,
+        description="Plaintext without credentials, for a collector run with `serve "
+        "--insecure` (loopback tests only).",
+    )
+    tls_root_cert: ReadableFile | None = Field(
+        default=None,
+        description="PEM CA bundle to verify the collector's certificate (`netaudit certs "
+        "init` writes ca.pem). Unset: the system's CAs.",
+    )
+    tls_server_name: str | None = Field(
+        default=None,
+        description="Name to verify in the collector's certificate when it differs from HOST.",
+    )
+    token_file: ReadableFile | None = Field(
+        default=None,
+        description="File holding an admin bearer token (`netaudit tokens create --admin "
+        "NAME`); read at each call, so a rotated token is picked up.",
+    )
+    tls_client_cert: ReadableFile | None = Field(
+        default=None,
+        description="PEM client certificate whose URI SAN is netaudit:admin (`netaudit certs "
+        "issue --admin NAME`): the admin credential under mutual TLS, where every caller "
+        "presents a certificate.",
+    )
+    tls_client_key: ReadableFile | None = Field(
+        default=None, description="PEM private key of tls_client_cert (unencrypted)."
+    )
+    fresh_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long `scan --fresh` waits for the agents' fresh reports (seconds): an "
+        "agent gathers in seconds to a minute on a large cluster, then sends and is acked "
+        "after a commit. Agents that have not answered by then are reported as timed out.",
+    )
+
+    @model_validator(mode="after")
+    def _credentials_are_consistent(self) -> AdminSettings:
+        problems = []
+        if (self.tls_client_cert is None) != (self.tls_client_key is None):
+            problems.append("admin.tls_client_cert and admin.tls_client_key go together")
+        if self.insecure and (self.tls_root_cert or self.tls_client_cert or self.token_file):
+            problems.append("admin.insecure (plaintext) excludes TLS files and the token file")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
 class MetricsSettings(Section):
     host: str = Field(default="127.0.0.1", description="Address the /metrics HTTP server binds.")
     port: int = Field(
@@ -438,6 +496,10 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(
         default_factory=lambda: IngestSettings(),
         description="The gRPC port agents stream their reports to (`netaudit serve`).",
+    )
+    admin: AdminSettings = Field(
+        default_factory=lambda: AdminSettings(),
+        description="How `netaudit scan --fresh` calls a running collector's AdminService.",
     )
     metrics: MetricsSettings = Field(
         default_factory=lambda: MetricsSettings(),

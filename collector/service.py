@@ -1,7 +1,9 @@
 """`netaudit serve`: the embedded broker (when no URL is set), gRPC ingest and /metrics.
 
 Ingest serves TLS, and agents authenticate with a client certificate or a bearer
-token; plaintext without credentials only with `ingest.insecure` (`--insecure`).
+token; plaintext without credentials only with `ingest.insecure` (`--insecure`). The
+AdminService (report requests, admin credentials only) shares the ingest port; report
+requests reach the other replicas through the broker (request_fanout.py).
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from netaudit.collector.certificates import ServerTls, load_server_tls
 from netaudit.collector.config import IngestSettings, Settings
 from netaudit.collector.errors import ConfigError, ServiceUnavailable
 from netaudit.collector.exporter import StoreCollector
+from netaudit.collector.ingest.admin import AdminServicer, LocalRequests
+from netaudit.collector.ingest.admin_auth import AdminAuthenticator
 from netaudit.collector.ingest.auth import Authenticator
 from netaudit.collector.ingest.server import ServerOptions, start_ingest
 from netaudit.collector.ingest.servicer import IngestLimits, IngestServicer
 from netaudit.collector.metrics.queue_depth import QueueDepthCollector
 from netaudit.collector.redaction import mask_url
+from netaudit.collector.request_fanout import RequestFanout
 from netaudit.collector.scan_recovery import ScanRecovery
 from netaudit.collector.store import InvalidReport, Store, upgrade
 
@@ -141,6 +146,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     store = None
     metrics_server = None
     ingest = None
+    fanout = None
     try:
         upgrade(settings.store_url)
         store = Store(settings.store_url, report_retention=settings.store.report_retention)
@@ -158,8 +164,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             rejected_errors=(InvalidReport,),
             authenticator=Authenticator.insecure() if tls is None else Authenticator(store),
         )
+        fanout = RequestFanout(
+            broker_url, settings.broker.queue, LocalRequests(servicer, store).handle
+        )
+        await asyncio.to_thread(fanout.start)  # waits until its queue is bound
+        admin = AdminServicer(
+            servicer,
+            store,
+            AdminAuthenticator(None, insecure=True) if tls is None else AdminAuthenticator(store),
+            fanout.publish,
+        )
         metrics_server, metrics_url = _start_metrics(settings, registry)
-        ingest = await start_ingest(servicer, ingest_options(settings.ingest, tls))
+        ingest = await start_ingest(servicer, ingest_options(settings.ingest, tls), admin)
         endpoints = Endpoints(
             grpc=f"{settings.ingest.host}:{ingest.port}",
             metrics_url=metrics_url,
@@ -177,6 +193,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         if ingest is not None:
             await ingest.stop()
+        if fanout is not None:
+            await asyncio.to_thread(fanout.stop)
         if metrics_server is not None:
             metrics_server.shutdown()
         if store is not None:

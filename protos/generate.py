@@ -16,7 +16,7 @@ from pathlib import Path
 
 PROTO_ROOT = Path(__file__).resolve().parent
 PROTO_DIR = PROTO_ROOT / "netaudit" / "v1"
-SERVICE_PROTOS = {"ingest.proto"}
+SERVICE_PROTOS = {"admin.proto", "ingest.proto"}
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 

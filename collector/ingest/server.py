@@ -16,13 +16,15 @@ from grpc_reflection.v1alpha import reflection
 
 from netaudit.collector.certificates import ServerTls
 from netaudit.collector.errors import ServiceUnavailable
+from netaudit.collector.ingest.admin import AdminServicer
 from netaudit.collector.ingest.malloc import keep_large_buffers_returnable
 from netaudit.collector.ingest.servicer import IngestServicer
-from netaudit.v1 import ingest_pb2, ingest_pb2_grpc
+from netaudit.v1 import admin_pb2, admin_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,19 @@ async def _start_health(
     return server, port, servicer
 
 
-async def start_ingest(servicer: IngestServicer, options: ServerOptions) -> RunningIngest:
+async def start_ingest(
+    servicer: IngestServicer, options: ServerOptions, admin: AdminServicer | None = None
+) -> RunningIngest:
+    """The ingest service, and with `admin` the AdminService on the same port and TLS."""
     keep_large_buffers_returnable()
     server = grpc.aio.server(options=grpc_options(options))
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
+    services = [SERVICE_NAME]
+    if admin is not None:
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+        services.append(ADMIN_SERVICE_NAME)
     if options.reflection:
-        reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection((*services, reflection.SERVICE_NAME), server)
     port = _bind(server, f"{options.host}:{options.port}", options.tls, "ingest.port")
     await server.start()
     try:
@@ -128,7 +137,7 @@ async def start_ingest(servicer: IngestServicer, options: ServerOptions) -> Runn
     except BaseException:
         await server.stop(0)
         raise
-    for name in ("", SERVICE_NAME):
+    for name in ("", *services):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
         "ingest listening",

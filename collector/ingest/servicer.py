@@ -140,15 +140,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     @property
     def connected_clusters(self) -> list[str]:
-        return sorted(self._streams)
+        """The clusters whose streams this replica holds (any thread: a copy is atomic)."""
+        return sorted(self._streams.copy())
 
-    def request_report(self, cluster_key: str, reason: str) -> bool:
-        """Ask the agent streaming for cluster_key for a fresh report now (any thread)."""
+    def request_report(self, cluster_key: str, reason: str, request_id: str = "") -> bool:
+        """Ask the agent streaming for cluster_key for a fresh report now (any thread);
+        its report carries `request_id` (a new one when empty) back."""
         stream = self._streams.get(cluster_key.lower())
         if stream is None:
             return False
         loop, queue = stream
-        request = ingest_pb2.ReportRequest(request_id=str(uuid.uuid4()), reason=reason)
+        request = ingest_pb2.ReportRequest(
+            request_id=request_id or str(uuid.uuid4()), reason=reason
+        )
         loop.call_soon_threadsafe(
             queue.put_nowait, ingest_pb2.StreamResponse(report_request=request)
         )

@@ -72,6 +72,8 @@ DEFAULT_MAX_ITEMS = 1_000
 MAX_ITEMS: dict[str, int] = {
     # AKS allows 5,000 nodes per cluster; twice that covers upgrade surge and virtual nodes.
     "netaudit.v1.Report.nodes": 10_000,
+    # The agent folds requests that arrive while a gather is due into one report.
+    "netaudit.v1.Report.answers_request_ids": 64,
     # Kubernetes gives a node at most one pod CIDR per IP family.
     "netaudit.v1.Node.pod_cidrs": 2,
     "netaudit.v1.Node.internal_ips": 16,
@@ -193,6 +195,7 @@ def _report_id(value: str) -> str | None:
 
 _FORMATS: dict[str, Callable[[str], str | None]] = {
     "netaudit.v1.Report.report_id": _report_id,
+    "netaudit.v1.Report.answers_request_ids": _report_id,
     "netaudit.v1.ClusterIdentity.arm_resource_id": _cluster_id,
     "netaudit.v1.Node.pod_cidrs": _cidr,
     "netaudit.v1.Node.internal_ips": _ip,

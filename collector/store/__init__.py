@@ -24,6 +24,7 @@ from netaudit.collector.store.findings import fingerprint
 from netaudit.collector.store.records import (
     SCAN_FAILED,
     SCAN_RUNNING,
+    AdminToken,
     AgentLastReport,
     AgentToken,
     CommitOutcome,
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_RETENTION",
     "SCAN_FAILED",
     "SCAN_RUNNING",
+    "AdminToken",
     "AgentLastReport",
     "AgentToken",
     "CommitOutcome",

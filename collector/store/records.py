@@ -69,6 +69,28 @@ class AgentToken:
 
 
 @dataclass(frozen=True)
+class AdminToken:
+    """An operator's bearer token for the AdminService: never the token itself."""
+
+    id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class IssuedAdminToken:
+    """An admin token just created: the only time its secret value is known."""
+
+    record: AdminToken
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     """A token just created: the only time its secret value is known."""
 

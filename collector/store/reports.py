@@ -38,6 +38,7 @@ from netaudit.collector.store.errors import (
 )
 from netaudit.collector.store.inventories import inventory as stored_inventory
 from netaudit.collector.store.records import CommitOutcome, StoredReport
+from netaudit.collector.store.report_requests import mark_answered
 from netaudit.collector.store.tables import reports
 from netaudit.v1 import inventory_pb2, report_pb2
 
@@ -110,6 +111,7 @@ def commit_report(
     if inserted.rowcount == 0:  # committed by a concurrent stream since the check above
         return CommitOutcome.DUPLICATE
     record_report_arrival(connection, key, agent_id, received_at)
+    mark_answered(connection, report.answers_request_ids, key, report.report_id, now=received_at)
     _prune(connection, key, retention)
     if _is_latest(connection, key, report.report_id):
         replace_claims(connection, key, REPORT_SOURCE, report_claims(report))

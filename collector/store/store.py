@@ -10,12 +10,14 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from netaudit.collector.store import admin_tokens as admin_token_rows
 from netaudit.collector.store import claims as claim_rows
 from netaudit.collector.store import clusters as cluster_rows
 from netaudit.collector.store import findings as finding_rows
 from netaudit.collector.store import inventories as inventory_rows
 from netaudit.collector.store import metric_snapshots as metric_rows
 from netaudit.collector.store import outcomes as outcome_rows
+from netaudit.collector.store import report_requests as request_rows
 from netaudit.collector.store import reports as report_rows
 from netaudit.collector.store import scans as scan_rows
 from netaudit.collector.store import tokens as token_rows
@@ -32,9 +34,11 @@ from netaudit.collector.store.engine import (
 )
 from netaudit.collector.store.errors import StoreError
 from netaudit.collector.store.records import (
+    AdminToken,
     AgentLastReport,
     AgentToken,
     CommitOutcome,
+    IssuedAdminToken,
     IssuedToken,
     ScanRecord,
     StoredFinding,
@@ -443,6 +447,44 @@ class Store:
         """Revoke by id (UnknownToken if there is none); new streams with it are refused."""
         with self._write() as connection:
             return token_rows.revoke_token(connection, token_id.strip(), now=self._clock())
+
+    # -- admin tokens ------------------------------------------------------------
+
+    def create_admin_token(self, name: str) -> IssuedAdminToken:
+        """A new bearer token for the AdminService; its value is returned only here."""
+        name = name.strip()
+        if not name:
+            raise StoreError("an admin token needs a name (whose it is)")
+        with self._write() as connection:
+            return admin_token_rows.create_token(connection, name, now=self._clock())
+
+    def admin_tokens(self) -> list[AdminToken]:
+        """Every admin token, revoked ones included; never their values."""
+        with self._read() as connection:
+            return admin_token_rows.list_tokens(connection)
+
+    def revoke_admin_token(self, token_id: str) -> AdminToken | None:
+        """Revoke the admin token with this id; None when there is none."""
+        with self._write() as connection:
+            return admin_token_rows.revoke_token(connection, token_id.strip(), now=self._clock())
+
+    def active_admin_token(self, token: str) -> AdminToken | None:
+        """The unrevoked admin token with this value."""
+        with self._read() as connection:
+            return admin_token_rows.active_token(connection, token)
+
+    # -- report requests ---------------------------------------------------------
+
+    def record_report_requests(self, request_id: str, cluster_keys: Iterable[str]) -> None:
+        """Record that this replica sends `request_id` to these clusters' agents."""
+        keys = [normalized_key(key) for key in cluster_keys]
+        with self._write() as connection:
+            request_rows.record_requested(connection, request_id, keys, now=self._clock())
+
+    def report_request_progress(self, request_id: str) -> dict[str, str | None]:
+        """Each requested cluster's answering report id, None while unanswered."""
+        with self._read() as connection:
+            return request_rows.progress(connection, request_id)
 
     def active_agent_token(self, token: str) -> AgentToken | None:
         """The unrevoked token with this value (its cluster says whom it speaks for)."""

@@ -183,6 +183,33 @@ agent_tokens = sa.Table(
     sa.Index("ix_agent_tokens_cluster_key", "cluster_key"),
 )
 
+admin_tokens = sa.Table(
+    "admin_tokens",
+    metadata,
+    # Bearer tokens of operators calling the collector's AdminService (`netaudit scan
+    # --fresh`), apart from agent tokens so that neither kind can pass for the other.
+    # Only a sha256 of each token is kept; `name` says whose it is.
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+report_requests = sa.Table(
+    "report_requests",
+    metadata,
+    # One row per (report request, cluster) that a collector replica sent to the agent on
+    # the stream it holds; the commit of a report carrying the request id marks it answered
+    # in the same transaction. Every replica shares these rows, so the one asking follows
+    # the answers wherever the agents stream to.
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("cluster_key", sa.Text, primary_key=True),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("answered_report_id", sa.Text, nullable=True),
+    sa.Column("answered_at", UtcDateTime, nullable=True),
+)
+
 usage_history = sa.Table(
     "usage_history",
     metadata,

@@ -66,9 +66,24 @@ def test_tokens_revoke_marks_the_token_revoked(state: Path) -> None:
     assert row.split()[:2] == [token_id, "revoked"]
 
 
+def test_an_admin_token_is_listed_as_admin_and_revoked_by_id(state: Path) -> None:
+    created = netaudit(state, "tokens", "create", "--admin", "ops")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("nat_admin_") and "admin.token_file" in created.stderr
+    row = netaudit(state, "tokens", "list").stdout.splitlines()[1].split()
+    assert row[1:2] + row[-1:] == ["active", "admin:ops"]
+    assert netaudit(state, "tokens", "list", "--cluster", CLUSTER).stdout.count("\n") == 1
+    revoked = netaudit(state, "tokens", "revoke", row[0])
+    assert revoked.stdout.startswith(f"admin token {row[0]} (ops) revoked at "), revoked.stderr
+    assert netaudit(state, "tokens", "list").stdout.splitlines()[1].split()[1] == "revoked"
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
+        (("tokens", "create"), "give either CLUSTER_ID (an agent token) or --admin NAME"),
+        (("tokens", "create", CLUSTER, "--admin", "ops"), "give either CLUSTER_ID"),
         (("tokens", "create", "aks-a"), "'aks-a' is not an AKS cluster id"),
         (("tokens", "create", CLUSTER + "/agentPools/np1"), "is not an AKS cluster id"),
         (("tokens", "revoke", "0123456789ab"), "no agent token has id '0123456789ab'"),
@@ -123,9 +138,25 @@ def test_certs_issue_names_the_cluster_in_a_uri_san(tmp_path: Path) -> None:
     client.verify_directly_issued_by(ca)
 
 
+def test_certs_issue_admin_makes_the_netaudit_admin_uri_san(tmp_path: Path) -> None:
+    assert netaudit(tmp_path, "certs", "init").returncode == 0
+    result = netaudit(tmp_path, "certs", "issue", "--admin", "ops")
+    assert result.returncode == 0, result.stderr
+    assert "admin.tls_client_cert=" in result.stdout
+    folder = tmp_path / "tls" / "admins" / "ops"
+    assert stat.S_IMODE((folder / "client-key.pem").stat().st_mode) == 0o600
+    client = x509.load_pem_x509_certificate((folder / "client.pem").read_bytes())
+    names = client.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.UniformResourceIdentifier) == ["netaudit:admin"]
+    ca = x509.load_pem_x509_certificate((tmp_path / "tls" / "ca.pem").read_bytes())
+    client.verify_directly_issued_by(ca)
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "says"),
     [
+        ((("certs", "init"),), ("certs", "issue"), "give either CLUSTER_ID"),
+        ((("certs", "init"),), ("certs", "issue", "--admin", "a/b"), "is not an admin name"),
         ((), ("certs", "issue", CLUSTER), "holds no CA"),
         ((("certs", "init"),), ("certs", "init"), "exists; remove the folder's files"),
         ((("certs", "init"),), ("certs", "issue", "aks-a"), "is not an AKS cluster id"),

@@ -112,6 +112,10 @@ def _too_many_nodes(report: report_pb2.Report) -> None:
         report.nodes.add(name=f"n{index}")
 
 
+def _many_answers(report: report_pb2.Report) -> None:
+    report.answers_request_ids.extend(f"request-{index}" for index in range(65))
+
+
 def _far_future(report: report_pb2.Report) -> None:
     report.gathered_at.seconds = 10**12
 
@@ -166,6 +170,12 @@ CASES: list[tuple[str, Callable[[report_pb2.Report], None], str]] = [
     ("Corefile 1 MiB+1", _set("coredns.corefile", "." * (MiB + 1)), "coredns.corefile: 1048577"),
     ("label", _long_label, "nodes[0].network_labels['kubernetes.azure.com/agentpool']: 2000 ch"),
     ("10,001 nodes", _too_many_nodes, "nodes: 10001 entries, more than 10000"),
+    ("65 answers", _many_answers, "answers_request_ids: 65 entries, more than 64"),
+    (
+        "answer id path",
+        lambda report: report.answers_request_ids.append("../x"),
+        "answers_request_ids[0]: must be 1-128",
+    ),
     ("year 33658", _far_future, "gathered_at: not a time between years 1 and 9999"),
     ("LB address", _unaddressable_load_balancer, "load_balancer_addresses[0]: neither an IP"),
 ]
@@ -194,6 +204,10 @@ VALID: list[tuple[str, Callable[[report_pb2.Report], None]]] = [
     ("Corefile is evidence", _set("coredns.corefile", "forward . 10.0.0.300\n")),
     ("IPv6 pod CIDR", _set("nodes[0].pod_cidrs[0]", "fd00:10:244:1::/64")),
     ("NNC range unset", _set(NNC_RANGE, "")),
+    (
+        "answers a report request",
+        lambda report: report.answers_request_ids.append("0b7e8a52-3c1d-4e0f-9a51-2f6c7d8e9a10"),
+    ),
 ]
 
 

@@ -45,6 +45,7 @@ class Report(_message.Message):
     EXTERNAL_DNS_FIELD_NUMBER: _builtins.int
     GAPS_FIELD_NUMBER: _builtins.int
     IP_ALLOCATION_FIELD_NUMBER: _builtins.int
+    ANSWERS_REQUEST_IDS_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
     agent_epoch: _builtins.int
     """Agent epoch (changes when the agent restarts) and sequence (increases per
@@ -81,6 +82,15 @@ class Report(_message.Message):
     def gaps(self) -> _containers.RepeatedCompositeFieldContainer[Global___Gap]: ...
     @_builtins.property
     def ip_allocation(self) -> Global___IpAllocationEvidence: ...
+    @_builtins.property
+    def answers_request_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The report requests (ReportRequest.request_id, ingest.proto) this report answers: the
+        agent gathered it after the collector asked. Several when requests arrived while one
+        gather was due; empty for a report of the agent's own schedule. It travels with the
+        report through the agent's spool, so an answer sent after a reconnect still counts; the
+        collector marks each request answered for this cluster when the report is committed.
+        """
+
     def __init__(
         self,
         *,
@@ -102,10 +112,11 @@ class Report(_message.Message):
         external_dns: Global___ExternalDns | None = ...,
         gaps: _abc.Iterable[Global___Gap] | None = ...,
         ip_allocation: Global___IpAllocationEvidence | None = ...,
+        answers_request_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "ip_allocation", b"ip_allocation", "services", b"services"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agent_epoch", b"agent_epoch", "agic", b"agic", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gaps", b"gaps", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "ip_allocation", b"ip_allocation", "load_balancer_services", b"load_balancer_services", "network_policies", b"network_policies", "nodes", b"nodes", "report_id", b"report_id", "sequence", b"sequence", "services", b"services"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agc", b"agc", "agent_epoch", b"agent_epoch", "agic", b"agic", "answers_request_ids", b"answers_request_ids", "cluster", b"cluster", "cni", b"cni", "coredns", b"coredns", "external_dns", b"external_dns", "gaps", b"gaps", "gateway_api", b"gateway_api", "gathered_at", b"gathered_at", "ingress", b"ingress", "ip_allocation", b"ip_allocation", "load_balancer_services", b"load_balancer_services", "network_policies", b"network_policies", "nodes", b"nodes", "report_id", b"report_id", "sequence", b"sequence", "services", b"services"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
