@@ -72,6 +72,8 @@ DEFAULT_MAX_ITEMS = 1_000
 MAX_ITEMS: dict[str, int] = {
     # AKS allows 5,000 nodes per cluster; twice that covers upgrade surge and virtual nodes.
     "netaudit.v1.Report.nodes": 10_000,
+    # one azure-cns (a DaemonSet) per node
+    "netaudit.v1.CniEvidence.cns_metrics": 10_000,
     # Kubernetes gives a node at most one pod CIDR per IP family.
     "netaudit.v1.Node.pod_cidrs": 2,
     "netaudit.v1.Node.internal_ips": 16,
