@@ -303,8 +303,11 @@ def _node_pool_empty(
     if not pools:
         raise NotAssessed(
             "azure-cns runs but the report holds no cx_ipam_available_ips for any node: "
-            "azure-cns keeps no IP pool in node-subnet mode (AzureHost), an older agent does "
-            "not scrape it, or its metrics could not be read"
+            + (
+                _unread(agent)
+                or "azure-cns keeps no IP pool in node-subnet mode (AzureHost), or an older "
+                "agent does not scrape it"
+            )
         )
     unknown = []
     for node in sorted(agent.nodes, key=lambda n: n.name):
@@ -322,11 +325,18 @@ def _node_pool_empty(
 def _unknown_pools_reason(unknown: list[str], agent: report_pb2.Report) -> str:
     shown = ", ".join(unknown[:MAX_NODES_NAMED]) + (" …" if len(unknown) > MAX_NODES_NAMED else "")
     reason = f"{len(unknown)} node(s) with Pending pods have no azure-cns pool figures: {shown}"
+    unread = _unread(agent)
+    return f"{reason}; {unread}" if unread else reason
+
+
+def _unread(agent: report_pb2.Report) -> str:
+    """What the agent could not scrape of azure-cns, from its gaps ('' when none)."""
     gaps = [gap for gap in agent.gaps if gap.gatherer == CNS_METRICS]
-    if gaps:
-        more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
-        reason += f"; the agent could not read {gaps[0].resource} ({gaps[0].reason}){more}"
-    return reason
+    if not gaps:
+        return ""
+    detail = f": {gaps[0].message}" if gaps[0].message else ""
+    more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+    return f"the agent could not read {gaps[0].resource} ({gaps[0].reason}{detail}){more}"
 
 
 def _pool_empty_finding(
@@ -337,7 +347,6 @@ def _pool_empty_finding(
         "node": node.name,
         "available_ips": pool.available_ips,
         "pending_pods": node.pending_pods_on_pod_network,
-        "scraped_at": pool.scraped_at.ToDatetime(tzinfo=UTC).isoformat(),
     }
     for field in ("total_ips", "requested_ips", "pod_allocated_ips"):
         if pool.HasField(field):
