@@ -37,6 +37,11 @@ PORT_NAME = "metrics"
 DEFAULT_PORT = 10092
 """azure-cns's Prometheus port (ACN-MET, domain.md §1.5)."""
 METRICS_PATH = "metrics"
+MAX_CONSECUTIVE_TIMEOUTS = 3
+"""azure-cns pods that may time out in a row before the rest are skipped: one per node, a
+cluster whose pod proxy hangs (a tunnel down) would otherwise hold the report for
+nodes x (retries + 1) x the metrics timeout."""
+TIMEOUT = "timeout"
 
 AVAILABLE = ("cx_ipam_available_ips", "cx_available_ips_v2")
 REQUESTED = ("cx_ipam_requested_ips",)
@@ -111,18 +116,32 @@ def node_metrics(text: str, pod: KubeObject, scraped_at: datetime) -> report_pb2
     return evidence
 
 
-def scrape(reads: Reads, pod: KubeObject) -> report_pb2.CnsNodeMetrics | None:
+def proxy_resource(pod: KubeObject) -> str:
+    """The gap resource of one azure-cns pod's endpoint."""
+    return f"pods/proxy {NAMESPACE}/{name_of(pod)}:{metrics_port(pod)}"
+
+
+def scrape(
+    reads: Reads, pod: KubeObject, timeout_seconds: float
+) -> report_pb2.CnsNodeMetrics | None:
     """One pod's ``/metrics`` through the pod proxy; None (with a Gap) when it cannot be
-    read or parsed."""
-    port = metrics_port(pod)
-    data = reads.pod_proxy_get(NAMESPACE, name_of(pod), port, METRICS_PATH)
+    read in time or parsed."""
+    data = reads.pod_proxy_get(
+        NAMESPACE, name_of(pod), metrics_port(pod), METRICS_PATH, timeout_seconds
+    )
     if data is None:
         return None
     try:
         return node_metrics(data.decode("utf-8", errors="replace"), pod, datetime.now(UTC))
     except ValueError as error:
-        reads.gap(f"pods/proxy {NAMESPACE}/{name_of(pod)}:{port}", "error", str(error))
+        reads.gap(proxy_resource(pod), "error", str(error))
         return None
+
+
+def _timed_out(report: report_pb2.Report, pod: KubeObject) -> bool:
+    """Whether the gap just recorded says ``pod`` did not answer in time."""
+    last = report.gaps[-1] if report.gaps else None
+    return last is not None and (last.resource, last.reason) == (proxy_resource(pod), TIMEOUT)
 
 
 def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) -> None:
@@ -135,10 +154,21 @@ def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) ->
     newest: dict[str, KubeObject] = {}
     for pod in sorted(pods, key=lambda p: str(status(p).get("startTime", ""))):
         newest[str(spec(pod)["nodeName"])] = pod
-    for _, pod in sorted(newest.items()):
-        metrics = scrape(reads, pod)
+    in_a_row = 0
+    ordered = [pod for _, pod in sorted(newest.items())]
+    for index, pod in enumerate(ordered):
+        if in_a_row >= MAX_CONSECUTIVE_TIMEOUTS:
+            skipped = len(ordered) - index
+            reads.gap(
+                f"pods/proxy {NAMESPACE}/{POD_SELECTOR}",
+                TIMEOUT,
+                f"{skipped} azure-cns pod(s) not scraped after {in_a_row} timed out in a row",
+            )
+            return
+        metrics = scrape(reads, pod, settings.pod_metrics_timeout_seconds)
         if metrics is not None:
             report.cni.cns_metrics.append(metrics)
+        in_a_row = in_a_row + 1 if metrics is None and _timed_out(report, pod) else 0
 
 
 GATHERER = Gatherer(

@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,9 +18,12 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+from netaudit.agent.config import load_settings
+from netaudit.agent.kube import Kube
+from netaudit.agent.report import build_report, cluster_identity
 from netaudit.collector.inventory import convert
 from netaudit.collector.rules import RULES_BY_ID, Outcome, RuleSettings, evaluate_cluster
-from netaudit.sandbox.kube_api import KubeApiServer
+from netaudit.sandbox.kube_api import KubeApiServer, KubeFaults
 from netaudit.sandbox.kube_rbac import RbacPolicy
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.sandbox.sample_fleet import DEFAULT_FLEET_ROOT, SampleFleet, load_sample_fleet
@@ -277,6 +281,30 @@ def test_an_azure_cns_serving_nothing_is_a_gap_and_its_pending_node_is_not_judge
     assert "connection refused" in gap.message
     assert sorted(m.pod for m in report.cni.cns_metrics) == sorted([CNS_PODS[0], CNS_PODS[1]])
     assert verdicts(report, OVERLAY, ("IPX-004",)) == {"IPX-004": Outcome.NOT_ASSESSED}
+
+
+def test_a_hung_azure_cns_is_a_timeout_gap_after_the_metrics_timeout(tmp_path: Path) -> None:
+    # vmss000002's azure-cns answers after 20 s: the 1 s metrics timeout (read again on each
+    # of the client's 5 retries) gives up on it well before the API request timeout (30 s)
+    # would, and the other nodes still count
+    faults = {OVERLAY: KubeFaults(slow_pod_proxies={CNS_PODS[2]: 20})}
+    with start_sandbox(tmp_path, kube_faults=faults) as running:
+        cluster = running.cluster(OVERLAY)
+        settings = load_settings(
+            {
+                "cluster": {"id": cluster.arm_resource_id, "region": cluster.region},
+                "dns": {"server": running.dns_server},
+                "gather": {"pod_metrics_timeout_seconds": 1},
+            }
+        )
+        started = time.monotonic()
+        with Kube.connect(cluster.kubeconfig) as kube:
+            report = build_report(kube, cluster_identity(settings.cluster), settings)
+        elapsed = time.monotonic() - started
+    (gap,) = [g for g in report.gaps if g.gatherer == "azure_cns_metrics"]
+    assert (gap.resource, gap.reason) == (f"pods/proxy kube-system/{CNS_PODS[2]}:10092", "timeout")
+    assert elapsed < 15, elapsed
+    assert sorted(m.pod for m in report.cni.cns_metrics) == sorted([CNS_PODS[0], CNS_PODS[1]])
 
 
 @pytest.fixture

@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 
+from netaudit.agent.config import load_settings
+from netaudit.agent.errors import KubeTimeout
 from netaudit.agent.gatherers.azure_cns_metrics import (
     DEFAULT_PORT,
+    GATHERER,
     metrics_port,
     node_metrics,
 )
+from netaudit.agent.gatherers.reads import ReadCache, Reads
 from netaudit.v1 import report_pb2
 from tests.conftest import REPO
 
@@ -201,3 +205,71 @@ def test_the_metrics_port_is_the_named_one_else_10092(
     ports: list[dict[str, Any]] | None, expected: int
 ) -> None:
     assert metrics_port(pod(ports=ports)) == expected
+
+
+# -- the scrape loop over a cluster's azure-cns pods -------------------------------------
+# A stand-in for the API server below the agent's KubeReader seam: azure-cns pods on N
+# nodes whose pod proxy answers with the sample exposition or times out.
+
+
+class PodProxy:
+    """The KubeReader reads this gatherer makes: its pod list and the pod proxy."""
+
+    def __init__(self, nodes: int, hung: set[int]) -> None:
+        self.pods = [
+            {
+                "metadata": {"name": f"azure-cns-{i:05d}", "namespace": "kube-system"},
+                "spec": {"nodeName": f"aks-nodepool1-1-vmss{i:06d}", "containers": []},
+                "status": {"phase": "Running", "startTime": "2026-11-20T06:12:31Z"},
+            }
+            for i in range(nodes)
+        ]
+        self.hung = {f"azure-cns-{i:05d}" for i in hung}
+        self.scraped: list[tuple[str, int, float | None]] = []
+
+    def list_objects(self, group: str, version: str, plural: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        assert (group, version, plural) == ("", "v1", "pods")
+        return iter(self.pods)
+
+    def pod_proxy_get(
+        self, namespace: str, name: str, port: int, path: str, timeout_seconds: float | None = None
+    ) -> bytes:
+        self.scraped.append((name, port, timeout_seconds))
+        if name in self.hung:
+            raise KubeTimeout("pods/proxy", "no answer from https://127.0.0.1 in time")
+        return exposition(HEALTHY_POD).encode()
+
+
+def gather_from(proxy: PodProxy) -> report_pb2.Report:
+    report = report_pb2.Report()
+    reads = Reads(ReadCache(proxy), GATHERER.name, GATHERER.reads, report)  # type: ignore[arg-type]
+    GATHERER.gather(
+        reads, report, load_settings({"gather": {"pod_metrics_timeout_seconds": 2}}).gather
+    )
+    return report
+
+
+def test_each_node_is_scraped_once_with_the_metrics_timeout() -> None:
+    proxy = PodProxy(nodes=4, hung={1})
+    report = gather_from(proxy)
+    assert [(port, timeout) for _, port, timeout in proxy.scraped] == [(DEFAULT_PORT, 2)] * 4
+    assert [m.node for m in report.cni.cns_metrics] == [
+        f"aks-nodepool1-1-vmss{i:06d}" for i in (0, 2, 3)
+    ]
+    assert [(g.resource, g.reason) for g in report.gaps] == [
+        ("pods/proxy kube-system/azure-cns-00001:10092", "timeout")
+    ]
+
+
+def test_after_three_timeouts_in_a_row_the_rest_are_skipped_with_one_gap() -> None:
+    proxy = PodProxy(nodes=10, hung={0, 2, 3, 4, 5, 6, 7, 8, 9})
+    report = gather_from(proxy)
+    assert [name for name, _, _ in proxy.scraped] == [f"azure-cns-{i:05d}" for i in range(5)]
+    assert [m.pod for m in report.cni.cns_metrics] == ["azure-cns-00001"]
+    *per_pod, skipped = report.gaps
+    assert len(per_pod) == 4 and {g.reason for g in per_pod} == {"timeout"}
+    assert (skipped.resource, skipped.reason) == (
+        "pods/proxy kube-system/k8s-app=azure-cns",
+        "timeout",
+    )
+    assert skipped.message == "5 azure-cns pod(s) not scraped after 3 timed out in a row"
