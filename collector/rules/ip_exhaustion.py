@@ -311,7 +311,8 @@ def _node_pool_empty(
         )
     unknown = []
     for node in sorted(agent.nodes, key=lambda n: n.name):
-        if node.pending_pods_on_pod_network <= 0:
+        # virtual nodes (ACI) take pod IPs from ACI, not from an azure-cns pool
+        if node.pending_pods_on_pod_network <= 0 or node.virtual_kubelet:
             continue
         pool = pools.get(node.name)
         if pool is None:

@@ -502,6 +502,14 @@ def test_ipx004_a_pending_node_without_figures_is_named_when_others_are_judged()
     )
 
 
+def test_ipx004_pods_pending_on_a_virtual_node_need_no_azure_cns_pool() -> None:
+    facts = pool_facts({}, {EMPTY_NODE: ROOMY, OTHER_NODE: ROOMY})()
+    virtual = node_object("virtual-node-aci-linux")
+    virtual["metadata"]["labels"]["type"] = "virtual-kubelet"
+    facts.report.nodes.append(nodes.node(virtual, nodes.PodCounts(2, 0, 2)))
+    assert evaluate(ip_exhaustion.IPX_004, facts).outcome is Outcome.PASSED
+
+
 def test_ipx004_the_empty_node_stands_when_another_is_unknown() -> None:
     facts = pool_facts({EMPTY_NODE: 2, OTHER_NODE: 1}, {EMPTY_NODE: EMPTY})()
     outcome = evaluate(ip_exhaustion.IPX_004, facts)
