@@ -294,6 +294,14 @@ class GatherSettings(Section):
     max_reload_errors: int = Field(
         default=20, ge=1, description="Most recent reload-error lines kept per report (count)."
     )
+    pod_metrics_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Read timeout of one pod's /metrics through the API server's pod proxy "
+        "(seconds): CoreDNS and azure-cns answer in milliseconds, and azure-cns is scraped "
+        "once per node, so a hung endpoint must not hold the report for the request timeout.",
+    )
 
 
 class DnsSettings(Section):

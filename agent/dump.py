@@ -308,7 +308,14 @@ class DumpReader:
     ) -> str:
         raise KubeNotInDump("pods/log", "pod logs are not in a dump")
 
-    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes:
+    def pod_proxy_get(
+        self,
+        namespace: str,
+        name: str,
+        port: int,
+        path: str,
+        timeout_seconds: float | None = None,
+    ) -> bytes:
         raise KubeNotInDump("pods/proxy", "pod endpoints (metrics) are not in a dump")
 
     def _missing(self, group: str, version: str, plural: str) -> KubeError:

@@ -244,13 +244,22 @@ class Kube:
         data = self._get(path, query, "pods/log", accept="text/plain, */*")
         return data.decode("utf-8", errors="replace")
 
-    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes:
+    def pod_proxy_get(
+        self,
+        namespace: str,
+        name: str,
+        port: int,
+        path: str,
+        timeout_seconds: float | None = None,
+    ) -> bytes:
         """GET ``path`` on a Pod's ``port`` through the API server's pod proxy
         (``pods/proxy``): the Pod's own HTTP endpoint (e.g. CoreDNS's ``:9153/metrics``)
-        reached without the agent needing a route to the pod network."""
+        reached without the agent needing a route to the pod network. ``timeout_seconds``
+        bounds the read (default: the client's request timeout)."""
         target = resource_path("", "v1", "pods", namespace, name) + f":{int(port)}/proxy/"
         target += quote(path.lstrip("/"), safe="/")
-        return self._get(target, [], "pods/proxy", accept="text/plain, */*")
+        timeout = None if timeout_seconds is None else (self._timeout[0], timeout_seconds)
+        return self._get(target, [], "pods/proxy", accept="text/plain, */*", timeout=timeout)
 
     # -- transport -----------------------------------------------------------
 
@@ -270,7 +279,15 @@ class Kube:
             raise KubeUnavailable(resource, "answer is not a JSON object")
         return body
 
-    def _get(self, path: str, query: list[tuple[str, Any]], resource: str, *, accept: str) -> bytes:
+    def _get(
+        self,
+        path: str,
+        query: list[tuple[str, Any]],
+        resource: str,
+        *,
+        accept: str,
+        timeout: tuple[float, float] | None = None,
+    ) -> bytes:
         method, url, headers, _body, _post = self._api.param_serialize(
             method="GET",
             resource_path=path,
@@ -280,7 +297,7 @@ class Kube:
         )
         try:
             response = self._api.call_api(
-                method, url, header_params=headers, _request_timeout=self._timeout
+                method, url, header_params=headers, _request_timeout=timeout or self._timeout
             )
             data = response.read()
         except ApiException as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -63,6 +64,8 @@ def summarize(report: report_pb2.Report) -> list[str]:
         f"ip-masq configs {[c.config_map for c in cni.ip_masq_agent_configs] or '-'}, "
         f"cns {cni.cns_config.channel_mode or '-'}"
     )
+    if cni.cns_metrics:
+        lines.append(_cns_pools(cni.cns_metrics))
     lines.append(
         f"services  {report.services.services_total} total, "
         f"{len(report.load_balancer_services)} LoadBalancer "
@@ -103,6 +106,15 @@ def summarize(report: report_pb2.Report) -> list[str]:
     lines.append(f"gaps      {len(report.gaps)}")
     lines += [f"  {g.gatherer}: {g.resource} ({g.reason}) {g.message}" for g in report.gaps]
     return lines
+
+
+def _cns_pools(pools: Sequence[report_pb2.CnsNodeMetrics]) -> str:
+    empty = sorted(p.node for p in pools if p.HasField("available_ips") and p.available_ips <= 0)
+    exhausted = [p for p in pools if any(s.exhaustion_state for s in p.subnets)]
+    return (
+        f"cns pool  {len(pools)} nodes scraped, {len(empty)} with no free IP "
+        f"{empty or '-'}, {len(exhausted)} see a subnet exhausted"
+    )
 
 
 def _nodes(report: report_pb2.Report) -> list[str]:

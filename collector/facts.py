@@ -45,11 +45,14 @@ def assemble_facts(
 def earlier_node_network_configs(
     report: report_pb2.Report, received_at: datetime | None
 ) -> audit_pb2.EarlierNodeNetworkConfigs:
-    """The NodeNetworkConfigs of an earlier report, by node: all CNI-007 needs of it."""
+    """The NodeNetworkConfigs and azure-cns IPAM figures of an earlier report, by node:
+    all CNI-007 needs of it."""
     earlier = audit_pb2.EarlierNodeNetworkConfigs(report_gathered_at=report.gathered_at)
     if received_at is not None:
         earlier.report_received_at.CopyFrom(_timestamp(received_at))
     for node in report.nodes:
         if node.HasField("node_network_config"):
             earlier.by_node[node.name].CopyFrom(node.node_network_config)
+    for metrics in report.cni.cns_metrics:
+        earlier.cns_by_node[metrics.node].CopyFrom(metrics)
     return earlier

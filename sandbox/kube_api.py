@@ -88,6 +88,9 @@ class KubeFaults:
     # The first N list/get requests (any resource) answer 429 with Retry-After.
     too_many_requests: int = 0
     retry_after_seconds: int = 1
+    # Pods (by name) whose endpoints behind the pod proxy answer only after this many
+    # seconds: a hung /metrics, for the agent's read timeout.
+    slow_pod_proxies: Mapping[str, float] = field(default_factory=dict)
     # Who the Forbidden message says was refused.
     user: str = "system:serviceaccount:netaudit:netaudit-agent"
 
@@ -600,6 +603,9 @@ class KubeApiServer(Lifecycle):
         ):
             raise _not_found_path()
         name, _, port = target.name.partition(":")
+        delay = self.faults.slow_pod_proxies.get(name)
+        if delay:
+            self._stopping.wait(delay)
         pod = self.store.get(target.resource, target.namespace, name)
         if pod is None:
             raise _ApiError(

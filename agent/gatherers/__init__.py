@@ -3,6 +3,7 @@
 from netaudit.agent.gatherers import (
     agc,
     agic,
+    azure_cns_metrics,
     cni,
     coredns,
     externaldns,
@@ -29,6 +30,7 @@ GATHERERS: tuple[Gatherer, ...] = (
     ingress_nginx.GATHERER,
     externaldns.GATHERER,
     ip_allocation.GATHERER,
+    azure_cns_metrics.GATHERER,
 )
 
 __all__ = ["GATHERERS", "Gatherer"]

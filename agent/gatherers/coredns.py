@@ -106,17 +106,21 @@ def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) ->
         )
         if text:
             errors += reload_errors(text, name_of(pod))
-        metrics = scrape_metrics(reads, pod)
+        metrics = scrape_metrics(reads, pod, settings.pod_metrics_timeout_seconds)
         if metrics is not None:
             evidence.metrics.append(metrics)
     evidence.reload_errors.extend(errors[-settings.max_reload_errors :] if errors else [])
 
 
-def scrape_metrics(reads: Reads, pod: KubeObject) -> report_pb2.CorednsPodMetrics | None:
+def scrape_metrics(
+    reads: Reads, pod: KubeObject, timeout_seconds: float
+) -> report_pb2.CorednsPodMetrics | None:
     """One pod's ``/metrics`` through the pod proxy; None (with a Gap) when it cannot be
-    read or parsed."""
+    read in time or parsed."""
     port = coredns_metrics.metrics_port(pod)
-    data = reads.pod_proxy_get(NAMESPACE, name_of(pod), port, coredns_metrics.METRICS_PATH)
+    data = reads.pod_proxy_get(
+        NAMESPACE, name_of(pod), port, coredns_metrics.METRICS_PATH, timeout_seconds
+    )
     if data is None:
         return None
     try:

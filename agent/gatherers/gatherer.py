@@ -94,7 +94,14 @@ class KubeReader(Protocol):
         self, namespace: str, name: str, tail_lines: int, container: str | None = None
     ) -> str: ...
 
-    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes: ...
+    def pod_proxy_get(
+        self,
+        namespace: str,
+        name: str,
+        port: int,
+        path: str,
+        timeout_seconds: float | None = None,
+    ) -> bytes: ...
 
 
 @dataclass(frozen=True)

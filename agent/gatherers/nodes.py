@@ -51,6 +51,7 @@ class PodCounts:
 
     pod_network: int = 0
     host_network: int = 0
+    pending_pod_network: int = 0
 
 
 def count_pods_by_node(pods: Iterable[KubeObject]) -> dict[str, PodCounts]:
@@ -66,6 +67,7 @@ def count_pods_by_node(pods: Iterable[KubeObject]) -> dict[str, PodCounts]:
             entry.host_network += 1
         else:
             entry.pod_network += 1
+            entry.pending_pod_network += status(pod).get("phase") == "Pending"
     return counts
 
 
@@ -188,6 +190,7 @@ def node(
     if counts is not None:
         message.pods_on_pod_network = counts.pod_network
         message.host_network_pods = counts.host_network
+        message.pending_pods_on_pod_network = counts.pending_pod_network
     if nnc is not None:
         message.node_network_config.CopyFrom(nnc)
     return message

@@ -196,12 +196,19 @@ class Reads:
             self.gap(f"pods/log {namespace}/{name}", error.reason, error.message)
             return None
 
-    def pod_proxy_get(self, namespace: str, name: str, port: int, path: str) -> bytes | None:
+    def pod_proxy_get(
+        self,
+        namespace: str,
+        name: str,
+        port: int,
+        path: str,
+        timeout_seconds: float | None = None,
+    ) -> bytes | None:
         """A Pod's own HTTP endpoint through the API server; None (with a Gap) when it
-        cannot be read (pod gone, port closed, proxy forbidden)."""
+        cannot be read (pod gone, port closed, proxy forbidden, no answer in time)."""
         self._check("", "pods/proxy", "get", namespace, name)
         try:
-            return self._cache.kube.pod_proxy_get(namespace, name, port, path)
+            return self._cache.kube.pod_proxy_get(namespace, name, port, path, timeout_seconds)
         except KubeError as error:
             self.gap(f"pods/proxy {namespace}/{name}:{port}", error.reason, error.message)
             return None

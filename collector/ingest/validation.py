@@ -74,6 +74,8 @@ MAX_ITEMS: dict[str, int] = {
     "netaudit.v1.Report.nodes": 10_000,
     # The agent folds requests that arrive while a gather is due into one report.
     "netaudit.v1.Report.answers_request_ids": 64,
+    # one azure-cns (a DaemonSet) per node
+    "netaudit.v1.CniEvidence.cns_metrics": 10_000,
     # Kubernetes gives a node at most one pod CIDR per IP family.
     "netaudit.v1.Node.pod_cidrs": 2,
     "netaudit.v1.Node.internal_ips": 16,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -517,37 +517,90 @@ NNC_RESOURCE = "nodenetworkconfigs.acn.azure.com/v1alpha"
 """The agent's gap resource for NodeNetworkConfigs: not served means none (no pod subnet)."""
 
 
+EXHAUSTED = 1
+"""cx_ipam_subnet_exhaustion_state when azure-cns considers the subnet exhausted (ACN-MET)."""
+CNS_METRICS = report("azure_cns_metrics", optional=True)
+"""azure-cns's :10092/metrics, per node: a node that could not be scraped may be the one
+that sees its subnet exhausted."""
+
+
+@dataclass
+class _ExhaustedSubnet:
+    name: str
+    cidr: str
+    arm_id: str = ""
+    nnc_nodes: dict[str, report_pb2.Node] = field(default_factory=dict)
+    cns_nodes: set[str] = field(default_factory=set)
+
+    @property
+    def resource(self) -> str:
+        return _nc_subnet_resource(self.arm_id or self.name, self.name, self.cidr)
+
+
+def _exhausted_subnets(agent: report_pb2.Report) -> list[_ExhaustedSubnet]:
+    """Subnets that a NodeNetworkConfig marks NCUpdateSubnetFullError or a node's azure-cns
+    reports exhausted, with the nodes that say so; one entry per subnet name and CIDR, so
+    both signals about one subnet make one finding."""
+    subnets: dict[tuple[str, str], _ExhaustedSubnet] = {}
+
+    def entry(name: str, arm_id: str, cidr: str) -> _ExhaustedSubnet:
+        name = name or arm_id.rstrip("/").rsplit("/", 1)[-1]
+        found = subnets.setdefault((name.lower(), cidr), _ExhaustedSubnet(name, cidr))
+        found.arm_id = found.arm_id or arm_id
+        return found
+
+    for node in agent.nodes:
+        for container in node.node_network_config.network_containers:
+            if container.status == SUBNET_FULL:
+                subnet = entry(
+                    container.subnet_name, container.subnet_id, container.subnet_address_space
+                )
+                subnet.nnc_nodes[node.name] = node
+    for metrics in agent.cni.cns_metrics:
+        for state in metrics.subnets:
+            if state.exhaustion_state == EXHAUSTED:
+                entry(state.subnet, state.podnet_arm_id, state.subnet_cidr).cns_nodes.add(
+                    metrics.node
+                )
+    return sorted(subnets.values(), key=lambda subnet: subnet.resource)
+
+
 def _pod_subnet_exhausted(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
-    """Any NodeNetworkConfig network container with status NCUpdateSubnetFullError
-    (domain.md §5 CNI-006, ACN-NNC); one finding per pod subnet, naming its nodes."""
-    full: dict[tuple[str, str], list[tuple[report_pb2.Node, report_pb2.NetworkContainer]]] = {}
-    for node in view.require_report().nodes:
-        for container in node.node_network_config.network_containers:
-            if container.status == SUBNET_FULL:
-                key = (container.subnet_id or container.subnet_name, container.subnet_address_space)
-                full.setdefault(key, []).append((node, container))
-    for (subnet, cidr), hits in sorted(full.items()):
-        nodes = sorted(node.name for node, _ in hits)
-        requested = sum(node.node_network_config.requested_ip_count for node, _ in hits)
-        assigned = sum(node.node_network_config.assigned_ip_count for node, _ in hits)
-        name = hits[0][1].subnet_name or subnet
+    """Any NodeNetworkConfig network container with status NCUpdateSubnetFullError, or any
+    node's azure-cns with cx_ipam_subnet_exhaustion_state == 1 (domain.md §5 CNI-006,
+    ACN-NNC, ACN-MET); one finding per pod subnet, naming its nodes."""
+    for subnet in _exhausted_subnets(view.require_report()):
+        nodes = sorted({*subnet.nnc_nodes, *subnet.cns_nodes})
+        signals = []
+        evidence: dict[str, object] = {}
+        if subnet.nnc_nodes:
+            nnc = [node.node_network_config for node in subnet.nnc_nodes.values()]
+            signals.append(
+                f"the NodeNetworkConfig of {len(subnet.nnc_nodes)} node(s) reports {SUBNET_FULL}"
+            )
+            evidence["status"] = SUBNET_FULL
+            evidence["requested_ips"] = sum(c.requested_ip_count for c in nnc)
+            evidence["assigned_ips"] = sum(c.assigned_ip_count for c in nnc)
+        if subnet.cns_nodes:
+            signals.append(
+                f"azure-cns on {len(subnet.cns_nodes)} node(s) reports "
+                "cx_ipam_subnet_exhaustion_state 1"
+            )
+            evidence["cx_ipam_exhausted_nodes"] = ",".join(sorted(subnet.cns_nodes))
+        evidence.update(
+            subnet=subnet.name,
+            subnet_cidr=subnet.cidr,
+            nodes=len(nodes),
+            node_names=",".join(nodes),
+        )
         yield rule.finding(
             view,
-            resource=_nc_subnet_resource(subnet, name, cidr),
-            message=f"pod subnet {name} ({cidr or 'CIDR not reported'}) is full: the "
-            f"NodeNetworkConfig of {len(nodes)} node(s) reports {SUBNET_FULL} "
-            f"({', '.join(nodes)}), so they get no more pod IPs",
-            evidence={
-                "status": SUBNET_FULL,
-                "subnet": name,
-                "subnet_cidr": cidr,
-                "nodes": len(nodes),
-                "node_names": ",".join(nodes),
-                "requested_ips": requested,
-                "assigned_ips": assigned,
-            },
+            resource=subnet.resource,
+            message=f"pod subnet {subnet.name} ({subnet.cidr or 'CIDR not reported'}) is full: "
+            f"{' and '.join(signals)} ({', '.join(nodes)}), so they get no more pod IPs",
+            evidence=evidence,
         )
 
 
@@ -564,8 +617,7 @@ CNI_006 = Rule(
     severity=audit_pb2.SEVERITY_CRITICAL,
     rationale="When the pod subnet has no IP (or /28 block) left, the network controller "
     "marks the node's NodeNetworkConfig NCUpdateSubnetFullError and new pods on it fail to "
-    "start. Only this NodeNetworkConfig half of the condition is judged: the azure-cns "
-    "metric cx_ipam_subnet_exhaustion_state is not gathered.",
+    "start; azure-cns reports it as cx_ipam_subnet_exhaustion_state 1.",
     remediation="Add pod-subnet capacity: create pools on a new, larger pod subnet "
     "(az aks nodepool add --pod-subnet-id), lower maxCount or maxPods of the pools sharing "
     "it, or delete unused pods; check with kubectl -n kube-system get nnc -o wide.",
@@ -578,6 +630,7 @@ CNI_006 = Rule(
     reads=(
         report("nodes", "nodes/v1"),
         report("nodes", NNC_RESOURCE, not_served_means_none=True),
+        CNS_METRICS,
     ),
     check=_pod_subnet_exhausted,
 )
@@ -590,14 +643,70 @@ MAX_NODES_NAMED = 10
 """Nodes named in a CNI-007 finding; the rest are counted."""
 
 
-def _shortfall(nnc: report_pb2.NodeNetworkConfig) -> int:
-    return nnc.requested_ip_count - nnc.assigned_ip_count
+@dataclass(frozen=True)
+class _Observation:
+    """One node's requested and fulfilled pod IPs as one signal saw them, and when."""
+
+    requested: int
+    fulfilled: int
+    at: datetime
+
+    @property
+    def short(self) -> bool:
+        return self.requested > self.fulfilled
 
 
-def _observed(nnc: report_pb2.NodeNetworkConfig, gathered_at: Timestamp) -> datetime:
-    """When the agent read the counts (its report's time for agents predating observed_at)."""
+def _nnc_observation(nnc: report_pb2.NodeNetworkConfig, gathered_at: Timestamp) -> _Observation:
+    """spec.requestedIPCount against status.assignedIPCount, when the agent read them (its
+    report's time for agents predating observed_at)."""
     stamp = nnc.observed_at if nnc.HasField("observed_at") else gathered_at
-    return stamp.ToDatetime(tzinfo=UTC)
+    return _Observation(nnc.requested_ip_count, nnc.assigned_ip_count, stamp.ToDatetime(tzinfo=UTC))
+
+
+def _cns_observation(
+    metrics: report_pb2.CnsNodeMetrics, gathered_at: Timestamp
+) -> _Observation | None:
+    """cx_ipam_requested_ips against cx_ipam_total_ips, when both were exported."""
+    if not (metrics.HasField("requested_ips") and metrics.HasField("total_ips")):
+        return None
+    stamp = metrics.scraped_at if metrics.HasField("scraped_at") else gathered_at
+    return _Observation(metrics.requested_ips, metrics.total_ips, stamp.ToDatetime(tzinfo=UTC))
+
+
+def _present(
+    observations: Iterable[tuple[str, _Observation | None]],
+) -> dict[str, _Observation]:
+    return {node: seen for node, seen in observations if seen is not None}
+
+
+NNC_SIGNAL, CNS_SIGNAL = "NodeNetworkConfig", "cx_ipam"
+
+
+def _signals(facts: audit_pb2.ClusterFacts) -> dict[str, tuple[dict[str, _Observation], ...]]:
+    """Per signal: (nodes now, the same nodes in the earlier report)."""
+    latest, earlier = facts.report, facts.earlier_node_network_configs
+    return {
+        NNC_SIGNAL: (
+            _present(
+                (n.name, _nnc_observation(n.node_network_config, latest.gathered_at))
+                for n in latest.nodes
+                if n.HasField("node_network_config")
+            ),
+            _present(
+                (name, _nnc_observation(nnc, earlier.report_gathered_at))
+                for name, nnc in earlier.by_node.items()
+            ),
+        ),
+        CNS_SIGNAL: (
+            _present(
+                (m.node, _cns_observation(m, latest.gathered_at)) for m in latest.cni.cns_metrics
+            ),
+            _present(
+                (name, _cns_observation(m, earlier.report_gathered_at))
+                for name, m in earlier.cns_by_node.items()
+            ),
+        ),
+    }
 
 
 def _require_lasting(facts: audit_pb2.ClusterFacts) -> None:
@@ -617,58 +726,85 @@ def _require_lasting(facts: audit_pb2.ClusterFacts) -> None:
 def _ip_requests_not_fulfilled(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
-    """NodeNetworkConfig spec.requestedIPCount > status.assignedIPCount on a node in the
-    latest report and in an earlier one received at least 10 minutes before (domain.md §5
-    CNI-007). Two observations, not every one between: a shortfall that cleared and came
-    back in between still counts. No shortfall now passes on one observation; a shortfall
-    now with no earlier observation of the node, or with observations received closer than
-    10 minutes, is not assessed (it may be transient)."""
-    report = view.require_report()
+    """A node requesting more pod IPs than it holds, by either signal (NodeNetworkConfig
+    spec.requestedIPCount > status.assignedIPCount, or azure-cns cx_ipam_requested_ips >
+    cx_ipam_total_ips), in the latest report and in an earlier one received at least 10
+    minutes before (domain.md §5 CNI-007). Two observations, not every one between: a
+    shortfall that cleared and came back in between still counts. No shortfall now passes on
+    one observation; a shortfall now with no earlier observation of the node, or with
+    observations received closer than 10 minutes, is not assessed (it may be transient)."""
+    view.require_report()
+    signals = _signals(view.facts)
     short_now = {
-        node.name: node.node_network_config
-        for node in report.nodes
-        if node.HasField("node_network_config") and _shortfall(node.node_network_config) > 0
+        signal: {name: seen for name, seen in now.items() if seen.short}
+        for signal, (now, _) in signals.items()
     }
-    if not short_now:
+    if not any(short_now.values()):
         return
-    earlier = view.facts.earlier_node_network_configs
-    observed_before = {name: earlier.by_node[name] for name in short_now if name in earlier.by_node}
+    lasting: dict[str, dict[str, tuple[_Observation, _Observation]]] = {}
+    observed_before = False
+    for signal, nodes in short_now.items():
+        before = signals[signal][1]
+        observed_before |= any(name in before for name in nodes)
+        lasting[signal] = {
+            name: (before[name], seen)
+            for name, seen in nodes.items()
+            if name in before and before[name].short
+        }
     if not observed_before:
+        short = len({name for nodes in short_now.values() for name in nodes})
         raise NotAssessed(
-            f"{len(short_now)} node(s) request more IPs than they are assigned now, but no "
+            f"{short} node(s) request more IPs than they are assigned now, but no "
             f"report at least {IP_SHORTFALL_LASTS.seconds // 60} minutes older observed them: "
             "it may be transient"
         )
-    lasting = sorted(
-        (_observed(before, earlier.report_gathered_at), name)
-        for name, before in observed_before.items()
-        if _shortfall(before) > 0
-    )
-    if lasting:
-        _require_lasting(view.facts)
-    if not lasting:
+    if not any(lasting.values()):
         return
-    names = sorted(name for _, name in lasting)
-    since = lasting[0][0]
-    latest = max(_observed(short_now[name], report.gathered_at) for name in names)
-    requested = sum(short_now[name].requested_ip_count for name in names)
-    assigned = sum(short_now[name].assigned_ip_count for name in names)
+    _require_lasting(view.facts)
+    yield _shortfall_finding(rule, view, lasting)
+
+
+def _shortfall_finding(
+    rule: Rule,
+    view: ClusterView,
+    lasting: dict[str, dict[str, tuple[_Observation, _Observation]]],
+) -> audit_pb2.Finding:
+    names = sorted({name for nodes in lasting.values() for name in nodes})
+    pairs = [pair for nodes in lasting.values() for pair in nodes.values()]
+    since = min(before.at for before, _ in pairs)
+    latest = max(now.at for _, now in pairs)
     minutes = int((latest - since).total_seconds() // 60)
     shown = ", ".join(names[:MAX_NODES_NAMED]) + (" …" if len(names) > MAX_NODES_NAMED else "")
-    yield rule.finding(
+    evidence: dict[str, object] = {
+        "nodes": len(names),
+        "node_names": ",".join(names[:MAX_NODES_NAMED]),
+    }
+    said = []
+    nnc = [now for _, now in lasting[NNC_SIGNAL].values()]
+    if nnc:
+        evidence["requested_ips"] = sum(seen.requested for seen in nnc)
+        evidence["assigned_ips"] = sum(seen.fulfilled for seen in nnc)
+        said.append(
+            f"NodeNetworkConfig {evidence['requested_ips']} requested, "
+            f"{evidence['assigned_ips']} assigned"
+        )
+    cns = [now for _, now in lasting[CNS_SIGNAL].values()]
+    if cns:
+        evidence["cx_ipam_requested_ips"] = sum(seen.requested for seen in cns)
+        evidence["cx_ipam_total_ips"] = sum(seen.fulfilled for seen in cns)
+        evidence["cx_ipam_node_names"] = ",".join(sorted(lasting[CNS_SIGNAL])[:MAX_NODES_NAMED])
+        said.append(
+            f"azure-cns {evidence['cx_ipam_requested_ips']} requested, "
+            f"{evidence['cx_ipam_total_ips']} in the pool"
+        )
+    evidence["first_observed_short"] = since.isoformat()
+    evidence["last_observed_short"] = latest.isoformat()
+    return rule.finding(
         view,
         resource=view.cluster_key,
         message=f"{len(names)} node(s) of cluster {view.name} have requested more pod IPs than "
-        f"they were assigned for at least {minutes} minutes ({shown}): {requested} requested, "
-        f"{assigned} assigned",
-        evidence={
-            "nodes": len(names),
-            "node_names": ",".join(names[:MAX_NODES_NAMED]),
-            "requested_ips": requested,
-            "assigned_ips": assigned,
-            "first_observed_short": since.isoformat(),
-            "last_observed_short": latest.isoformat(),
-        },
+        f"they were assigned for at least {minutes} minutes ({shown}): {'; '.join(said)}",
+        evidence=evidence,
     )
 
 
@@ -679,9 +815,9 @@ CNI_007 = Rule(
     rationale=(
         "A node whose requested pod IPs stay above the assigned ones for minutes cannot start"
         " new pods; azure-cns guidance is to alert when requested and total IPs do not "
-        "converge. Judged from the NodeNetworkConfigs of two reports at least 10 minutes "
-        "apart; the azure-cns metrics (cx_ipam_requested_ips, cx_ipam_total_ips) are not "
-        "gathered."
+        "converge. Judged from two reports at least 10 minutes apart, by the NodeNetworkConfigs "
+        "(requestedIPCount, assignedIPCount) and by azure-cns's cx_ipam_requested_ips and "
+        "cx_ipam_total_ips."
     ),
     remediation=(
         "Check the NodeNetworkConfig status and the azure-cns logs on the node (kubectl -n "
@@ -696,6 +832,7 @@ CNI_007 = Rule(
     reads=(
         report("nodes", "nodes/v1"),
         report("nodes", NNC_RESOURCE, not_served_means_none=True),
+        CNS_METRICS,
     ),
     check=_ip_requests_not_fulfilled,
 )

@@ -9,11 +9,11 @@ from netaudit.collector.analysis.address_ranges import parse_address
 from netaudit.collector.analysis.forecast import UsagePoint, forecast_exhaustion
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     NotAssessed,
     Rule,
     Threshold,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.services import service_cidrs
@@ -277,6 +277,94 @@ IPX_003 = Rule(
 )
 
 
+AZURE_CNS = ("kube-system", "azure-cns")
+"""The azure-cns DaemonSet: where it does not run, no node keeps an IP pool (kubenet, BYO)."""
+CNS_METRICS = "azure_cns_metrics"
+"""The agent gatherer that scrapes each azure-cns pod's :10092/metrics."""
+MAX_NODES_NAMED = 10
+
+
+def _runs_azure_cns(agent: report_pb2.Report) -> bool:
+    return bool(agent.cni.cns_metrics) or any(
+        (w.kind, w.namespace, w.name) == ("DaemonSet", *AZURE_CNS) for w in agent.cni.workloads
+    )
+
+
+def _node_pool_empty(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A node whose azure-cns reports ``cx_ipam_available_ips == 0`` while pods scheduled
+    there wait in Pending for a pod-network IP (domain.md §5 IPX-004, ACN-MET); one finding
+    per node. Pending pods on a node whose pool is unknown are not judged."""
+    agent = view.require_report()
+    if not _runs_azure_cns(agent):
+        raise DoesNotApply
+    pools = {m.node: m for m in agent.cni.cns_metrics if m.HasField("available_ips")}
+    if not pools:
+        raise NotAssessed(
+            "azure-cns runs but the report holds no cx_ipam_available_ips for any node: "
+            + (
+                _unread(agent)
+                or "azure-cns keeps no IP pool in node-subnet mode (AzureHost), or an older "
+                "agent does not scrape it"
+            )
+        )
+    unknown = []
+    for node in sorted(agent.nodes, key=lambda n: n.name):
+        # virtual nodes (ACI) take pod IPs from ACI, not from an azure-cns pool
+        if node.pending_pods_on_pod_network <= 0 or node.virtual_kubelet:
+            continue
+        pool = pools.get(node.name)
+        if pool is None:
+            unknown.append(node.name)
+        elif pool.available_ips <= 0:
+            yield _pool_empty_finding(rule, view, node, pool)
+    if unknown:
+        raise NotAssessed(_unknown_pools_reason(unknown, agent))
+
+
+def _unknown_pools_reason(unknown: list[str], agent: report_pb2.Report) -> str:
+    shown = ", ".join(unknown[:MAX_NODES_NAMED]) + (" …" if len(unknown) > MAX_NODES_NAMED else "")
+    reason = f"{len(unknown)} node(s) with Pending pods have no azure-cns pool figures: {shown}"
+    unread = _unread(agent)
+    return f"{reason}; {unread}" if unread else reason
+
+
+def _unread(agent: report_pb2.Report) -> str:
+    """What the agent could not scrape of azure-cns, from its gaps ('' when none)."""
+    gaps = [gap for gap in agent.gaps if gap.gatherer == CNS_METRICS]
+    if not gaps:
+        return ""
+    detail = f": {gaps[0].message}" if gaps[0].message else ""
+    more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+    return f"the agent could not read {gaps[0].resource} ({gaps[0].reason}{detail}){more}"
+
+
+def _pool_empty_finding(
+    rule: Rule, view: ClusterView, node: report_pb2.Node, pool: report_pb2.CnsNodeMetrics
+) -> audit_pb2.Finding:
+    exhausted = sorted(s.subnet or s.podnet_arm_id for s in pool.subnets if s.exhaustion_state)
+    evidence: dict[str, object] = {
+        "node": node.name,
+        "available_ips": pool.available_ips,
+        "pending_pods": node.pending_pods_on_pod_network,
+    }
+    for field in ("total_ips", "requested_ips", "pod_allocated_ips"):
+        if pool.HasField(field):
+            evidence[field] = getattr(pool, field)
+    if exhausted:
+        evidence["exhausted_subnets"] = ",".join(exhausted)
+    total = f" of {pool.total_ips}" if pool.HasField("total_ips") else ""
+    why = f"; azure-cns sees subnet {', '.join(exhausted)} exhausted" if exhausted else ""
+    return rule.finding(
+        view,
+        resource=f"Node {node.name}",
+        message=f"node {node.name} has no free IP in its azure-cns pool (0 available{total}) "
+        f"while {node.pending_pods_on_pod_network} pod(s) scheduled on it are Pending{why}",
+        evidence=evidence,
+    )
+
+
 IPX_004 = Rule(
     id="IPX-004",
     title="Node IP pool empty with pending pods",
@@ -293,8 +381,14 @@ IPX_004 = Rule(
         "https://github.com/Azure/azure-container-networking/blob/master/cns/doc/examples/metrics/README.md",
     ),
     data_source=DataSource.AGENT,
-    reads=(pending("azure-cns available-IP metrics per node and pending pods"),),
-    check=None,
+    reads=(
+        report("nodes", "nodes/v1"),
+        report("nodes", "pods/v1"),
+        report("cni", "daemonsets.apps/v1"),
+        # a node whose azure-cns could not be scraped may be the empty one
+        report(CNS_METRICS, optional=True),
+    ),
+    check=_node_pool_empty,
 )
 
 

@@ -185,6 +185,16 @@ EXPECTED = {
     ("NPL-001", KUBENET): ("MEDIUM", ["network_policy=(unset)"]),
     ("NPL-001", OVERLAY): ("MEDIUM", ["network_policy=none"]),
     ("WIN-003", CNI): ("LOW", ["os_sku=Windows2022", "pool=npwin"]),
+    # vmss000002's azure-cns pool is empty, sees its subnet exhausted, and checkout's third
+    # pod waits Pending there
+    ("CNI-006", OVERLAY): (
+        "CRITICAL",
+        ["cx_ipam_exhausted_nodes=aks-nodepool1-40915282-vmss000002", "nodes=1"],
+    ),
+    ("IPX-004", OVERLAY): (
+        "HIGH",
+        ["node=aks-nodepool1-40915282-vmss000002", "available_ips=0", "pending_pods=1"],
+    ),
 }
 
 
@@ -216,16 +226,17 @@ def test_only_the_rules_waiting_for_evidence_are_not_assessed(demo: DemoRun) -> 
     # endpoint, AGIC gateway, virtual node subnet) and pass on all three sample clusters:
     # the overlay cluster's NSG allows pod traffic before its denies, its zone is "none",
     # and no cluster runs AGIC or virtual nodes; so do IPX-002, NPL-006, NPL-007, DNS-009,
-    # and CNI-007 (no NodeNetworkConfig requests more IPs than it is assigned).
+    # and CNI-007 (no NodeNetworkConfig or azure-cns requests more IPs than it holds);
+    # IPX-004 passes where no azure-cns runs (kubenet, node subnet).
     # EDN-002/003/004 pass where no ExternalDNS runs; EDN-002/003 are not assessed on
     # aks-cni-neu, whose instance writes public Azure DNS zones (not read yet).
-    assert "not assessed until their evidence is gathered: 6 rules" in demo.stdout
+    assert "not assessed until their evidence is gathered: 5 rules" in demo.stdout
     # one inventory refresh is one usage point: too few for the exhaustion forecast
     assert (
         "not assessed IPX-001 on aks-cni-neu: snet-cni has 1 usage point(s) in the last 14 days"
         in demo.stdout
     )
-    assert "rule evaluations: 16 findings, 255 passed, 23 not assessed, 0 error" in demo.stdout
+    assert "rule evaluations: 18 findings, 256 passed, 20 not assessed, 0 error" in demo.stdout
 
 
 def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun) -> None:

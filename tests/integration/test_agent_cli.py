@@ -272,6 +272,10 @@ def test_snapshot_writes_json_and_inspect_summarises_it(
     assert summary.returncode == 0
     assert cluster.name in summary.stdout
     assert "nodes     3 in 1 pools" in summary.stdout
+    assert (
+        "cns pool  3 nodes scraped, 1 with no free IP ['aks-nodepool1-40915282-vmss000002'], "
+        "1 see a subnet exhausted" in summary.stdout
+    )
     as_json = agent("inspect", "--json", str(output))
     assert json.loads(as_json.stdout)["report_id"] == document["report_id"]
 

@@ -43,6 +43,7 @@ def without_dump_limits(report: report_pb2.Report) -> report_pb2.Report:
         copied.ClearField(per_report)
     for not_dumped in ("probes", "reload_errors", "metrics"):
         copied.coredns.ClearField(not_dumped)
+    copied.cni.ClearField("cns_metrics")  # azure-cns's /metrics, a pod endpoint too
     kept = [g for g in copied.gaps if not g.resource.startswith(NOT_DUMPED_READS)]
     del copied.gaps[:]
     copied.gaps.extend(kept)

@@ -1,6 +1,6 @@
-"""The evidence of NPL-006/007, DNS-009 and IPX-002 gathered from the sandbox's sample
-clusters over HTTP (pagination, field selectors, the pod proxy, RBAC), field by field, and
-judged by the rules it feeds."""
+"""The evidence of NPL-006/007, DNS-009, IPX-002, IPX-004 and CNI-006/007's azure-cns half
+gathered from the sandbox's sample clusters over HTTP (pagination, field selectors, the pod
+proxy, RBAC), field by field, and judged by the rules it feeds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,9 +18,12 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+from netaudit.agent.config import load_settings
+from netaudit.agent.kube import Kube
+from netaudit.agent.report import build_report, cluster_identity
 from netaudit.collector.inventory import convert
 from netaudit.collector.rules import RULES_BY_ID, Outcome, RuleSettings, evaluate_cluster
-from netaudit.sandbox.kube_api import KubeApiServer
+from netaudit.sandbox.kube_api import KubeApiServer, KubeFaults
 from netaudit.sandbox.kube_rbac import RbacPolicy
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.sandbox.sample_fleet import DEFAULT_FLEET_ROOT, SampleFleet, load_sample_fleet
@@ -37,6 +41,11 @@ COREDNS_PODS = {
     OVERLAY: {"coredns-jfbrr8zs5q-jqhlj": 4_534_732, "coredns-jfbrr8zs5q-d5vr8": 4_888_504},
 }
 """Each sample CoreDNS pod and the requests its hand-made exposition counts."""
+CNS_RULES = ("IPX-004", "CNI-006", "CNI-007")
+OVERLAY_NODE = "aks-nodepool1-40915282-vmss{:06d}"
+OVERLAY_SUBNET = "routingdomain_8b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e_overlaysubnet"
+CNS_PODS = {0: "azure-cns-85rnv", 1: "azure-cns-zgrkr", 2: "azure-cns-n4d75"}
+"""The overlay cluster's azure-cns pod on each node (the only sample cluster running it)."""
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +63,20 @@ def reports(sandbox: Sandbox) -> dict[str, report_pb2.Report]:
 
 def new_gaps(report: report_pb2.Report) -> list[report_pb2.Gap]:
     return [
-        g for g in report.gaps if g.gatherer in ("network_policies", "ip_allocation")
+        g for g in report.gaps
+        if g.gatherer in ("network_policies", "ip_allocation", "azure_cns_metrics")
         or g.resource.startswith("pods/proxy")
     ]  # fmt: skip
 
 
-def verdicts(report: report_pb2.Report, cluster: str) -> dict[str, Outcome]:
+def verdicts(
+    report: report_pb2.Report, cluster: str, rules: tuple[str, ...] = (*NEW_RULES, *CNS_RULES)
+) -> dict[str, Outcome]:
     fleet = load_sample_fleet()
     body = fleet.arm.get(fleet.cluster(cluster).arm_resource_id)
     assert body is not None
     facts = facts_of(convert.cluster_inventory(body), report)
-    evaluation = evaluate_cluster(facts, RuleSettings(), [RULES_BY_ID[r] for r in NEW_RULES])
+    evaluation = evaluate_cluster(facts, RuleSettings(), [RULES_BY_ID[r] for r in rules])
     return {o.rule_id: o.outcome for o in evaluation.outcomes}
 
 
@@ -155,7 +167,61 @@ def test_the_new_rules_are_assessed_on_the_sample_fleet(
 ) -> None:
     # No sample cluster runs Cilium, the CoreDNS pods are healthy, and the kubenet
     # cluster's IP failure is a week old: every rule passes, none is "not assessed".
-    assert verdicts(reports[cluster], cluster) == dict.fromkeys(NEW_RULES, Outcome.PASSED)
+    assert verdicts(reports[cluster], cluster, NEW_RULES) == dict.fromkeys(
+        NEW_RULES, Outcome.PASSED
+    )
+
+
+def test_azure_cns_pools_come_through_the_pod_proxy_one_per_node(
+    reports: dict[str, report_pb2.Report],
+) -> None:
+    metrics = {m.node: m for m in reports[OVERLAY].cni.cns_metrics}
+    assert sorted(metrics) == [OVERLAY_NODE.format(i) for i in range(3)]
+    # node index -> (available, requested, total, allocated to pods, exhaustion state)
+    expected = {0: (246, 0, 256, 10, 0), 1: (250, 0, 256, 6, 0), 2: (0, 0, 256, 256, 1)}
+    for index, (available, requested, total, allocated, exhausted) in expected.items():
+        pool = metrics[OVERLAY_NODE.format(index)]
+        assert pool.pod == CNS_PODS[index]
+        assert pool.HasField("scraped_at")
+        for name, value in (
+            ("available_ips", available), ("requested_ips", requested),
+            ("total_ips", total), ("pod_allocated_ips", allocated),
+        ):  # fmt: skip
+            assert pool.HasField(name) and getattr(pool, name) == value, (index, name)
+        states = [
+            (s.subnet, s.subnet_cidr, s.podnet_arm_id, s.exhaustion_state) for s in pool.subnets
+        ]
+        assert states == [(OVERLAY_SUBNET, "10.244.0.0/16", "", exhausted)]
+    for cluster in (KUBENET, CNI):
+        assert list(reports[cluster].cni.cns_metrics) == [], cluster
+
+
+def test_pending_pods_are_counted_on_the_node_they_wait_on(
+    reports: dict[str, report_pb2.Report],
+) -> None:
+    pending = {n.name: n.pending_pods_on_pod_network for n in reports[OVERLAY].nodes}
+    assert pending == {OVERLAY_NODE.format(0): 0, OVERLAY_NODE.format(1): 0,
+                       OVERLAY_NODE.format(2): 1}  # fmt: skip
+    for cluster in (KUBENET, CNI):
+        assert {n.pending_pods_on_pod_network for n in reports[cluster].nodes} == {0}, cluster
+
+
+@pytest.mark.parametrize(
+    ("cluster", "expected"),
+    [
+        # no azure-cns on the kubenet and node-subnet clusters: nothing to judge, passed
+        (KUBENET, dict.fromkeys(CNS_RULES, Outcome.PASSED)),
+        (CNI, dict.fromkeys(CNS_RULES, Outcome.PASSED)),
+        # vmss000002's pool is empty with checkout's third pod Pending on it, and its azure-cns
+        # sees the subnet exhausted; every NodeNetworkConfig request is met
+        (OVERLAY, {"IPX-004": Outcome.FINDINGS, "CNI-006": Outcome.FINDINGS,
+                   "CNI-007": Outcome.PASSED}),
+    ],
+)  # fmt: skip
+def test_the_azure_cns_rules_are_assessed_on_the_sample_fleet(
+    reports: dict[str, report_pb2.Report], cluster: str, expected: dict[str, Outcome]
+) -> None:
+    assert verdicts(reports[cluster], cluster, CNS_RULES) == expected
 
 
 def without(resource: str, role: str) -> RbacPolicy:
@@ -188,6 +254,57 @@ def test_a_removed_grant_is_a_forbidden_gap_and_its_rule_is_not_assessed(
     ]  # fmt: skip
     assert forbidden, [(g.gatherer, g.resource, g.reason) for g in report.gaps]
     assert verdicts(report, KUBENET)[rule] is Outcome.NOT_ASSESSED
+
+
+def test_without_pods_proxy_the_azure_cns_pools_are_forbidden_gaps(tmp_path: Path) -> None:
+    with start_sandbox(tmp_path, rbac=without("pods/proxy", "Role")) as running:
+        report = gather(running.cluster(OVERLAY), running.dns_server)
+    forbidden = sorted(
+        g.resource for g in report.gaps
+        if (g.gatherer, g.reason) == ("azure_cns_metrics", "forbidden")
+    )  # fmt: skip
+    assert forbidden == [f"pods/proxy kube-system/{pod}:10092" for pod in sorted(CNS_PODS.values())]
+    assert list(report.cni.cns_metrics) == []
+    assert verdicts(report, OVERLAY, CNS_RULES) == dict.fromkeys(CNS_RULES, Outcome.NOT_ASSESSED)
+
+
+def test_an_azure_cns_serving_nothing_is_a_gap_and_its_pending_node_is_not_judged(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "fleet"
+    shutil.copytree(DEFAULT_FLEET_ROOT, root)
+    shutil.rmtree(root / "kube" / OVERLAY / "proxy" / "kube-system" / CNS_PODS[2])
+    with start_sandbox(tmp_path / "run", fleet=load_sample_fleet(root)) as running:
+        report = gather(running.cluster(OVERLAY), running.dns_server)
+    (gap,) = [g for g in report.gaps if g.gatherer == "azure_cns_metrics"]
+    assert (gap.resource, gap.reason) == (f"pods/proxy kube-system/{CNS_PODS[2]}:10092", "error")
+    assert "connection refused" in gap.message
+    assert sorted(m.pod for m in report.cni.cns_metrics) == sorted([CNS_PODS[0], CNS_PODS[1]])
+    assert verdicts(report, OVERLAY, ("IPX-004",)) == {"IPX-004": Outcome.NOT_ASSESSED}
+
+
+def test_a_hung_azure_cns_is_a_timeout_gap_after_the_metrics_timeout(tmp_path: Path) -> None:
+    # vmss000002's azure-cns answers after 20 s: the 1 s metrics timeout (read again on each
+    # of the client's 5 retries) gives up on it well before the API request timeout (30 s)
+    # would, and the other nodes still count
+    faults = {OVERLAY: KubeFaults(slow_pod_proxies={CNS_PODS[2]: 20})}
+    with start_sandbox(tmp_path, kube_faults=faults) as running:
+        cluster = running.cluster(OVERLAY)
+        settings = load_settings(
+            {
+                "cluster": {"id": cluster.arm_resource_id, "region": cluster.region},
+                "dns": {"server": running.dns_server},
+                "gather": {"pod_metrics_timeout_seconds": 1},
+            }
+        )
+        started = time.monotonic()
+        with Kube.connect(cluster.kubeconfig) as kube:
+            report = build_report(kube, cluster_identity(settings.cluster), settings)
+        elapsed = time.monotonic() - started
+    (gap,) = [g for g in report.gaps if g.gatherer == "azure_cns_metrics"]
+    assert (gap.resource, gap.reason) == (f"pods/proxy kube-system/{CNS_PODS[2]}:10092", "timeout")
+    assert elapsed < 15, elapsed
+    assert sorted(m.pod for m in report.cni.cns_metrics) == sorted([CNS_PODS[0], CNS_PODS[1]])
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ DNS-002 stays open instead of being marked resolved."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from netaudit.collector.store import Store, upgrade
 from netaudit.sandbox.kube_api import KubeFaults
 from netaudit.sandbox.runner import start_sandbox
+from netaudit.sandbox.sample_fleet import DEFAULT_FLEET_ROOT, load_sample_fleet
 from tests.integration.sandbox_exports import agent_report as gather
 from tests.integration.sandbox_exports import read_inventories, scan_in_process
 
@@ -86,3 +88,47 @@ def test_a_cluster_without_an_agent_report_is_not_assessed_on_agent_rules(
     totals = store.scan_outcome_totals(scan_id)
     assert sum(totals.values()) == 3 * 98
     assert ("GWA-002", "passed") not in totals
+
+
+@pytest.mark.parametrize(("minutes_apart", "expected"), [(15, "findings"), (5, "not_assessed")])
+def test_azure_cns_requesting_more_than_its_pool_lasts_across_two_received_reports(
+    tmp_path: Path, store: Store, minutes_apart: int, expected: str
+) -> None:
+    # vmss000002's azure-cns asks for 272 IPs and holds 256, in both reports; the collector
+    # received them 15 (or 5) minutes apart: CNI-007's azure-cns signal, through the store
+    root = tmp_path / "fleet"
+    shutil.copytree(DEFAULT_FLEET_ROOT, root)
+    exposition = root / "kube" / CLUSTER / "proxy/kube-system/azure-cns-n4d75/10092/metrics.txt"
+    text = exposition.read_text()
+    exposition.write_text(
+        text.replace(
+            'subnet_cidr="10.244.0.0/16"} 0\n# HELP cx_ipam_subnet',
+            'subnet_cidr="10.244.0.0/16"} 272\n# HELP cx_ipam_subnet',
+        )
+    )
+    assert exposition.read_text() != text
+    now = datetime.now(UTC)
+    with start_sandbox(tmp_path / "run", fleet=load_sample_fleet(root)) as running:
+        cluster = running.cluster(CLUSTER)
+        read_inventories(running, store)
+        for sequence, received in enumerate((now - timedelta(minutes=minutes_apart), now), 1):
+            report = gather(cluster, running.dns_server)
+            report.sequence = sequence
+            store.commit_report(report, agent_id="agent-1", received_at=received)
+    scan(store)
+    outcome = {o.rule_id: o for o in store.outcomes(cluster.key)}["CNI-007"]
+    assert outcome.outcome == expected, outcome.reason
+    if expected == "findings":
+        (finding,) = [f.finding for f in store.open_findings(cluster.key)
+                      if f.finding.rule_id == "CNI-007"]  # fmt: skip
+        assert dict(finding.evidence) | {"first_observed_short": "", "last_observed_short": ""} == {
+            "nodes": "1",
+            "node_names": "aks-nodepool1-40915282-vmss000002",
+            "cx_ipam_requested_ips": "272",
+            "cx_ipam_total_ips": "256",
+            "cx_ipam_node_names": "aks-nodepool1-40915282-vmss000002",
+            "first_observed_short": "",
+            "last_observed_short": "",
+        }
+    else:
+        assert "no report at least 10 minutes older" in outcome.reason

@@ -111,10 +111,11 @@ def test_pods_are_counted_per_node_by_network_and_finished_pods_are_skipped() ->
         pod("a", phase="Succeeded"),
         pod("a", phase="Failed"),
         pod("b", phase="Pending"),
+        pod("b", host_network=True, phase="Pending"),  # takes the node's IP, not the pool's
         pod(None),  # unscheduled: no node holds its IP yet
     ]
     counts = count_pods_by_node(pods)
-    assert counts == {"a": PodCounts(2, 1), "b": PodCounts(1, 1)}
+    assert counts == {"a": PodCounts(2, 1, 0), "b": PodCounts(1, 2, 1)}
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,7 @@ def test_network_labels_keep_every_aks_label_plus_agentpool_and_type() -> None:
 
 
 def test_overlay_node_carries_pool_os_cidrs_pods_and_readiness() -> None:
-    message = node(OVERLAY_NODE, PodCounts(pod_network=30, host_network=5))
+    message = node(OVERLAY_NODE, PodCounts(pod_network=30, host_network=5, pending_pod_network=2))
     assert message.name == "aks-nodepool1-12345678-vmss000000"
     assert message.pool == "nodepool1"
     assert (message.os, message.os_sku) == ("linux", "Ubuntu")
@@ -143,6 +144,7 @@ def test_overlay_node_carries_pool_os_cidrs_pods_and_readiness() -> None:
     assert list(message.pod_cidrs) == ["10.244.0.0/24", "fd12:3456::/80"]
     assert message.allocatable_pods == 250
     assert (message.pods_on_pod_network, message.host_network_pods) == (30, 5)
+    assert message.pending_pods_on_pod_network == 2
     assert message.ready is True
     assert list(message.internal_ips) == ["10.224.0.4"]
     assert message.network_labels["kubernetes.azure.com/podnetwork-type"] == "overlay"

@@ -27,7 +27,7 @@ from netaudit.v1 import inventory_pb2 as netaudit_dot_v1_dot_inventory__pb2
 from netaudit.v1 import report_pb2 as netaudit_dot_v1_dot_report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17netaudit/v1/audit.proto\x12\x0bnetaudit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bnetaudit/v1/inventory.proto\x1a\x18netaudit/v1/report.proto\"\xef\x02\n\x0c\x43lusterFacts\x12\x13\n\x0b\x63luster_key\x18\x01 \x01(\t\x12#\n\x06report\x18\x02 \x01(\x0b\x32\x13.netaudit.v1.Report\x12\x36\n\x12report_received_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\tinventory\x18\x04 \x01(\x0b\x32\x1d.netaudit.v1.ClusterInventory\x12\x30\n\x0c\x65valuated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rusage_history\x18\x07 \x03(\x0b\x32\x17.netaudit.v1.RangeUsage\x12L\n\x1c\x65\x61rlier_node_network_configs\x18\x08 \x01(\x0b\x32&.netaudit.v1.EarlierNodeNetworkConfigsJ\x04\x08\x05\x10\x06R\x05\x66leet\"\x9f\x02\n\x19\x45\x61rlierNodeNetworkConfigs\x12\x36\n\x12report_received_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12report_gathered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x43\n\x07\x62y_node\x18\x03 \x03(\x0b\x32\x32.netaudit.v1.EarlierNodeNetworkConfigs.ByNodeEntry\x1aM\n\x0b\x42yNodeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x1e.netaudit.v1.NodeNetworkConfig:\x02\x38\x01\"H\n\nRangeUsage\x12\x11\n\trange_key\x18\x01 \x01(\t\x12\'\n\x06points\x18\x02 \x03(\x0b\x32\x17.netaudit.v1.UsagePoint\"T\n\nUsagePoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04used\x18\x02 \x01(\x03\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x03\"\x86\x02\n\x07\x46inding\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\'\n\x08severity\x18\x03 \x01(\x0e\x32\x15.netaudit.v1.Severity\x12\x13\n\x0b\x63luster_key\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x34\n\x08\x65vidence\x18\x07 \x03(\x0b\x32\".netaudit.v1.Finding.EvidenceEntry\x12\x13\n\x0bremediation\x18\x08 \x01(\t\x1a/\n\rEvidenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd8\x01\n\nFleetClaim\x12\x13\n\x0b\x63luster_key\x18\x01 \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\x12*\n\x06subnet\x18\x03 \x01(\x0b\x32\x18.netaudit.v1.SubnetClaimH\x00\x12\x33\n\x0broute_table\x18\x04 \x01(\x0b\x32\x1c.netaudit.v1.RouteTableClaimH\x00\x12\x35\n\x0c\x65xternal_dns\x18\x05 \x01(\x0b\x32\x1d.netaudit.v1.ExternalDnsClaimH\x00\x42\x07\n\x05\x63laim\"\xca\x01\n\x0bSubnetClaim\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\rnetwork_model\x18\x03 \x01(\t\x12\x18\n\x10\x61\x64\x64ress_prefixes\x18\x04 \x03(\t\x12\x0e\n\x06usable\x18\x05 \x01(\x03\x12\x11\n\x04\x66ree\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12&\n\x05pools\x18\x07 \x03(\x0b\x32\x17.netaudit.v1.PoolDemand\x12\x15\n\runknown_pools\x18\x08 \x03(\tB\x07\n\x05_free\"n\n\nPoolDemand\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05nodes\x18\x02 \x01(\x03\x12\r\n\x05surge\x18\x03 \x01(\x03\x12\x14\n\x0cips_per_node\x18\x04 \x01(\x03\x12\x1e\n\x16pod_ip_allocation_mode\x18\x05 \x01(\t\"U\n\x0fRouteTableClaim\x12\x16\n\x0eroute_table_id\x18\x01 \x01(\t\x12\x16\n\x0enetwork_plugin\x18\x02 \x01(\t\x12\x12\n\nsubnet_ids\x18\x03 \x03(\t\"`\n\x10\x45xternalDnsClaim\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64omain_filters\x18\x02 \x03(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x10\n\x08instance\x18\x04 \x01(\t*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17netaudit/v1/audit.proto\x12\x0bnetaudit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bnetaudit/v1/inventory.proto\x1a\x18netaudit/v1/report.proto\"\xef\x02\n\x0c\x43lusterFacts\x12\x13\n\x0b\x63luster_key\x18\x01 \x01(\t\x12#\n\x06report\x18\x02 \x01(\x0b\x32\x13.netaudit.v1.Report\x12\x36\n\x12report_received_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\tinventory\x18\x04 \x01(\x0b\x32\x1d.netaudit.v1.ClusterInventory\x12\x30\n\x0c\x65valuated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\rusage_history\x18\x07 \x03(\x0b\x32\x17.netaudit.v1.RangeUsage\x12L\n\x1c\x65\x61rlier_node_network_configs\x18\x08 \x01(\x0b\x32&.netaudit.v1.EarlierNodeNetworkConfigsJ\x04\x08\x05\x10\x06R\x05\x66leet\"\xba\x03\n\x19\x45\x61rlierNodeNetworkConfigs\x12\x36\n\x12report_received_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12report_gathered_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x43\n\x07\x62y_node\x18\x03 \x03(\x0b\x32\x32.netaudit.v1.EarlierNodeNetworkConfigs.ByNodeEntry\x12J\n\x0b\x63ns_by_node\x18\x04 \x03(\x0b\x32\x35.netaudit.v1.EarlierNodeNetworkConfigs.CnsByNodeEntry\x1aM\n\x0b\x42yNodeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12-\n\x05value\x18\x02 \x01(\x0b\x32\x1e.netaudit.v1.NodeNetworkConfig:\x02\x38\x01\x1aM\n\x0e\x43nsByNodeEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.netaudit.v1.CnsNodeMetrics:\x02\x38\x01\"H\n\nRangeUsage\x12\x11\n\trange_key\x18\x01 \x01(\t\x12\'\n\x06points\x18\x02 \x03(\x0b\x32\x17.netaudit.v1.UsagePoint\"T\n\nUsagePoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04used\x18\x02 \x01(\x03\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x03\"\x86\x02\n\x07\x46inding\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\'\n\x08severity\x18\x03 \x01(\x0e\x32\x15.netaudit.v1.Severity\x12\x13\n\x0b\x63luster_key\x18\x04 \x01(\t\x12\x10\n\x08resource\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x34\n\x08\x65vidence\x18\x07 \x03(\x0b\x32\".netaudit.v1.Finding.EvidenceEntry\x12\x13\n\x0bremediation\x18\x08 \x01(\t\x1a/\n\rEvidenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd8\x01\n\nFleetClaim\x12\x13\n\x0b\x63luster_key\x18\x01 \x01(\t\x12\x14\n\x0c\x63luster_name\x18\x02 \x01(\t\x12*\n\x06subnet\x18\x03 \x01(\x0b\x32\x18.netaudit.v1.SubnetClaimH\x00\x12\x33\n\x0broute_table\x18\x04 \x01(\x0b\x32\x1c.netaudit.v1.RouteTableClaimH\x00\x12\x35\n\x0c\x65xternal_dns\x18\x05 \x01(\x0b\x32\x1d.netaudit.v1.ExternalDnsClaimH\x00\x42\x07\n\x05\x63laim\"\xca\x01\n\x0bSubnetClaim\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x15\n\rnetwork_model\x18\x03 \x01(\t\x12\x18\n\x10\x61\x64\x64ress_prefixes\x18\x04 \x03(\t\x12\x0e\n\x06usable\x18\x05 \x01(\x03\x12\x11\n\x04\x66ree\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12&\n\x05pools\x18\x07 \x03(\x0b\x32\x17.netaudit.v1.PoolDemand\x12\x15\n\runknown_pools\x18\x08 \x03(\tB\x07\n\x05_free\"n\n\nPoolDemand\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05nodes\x18\x02 \x01(\x03\x12\r\n\x05surge\x18\x03 \x01(\x03\x12\x14\n\x0cips_per_node\x18\x04 \x01(\x03\x12\x1e\n\x16pod_ip_allocation_mode\x18\x05 \x01(\t\"U\n\x0fRouteTableClaim\x12\x16\n\x0eroute_table_id\x18\x01 \x01(\t\x12\x16\n\x0enetwork_plugin\x18\x02 \x01(\t\x12\x12\n\nsubnet_ids\x18\x03 \x03(\t\"`\n\x10\x45xternalDnsClaim\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\x16\n\x0e\x64omain_filters\x18\x02 \x03(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x10\n\x08instance\x18\x04 \x01(\t*\x88\x01\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x10\n\x0cSEVERITY_LOW\x10\x02\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x03\x12\x11\n\rSEVERITY_HIGH\x10\x04\x12\x15\n\x11SEVERITY_CRITICAL\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,32 +36,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._loaded_options = None
   _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._serialized_options = b'8\001'
+  _globals['_EARLIERNODENETWORKCONFIGS_CNSBYNODEENTRY']._loaded_options = None
+  _globals['_EARLIERNODENETWORKCONFIGS_CNSBYNODEENTRY']._serialized_options = b'8\001'
   _globals['_FINDING_EVIDENCEENTRY']._loaded_options = None
   _globals['_FINDING_EVIDENCEENTRY']._serialized_options = b'8\001'
-  _globals['_SEVERITY']._serialized_start=1935
-  _globals['_SEVERITY']._serialized_end=2071
+  _globals['_SEVERITY']._serialized_start=2090
+  _globals['_SEVERITY']._serialized_end=2226
   _globals['_CLUSTERFACTS']._serialized_start=129
   _globals['_CLUSTERFACTS']._serialized_end=496
   _globals['_EARLIERNODENETWORKCONFIGS']._serialized_start=499
-  _globals['_EARLIERNODENETWORKCONFIGS']._serialized_end=786
-  _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._serialized_start=709
-  _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._serialized_end=786
-  _globals['_RANGEUSAGE']._serialized_start=788
-  _globals['_RANGEUSAGE']._serialized_end=860
-  _globals['_USAGEPOINT']._serialized_start=862
-  _globals['_USAGEPOINT']._serialized_end=946
-  _globals['_FINDING']._serialized_start=949
-  _globals['_FINDING']._serialized_end=1211
-  _globals['_FINDING_EVIDENCEENTRY']._serialized_start=1164
-  _globals['_FINDING_EVIDENCEENTRY']._serialized_end=1211
-  _globals['_FLEETCLAIM']._serialized_start=1214
-  _globals['_FLEETCLAIM']._serialized_end=1430
-  _globals['_SUBNETCLAIM']._serialized_start=1433
-  _globals['_SUBNETCLAIM']._serialized_end=1635
-  _globals['_POOLDEMAND']._serialized_start=1637
-  _globals['_POOLDEMAND']._serialized_end=1747
-  _globals['_ROUTETABLECLAIM']._serialized_start=1749
-  _globals['_ROUTETABLECLAIM']._serialized_end=1834
-  _globals['_EXTERNALDNSCLAIM']._serialized_start=1836
-  _globals['_EXTERNALDNSCLAIM']._serialized_end=1932
+  _globals['_EARLIERNODENETWORKCONFIGS']._serialized_end=941
+  _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._serialized_start=785
+  _globals['_EARLIERNODENETWORKCONFIGS_BYNODEENTRY']._serialized_end=862
+  _globals['_EARLIERNODENETWORKCONFIGS_CNSBYNODEENTRY']._serialized_start=864
+  _globals['_EARLIERNODENETWORKCONFIGS_CNSBYNODEENTRY']._serialized_end=941
+  _globals['_RANGEUSAGE']._serialized_start=943
+  _globals['_RANGEUSAGE']._serialized_end=1015
+  _globals['_USAGEPOINT']._serialized_start=1017
+  _globals['_USAGEPOINT']._serialized_end=1101
+  _globals['_FINDING']._serialized_start=1104
+  _globals['_FINDING']._serialized_end=1366
+  _globals['_FINDING_EVIDENCEENTRY']._serialized_start=1319
+  _globals['_FINDING_EVIDENCEENTRY']._serialized_end=1366
+  _globals['_FLEETCLAIM']._serialized_start=1369
+  _globals['_FLEETCLAIM']._serialized_end=1585
+  _globals['_SUBNETCLAIM']._serialized_start=1588
+  _globals['_SUBNETCLAIM']._serialized_end=1790
+  _globals['_POOLDEMAND']._serialized_start=1792
+  _globals['_POOLDEMAND']._serialized_end=1902
+  _globals['_ROUTETABLECLAIM']._serialized_start=1904
+  _globals['_ROUTETABLECLAIM']._serialized_end=1989
+  _globals['_EXTERNALDNSCLAIM']._serialized_start=1991
+  _globals['_EXTERNALDNSCLAIM']._serialized_end=2087
 # @@protoc_insertion_point(module_scope)

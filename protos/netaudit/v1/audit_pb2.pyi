@@ -103,7 +103,7 @@ Global___ClusterFacts: _TypeAlias = ClusterFacts  # noqa: Y015
 
 @_typing.final
 class EarlierNodeNetworkConfigs(_message.Message):
-    """NodeNetworkConfigs as an earlier report of the cluster saw them."""
+    """NodeNetworkConfigs and azure-cns IPAM figures as an earlier report of the cluster saw them."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -128,9 +128,31 @@ class EarlierNodeNetworkConfigs(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class CnsByNodeEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _report_pb2.CnsNodeMetrics: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _report_pb2.CnsNodeMetrics | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REPORT_RECEIVED_AT_FIELD_NUMBER: _builtins.int
     REPORT_GATHERED_AT_FIELD_NUMBER: _builtins.int
     BY_NODE_FIELD_NUMBER: _builtins.int
+    CNS_BY_NODE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def report_received_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -139,16 +161,21 @@ class EarlierNodeNetworkConfigs(_message.Message):
     def by_node(self) -> _containers.MessageMap[_builtins.str, _report_pb2.NodeNetworkConfig]:
         """Node name -> its NodeNetworkConfig in that report."""
 
+    @_builtins.property
+    def cns_by_node(self) -> _containers.MessageMap[_builtins.str, _report_pb2.CnsNodeMetrics]:
+        """Node name -> its azure-cns cx_ipam figures in that report (CNI-007's second signal)."""
+
     def __init__(
         self,
         *,
         report_received_at: _timestamp_pb2.Timestamp | None = ...,
         report_gathered_at: _timestamp_pb2.Timestamp | None = ...,
         by_node: _abc.Mapping[_builtins.str, _report_pb2.NodeNetworkConfig] | None = ...,
+        cns_by_node: _abc.Mapping[_builtins.str, _report_pb2.CnsNodeMetrics] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["report_gathered_at", b"report_gathered_at", "report_received_at", b"report_received_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_node", b"by_node", "report_gathered_at", b"report_gathered_at", "report_received_at", b"report_received_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_node", b"by_node", "cns_by_node", b"cns_by_node", "report_gathered_at", b"report_gathered_at", "report_received_at", b"report_received_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

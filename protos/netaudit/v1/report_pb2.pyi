@@ -197,6 +197,7 @@ class Node(_message.Message):
     INTERNAL_IPS_FIELD_NUMBER: _builtins.int
     NODE_NETWORK_CONFIG_FIELD_NUMBER: _builtins.int
     VIRTUAL_KUBELET_FIELD_NUMBER: _builtins.int
+    PENDING_PODS_ON_POD_NETWORK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     pool: _builtins.str
     os: _builtins.str
@@ -208,6 +209,10 @@ class Node(_message.Message):
     host_network_pods: _builtins.int
     ready: _builtins.bool
     virtual_kubelet: _builtins.bool
+    pending_pods_on_pod_network: _builtins.int
+    """Pods scheduled here (spec.nodeName) in phase Pending that need a pod-network IP (not
+    hostNetwork): IPX-004 pairs them with an empty azure-cns pool.
+    """
     @_builtins.property
     def network_labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Labels that reveal the network model (kubernetes.azure.com/*, agentpool, type)."""
@@ -236,10 +241,11 @@ class Node(_message.Message):
         internal_ips: _abc.Iterable[_builtins.str] | None = ...,
         node_network_config: Global___NodeNetworkConfig | None = ...,
         virtual_kubelet: _builtins.bool = ...,
+        pending_pods_on_pod_network: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["node_network_config", b"node_network_config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_pods", b"allocatable_pods", "host_network_pods", b"host_network_pods", "instance_type", b"instance_type", "internal_ips", b"internal_ips", "name", b"name", "network_labels", b"network_labels", "node_network_config", b"node_network_config", "os", b"os", "os_sku", b"os_sku", "pod_cidrs", b"pod_cidrs", "pods_on_pod_network", b"pods_on_pod_network", "pool", b"pool", "ready", b"ready", "virtual_kubelet", b"virtual_kubelet", "zone", b"zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocatable_pods", b"allocatable_pods", "host_network_pods", b"host_network_pods", "instance_type", b"instance_type", "internal_ips", b"internal_ips", "name", b"name", "network_labels", b"network_labels", "node_network_config", b"node_network_config", "os", b"os", "os_sku", b"os_sku", "pending_pods_on_pod_network", b"pending_pods_on_pod_network", "pod_cidrs", b"pod_cidrs", "pods_on_pod_network", b"pods_on_pod_network", "pool", b"pool", "ready", b"ready", "virtual_kubelet", b"virtual_kubelet", "zone", b"zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -433,6 +439,7 @@ class CniEvidence(_message.Message):
     IP_MASQ_AGENT_CONFIGS_FIELD_NUMBER: _builtins.int
     CNS_CONFIG_FIELD_NUMBER: _builtins.int
     CRDS_FIELD_NUMBER: _builtins.int
+    CNS_METRICS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def workloads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Workload]:
         """Workloads in kube-system and the network add-on namespaces."""
@@ -445,6 +452,12 @@ class CniEvidence(_message.Message):
     def crds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Installed CRD names (plural.group) relevant to networking."""
 
+    @_builtins.property
+    def cns_metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___CnsNodeMetrics]:
+        """azure-cns's IPAM pool per node, from each azure-cns pod's :10092/metrics: one entry
+        per node scraped (never per IP); nodes that could not be scraped are gaps.
+        """
+
     def __init__(
         self,
         *,
@@ -452,14 +465,112 @@ class CniEvidence(_message.Message):
         ip_masq_agent_configs: _abc.Iterable[Global___IpMasqAgentConfig] | None = ...,
         cns_config: Global___CnsConfig | None = ...,
         crds: _abc.Iterable[_builtins.str] | None = ...,
+        cns_metrics: _abc.Iterable[Global___CnsNodeMetrics] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cns_config", b"cns_config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cns_config", b"cns_config", "crds", b"crds", "ip_masq_agent_configs", b"ip_masq_agent_configs", "workloads", b"workloads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cns_config", b"cns_config", "cns_metrics", b"cns_metrics", "crds", b"crds", "ip_masq_agent_configs", b"ip_masq_agent_configs", "workloads", b"workloads"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CniEvidence: _TypeAlias = CniEvidence  # noqa: Y015
+
+@_typing.final
+class CnsNodeMetrics(_message.Message):
+    """The cx_ipam_* gauges of one node's azure-cns (domain.md §1.5, ACN-MET), each summed over
+    the series' label sets (subnet, subnet_cidr, podnet_arm_id). A field is unset when
+    azure-cns exported no such series (a build without it, or no IP pool to report on).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    POD_FIELD_NUMBER: _builtins.int
+    SCRAPED_AT_FIELD_NUMBER: _builtins.int
+    AVAILABLE_IPS_FIELD_NUMBER: _builtins.int
+    REQUESTED_IPS_FIELD_NUMBER: _builtins.int
+    TOTAL_IPS_FIELD_NUMBER: _builtins.int
+    POD_ALLOCATED_IPS_FIELD_NUMBER: _builtins.int
+    SUBNETS_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    pod: _builtins.str
+    available_ips: _builtins.int
+    """cx_ipam_available_ips (newer builds: cx_available_ips_v2): free IPs in the node's pool."""
+    requested_ips: _builtins.int
+    """cx_ipam_requested_ips: IPs the node asked for (NodeNetworkConfig spec.requestedIPCount)."""
+    total_ips: _builtins.int
+    """cx_ipam_total_ips (newer builds: cx_assigned_ips_v2): IPs the pool holds."""
+    pod_allocated_ips: _builtins.int
+    """cx_ipam_pod_allocated_ips (newer builds: cx_allocated_ips_v2): IPs given to pods."""
+    @_builtins.property
+    def scraped_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def subnets(self) -> _containers.RepeatedCompositeFieldContainer[Global___CnsSubnetState]: ...
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        pod: _builtins.str = ...,
+        scraped_at: _timestamp_pb2.Timestamp | None = ...,
+        available_ips: _builtins.int | None = ...,
+        requested_ips: _builtins.int | None = ...,
+        total_ips: _builtins.int | None = ...,
+        pod_allocated_ips: _builtins.int | None = ...,
+        subnets: _abc.Iterable[Global___CnsSubnetState] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_available_ips", b"_available_ips", "_pod_allocated_ips", b"_pod_allocated_ips", "_requested_ips", b"_requested_ips", "_total_ips", b"_total_ips", "available_ips", b"available_ips", "pod_allocated_ips", b"pod_allocated_ips", "requested_ips", b"requested_ips", "scraped_at", b"scraped_at", "total_ips", b"total_ips"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available_ips", b"_available_ips", "_pod_allocated_ips", b"_pod_allocated_ips", "_requested_ips", b"_requested_ips", "_total_ips", b"_total_ips", "available_ips", b"available_ips", "node", b"node", "pod", b"pod", "pod_allocated_ips", b"pod_allocated_ips", "requested_ips", b"requested_ips", "scraped_at", b"scraped_at", "subnets", b"subnets", "total_ips", b"total_ips"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__available_ips: _TypeAlias = _typing.Literal["available_ips"]  # noqa: Y015
+    _WhichOneofArgType__available_ips: _TypeAlias = _typing.Literal["_available_ips", b"_available_ips"]  # noqa: Y015
+    _WhichOneofReturnType__pod_allocated_ips: _TypeAlias = _typing.Literal["pod_allocated_ips"]  # noqa: Y015
+    _WhichOneofArgType__pod_allocated_ips: _TypeAlias = _typing.Literal["_pod_allocated_ips", b"_pod_allocated_ips"]  # noqa: Y015
+    _WhichOneofReturnType__requested_ips: _TypeAlias = _typing.Literal["requested_ips"]  # noqa: Y015
+    _WhichOneofArgType__requested_ips: _TypeAlias = _typing.Literal["_requested_ips", b"_requested_ips"]  # noqa: Y015
+    _WhichOneofReturnType__total_ips: _TypeAlias = _typing.Literal["total_ips"]  # noqa: Y015
+    _WhichOneofArgType__total_ips: _TypeAlias = _typing.Literal["_total_ips", b"_total_ips"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__available_ips) -> _WhichOneofReturnType__available_ips | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pod_allocated_ips) -> _WhichOneofReturnType__pod_allocated_ips | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__requested_ips) -> _WhichOneofReturnType__requested_ips | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_ips) -> _WhichOneofReturnType__total_ips | None: ...
+
+Global___CnsNodeMetrics: _TypeAlias = CnsNodeMetrics  # noqa: Y015
+
+@_typing.final
+class CnsSubnetState(_message.Message):
+    """cx_ipam_subnet_exhaustion_state of one subnet as one node's azure-cns sees it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBNET_FIELD_NUMBER: _builtins.int
+    SUBNET_CIDR_FIELD_NUMBER: _builtins.int
+    PODNET_ARM_ID_FIELD_NUMBER: _builtins.int
+    EXHAUSTION_STATE_FIELD_NUMBER: _builtins.int
+    subnet: _builtins.str
+    subnet_cidr: _builtins.str
+    podnet_arm_id: _builtins.str
+    exhaustion_state: _builtins.int
+    """1 when azure-cns considers the subnet exhausted, 0 when not."""
+    def __init__(
+        self,
+        *,
+        subnet: _builtins.str = ...,
+        subnet_cidr: _builtins.str = ...,
+        podnet_arm_id: _builtins.str = ...,
+        exhaustion_state: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exhaustion_state", b"exhaustion_state", "podnet_arm_id", b"podnet_arm_id", "subnet", b"subnet", "subnet_cidr", b"subnet_cidr"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CnsSubnetState: _TypeAlias = CnsSubnetState  # noqa: Y015
 
 @_typing.final
 class IpMasqAgentConfig(_message.Message):

@@ -8,14 +8,15 @@ case needs it; the NodeNetworkConfig and Node objects are hand-made from the pub
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
-from netaudit.agent.gatherers import nodes, services
+from netaudit.agent.gatherers import azure_cns_metrics, nodes, services
 from netaudit.collector.rules import ClusterView, RuleOutcome, RuleSettings, evaluate_rule
 from netaudit.collector.rules.rule import Rule
 from netaudit.collector.rules.settings import PerRuleSettings
 from netaudit.v1 import audit_pb2, report_pb2
-from tests.rule_cases import arm_json, k8s_documents, managed_cluster
+from tests.rule_cases import NOW, arm_json, k8s_documents, managed_cluster
 
 VNET_FIXTURE = "network/VirtualNetworkGet.json"
 VNET_ID = arm_json(VNET_FIXTURE)["id"]
@@ -237,3 +238,45 @@ def evaluate(
         per_rule=per_rule, on_premises_cidrs=list(on_premises_cidrs or [])
     )
     return evaluate_rule(rule, ClusterView(facts), settings)
+
+
+# -- azure-cns IPAM metrics (domain.md §1.5) --------------------------------------------------
+# No exposition is published: these are the series and labels domain.md §1.5 lists, in the
+# Prometheus text format, read through the agent's own parser.
+
+AZURE_CNS = report_pb2.Workload(kind="DaemonSet", namespace="kube-system", name="azure-cns")
+
+
+def cns_exposition(
+    *,
+    available: int | None,
+    requested: int | None = None,
+    total: int | None = None,
+    allocated: int | None = None,
+    exhausted: int | None = None,
+    subnet: str = "podnet",
+    cidr: str = "10.241.0.0/16",
+) -> str:
+    """One node's azure-cns /metrics; a series whose value is None is left out."""
+    labels = f'podnet_arm_id="",subnet="{subnet}",subnet_cidr="{cidr}"'
+    series = {
+        "cx_ipam_available_ips": available,
+        "cx_ipam_requested_ips": requested,
+        "cx_ipam_total_ips": total,
+        "cx_ipam_pod_allocated_ips": allocated,
+        "cx_ipam_subnet_exhaustion_state": exhausted,
+    }
+    lines = ["# HELP go_goroutines Number of goroutines that currently exist.",
+             "# TYPE go_goroutines gauge", "go_goroutines 97"]  # fmt: skip
+    for name, value in series.items():
+        if value is not None:
+            lines += [f"# TYPE {name} gauge", f"{name}{{{labels}}} {value}"]
+    return "\n".join(lines) + "\n"
+
+
+def cns_pool(
+    node_name: str, scraped_at: datetime = NOW, **series: Any
+) -> report_pb2.CnsNodeMetrics:
+    """The agent's evidence of ``node_name``'s azure-cns exposing ``series``."""
+    pod = {"metadata": {"name": f"azure-cns-{node_name[-4:]}"}, "spec": {"nodeName": node_name}}
+    return azure_cns_metrics.node_metrics(cns_exposition(**series), pod, scraped_at)

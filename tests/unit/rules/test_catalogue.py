@@ -25,7 +25,7 @@ SEVERITY_LETTER = {
 }
 
 PENDING_IDS = {
-    "CNI-012", "IPX-004",
+    "CNI-012",
     "AGC-002", "EDN-006", "PDN-004",
     "PDN-012",
 }  # fmt: skip

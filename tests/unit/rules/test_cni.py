@@ -31,10 +31,12 @@ from tests.rule_cases import (
     reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
+    AZURE_CNS,
     NNC_TABLE,
     NODE_SUBNET_ID,
     VNET_ID,
     agent_pool_body,
+    cns_pool,
     delegated_subnet_body,
     evaluate,
     gateway_usage_row,
@@ -578,6 +580,87 @@ CASES += [
 ]
 
 
+def with_cns(
+    facts_factory: Callable[[], audit_pb2.ClusterFacts],
+    pools: Mapping[str, Mapping[str, int | None]],
+    gaps: tuple[report_pb2.Gap, ...] = (),
+) -> FactsFactory:
+    """The facts with azure-cns's figures of the nodes in ``pools`` (and more gaps)."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        cluster_facts = facts_factory()
+        cluster_facts.report.cni.workloads.append(AZURE_CNS)
+        cluster_facts.report.cni.cns_metrics.extend(
+            cns_pool(name, **series) for name, series in pools.items()
+        )
+        cluster_facts.report.gaps.extend(gaps)
+        return cluster_facts
+
+    return build
+
+
+OTHER_NODE = NNC_TABLE[0][0]
+EXHAUSTED = {"available": 0, "requested": 48, "total": 48, "exhausted": 1}
+NOT_EXHAUSTED = {"available": 8, "requested": 48, "total": 48, "exhausted": 0}
+CNS_GAP = report_pb2.Gap(
+    gatherer="azure_cns_metrics",
+    resource="pods/proxy kube-system/azure-cns-0001:10092",
+    reason="error",
+    message="dial tcp 10.224.0.5:10092: connect: connection refused",
+)
+
+CASES += [
+    RuleCase(
+        "CNI-006",
+        "cx-ipam-exhaustion-state-on-one-node",
+        with_cns(
+            lambda: agent_report(*nnc_nodes()), {FULL_NODE: EXHAUSTED, OTHER_NODE: NOT_EXHAUSTED}
+        ),
+        Outcome.FINDINGS,
+        check=all_of(
+            evidence_is(
+                {
+                    "cx_ipam_exhausted_nodes": FULL_NODE,
+                    "subnet": "podnet",
+                    "subnet_cidr": "10.241.0.0/16",
+                    "nodes": "1",
+                    "node_names": FULL_NODE,
+                }
+            ),
+            resource_is("subnet podnet 10.241.0.0/16"),
+        ),
+    ),
+    RuleCase(
+        "CNI-006",
+        "nnc-and-cx-ipam-on-one-subnet-make-one-finding",
+        with_cns(lambda: agent_report(*nnc_nodes(full={FULL_NODE})), {OTHER_NODE: EXHAUSTED}),
+        Outcome.FINDINGS,
+        check=all_of(
+            evidence_has(
+                status="NCUpdateSubnetFullError",
+                cx_ipam_exhausted_nodes=OTHER_NODE,
+                nodes="2",
+                node_names=f"{OTHER_NODE},{FULL_NODE}",
+            ),
+            resource_is("subnet podnet 10.241.0.0/16"),
+        ),
+    ),
+    RuleCase(
+        "CNI-006",
+        "cx-ipam-not-exhausted",
+        with_cns(lambda: agent_report(*nnc_nodes()), {FULL_NODE: NOT_EXHAUSTED}),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-006",
+        "cx-ipam-unreadable-on-a-node",
+        with_cns(lambda: agent_report(*nnc_nodes()), {OTHER_NODE: NOT_EXHAUSTED}, (CNS_GAP,)),
+        Outcome.NOT_ASSESSED,
+        check=reason_names(CNS_GAP.resource, "connection refused"),
+    ),
+]
+
+
 # -- CNI-007 IP requests not fulfilled (agent, two observations) -------------------------
 
 SHORT_NODE = NNC_TABLE[0][0]
@@ -676,6 +759,99 @@ CASES += [
         check=reason_names(NNC_GAP, "forbidden"),
     ),
 ]
+
+
+def cns_observations(
+    now: Mapping[str, int], earlier: Mapping[str, int] | None, minutes_apart: float = 15
+) -> FactsFactory:
+    """Every NodeNetworkConfig fulfilled; azure-cns's pool per node holds ``now[node]``
+    (else all 48 requested) at NOW and ``earlier[node]`` ``minutes_apart`` before, unless
+    ``earlier`` is None (no earlier report)."""
+
+    def pools(total: Mapping[str, int], at: datetime) -> list[report_pb2.CnsNodeMetrics]:
+        return [
+            cns_pool(row[0], at, available=4, requested=48, total=total.get(row[0], 48))
+            for row in NNC_TABLE
+        ]
+
+    def build() -> audit_pb2.ClusterFacts:
+        cluster_facts = agent_report(*observed_nodes(NOW, {}))
+        cluster_facts.report.cni.cns_metrics.extend(pools(now, NOW))
+        if earlier is not None:
+            before = NOW - timedelta(minutes=minutes_apart)
+            old = new_report(recorded_cni_cluster()["id"])
+            old.gathered_at.FromDatetime(before)
+            old.nodes.extend(observed_nodes(before, {}))
+            old.cni.cns_metrics.extend(pools(earlier, before))
+            cluster_facts.earlier_node_network_configs.CopyFrom(
+                earlier_node_network_configs(old, before)
+            )
+        return cluster_facts
+
+    return build
+
+
+CASES += [
+    RuleCase(
+        "CNI-007",
+        "cx-ipam-requested-above-total-in-both-reports",
+        cns_observations({SHORT_NODE: 32}, {SHORT_NODE: 32}),
+        Outcome.FINDINGS,
+        check=evidence_is(
+            {
+                "nodes": "1",
+                "node_names": SHORT_NODE,
+                "cx_ipam_requested_ips": "48",
+                "cx_ipam_total_ips": "32",
+                "cx_ipam_node_names": SHORT_NODE,
+                "first_observed_short": "2026-11-27T11:45:00+00:00",
+                "last_observed_short": "2026-11-27T12:00:00+00:00",
+            }
+        ),
+    ),
+    RuleCase(
+        "CNI-007",
+        "cx-ipam-converged-since-the-earlier-report",
+        cns_observations({}, {SHORT_NODE: 32}),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "CNI-007",
+        "cx-ipam-short-now-and-no-earlier-report",
+        cns_observations({SHORT_NODE: 32}, None),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("no report at least 10 minutes older"),
+    ),
+    RuleCase(
+        "CNI-007",
+        "cx-ipam-short-but-only-5-minutes-apart",
+        cns_observations({SHORT_NODE: 32}, {SHORT_NODE: 32}, minutes_apart=5),
+        Outcome.NOT_ASSESSED,
+        check=reason_names("not shown to last"),
+    ),
+    RuleCase(
+        "CNI-007",
+        "cx-ipam-unreadable-and-nnc-fulfilled",
+        with_cns(two_observations({}, {}), {}, (CNS_GAP,)),
+        Outcome.NOT_ASSESSED,
+        check=reason_names(CNS_GAP.resource),
+    ),
+]
+
+
+def test_both_signals_of_one_node_make_one_finding() -> None:
+    facts = two_observations({SHORT_NODE: 40}, {SHORT_NODE: 32})()
+    facts.report.cni.cns_metrics.append(cns_pool(SHORT_NODE, available=0, requested=48, total=40))
+    facts.earlier_node_network_configs.cns_by_node[SHORT_NODE].CopyFrom(
+        cns_pool(SHORT_NODE, NOW - timedelta(minutes=15), available=0, requested=48, total=32)
+    )
+    outcome = evaluate(cni.CNI_007, facts)
+    (finding,) = outcome.findings
+    assert finding.evidence["nodes"] == "1"
+    assert (finding.evidence["requested_ips"], finding.evidence["assigned_ips"]) == ("48", "40")
+    assert (finding.evidence["cx_ipam_requested_ips"], finding.evidence["cx_ipam_total_ips"]) == (
+        "48", "40"
+    )  # fmt: skip
 
 
 def test_the_collectors_receive_times_decide_how_long_not_the_agents_clock() -> None:

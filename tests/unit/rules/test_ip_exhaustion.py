@@ -1,7 +1,7 @@
 """IP exhaustion rules with a check: pods failing IP allocation (IPX-002, agent events),
 service CIDR (IPX-003, inventory + agent report) and the VNet private-IP limit (IPX-005).
-the forecast of exhaustion (IPX-001, the inventory's usage history). The pending IPX-004
-is covered by test_pending."""
+the forecast of exhaustion (IPX-001, the inventory's usage history) and a node's empty
+azure-cns IP pool with pods Pending on it (IPX-004, agent metrics and pod counts)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from netaudit.agent.gatherers import ip_allocation
+from netaudit.agent.gatherers import ip_allocation, nodes
 from netaudit.collector.rules import Outcome, ip_exhaustion
 from netaudit.v1 import audit_pb2, report_pb2
 from tests.rule_cases import (
@@ -27,9 +27,13 @@ from tests.rule_cases import (
     reason_mentions as reason_names,
 )
 from tests.unit.rules.network_payloads import (
+    AZURE_CNS,
+    NNC_TABLE,
     NODE_SUBNET_ID,
     VNET_ID,
+    cns_pool,
     evaluate,
+    node_object,
     recorded_cni_cluster,
     service_network,
     subnet_id,
@@ -410,3 +414,105 @@ CASES += [
         settings={"IPX-001": {"warning_days": 7, "critical_days": 2}},
     ),
 ]
+
+
+# -- IPX-004 node IP pool empty with pending pods -----------------------------------------
+# Two pod-subnet nodes (the NNC table's, ACN PR #1908); the pods gatherer's counts per node,
+# azure-cns's pool per node through the agent's parser (network_payloads.cns_exposition).
+
+EMPTY_NODE, OTHER_NODE = NNC_TABLE[1][0], NNC_TABLE[0][0]
+CNS_FORBIDDEN = report_pb2.Gap(
+    gatherer="azure_cns_metrics",
+    resource=f"pods/proxy kube-system/azure-cns-{EMPTY_NODE[-4:]}:10092",
+    reason="forbidden",
+    message="pods/proxy is forbidden",
+)
+
+
+def pool_facts(
+    pending: Mapping[str, int],
+    pools: Mapping[str, Mapping[str, int | None]],
+    *,
+    azure_cns: bool = True,
+    gaps: tuple[report_pb2.Gap, ...] = (),
+) -> Any:
+    """Both nodes with ``pending`` Pending pod-network pods each and 10 running ones, and the
+    azure-cns figures of the nodes in ``pools``."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        report = new_report(recorded_cni_cluster()["id"])
+        for name in (OTHER_NODE, EMPTY_NODE):
+            waiting = pending.get(name, 0)
+            counts = nodes.PodCounts(10 + waiting, 3, waiting)
+            report.nodes.append(nodes.node(node_object(name), counts))
+        if azure_cns:
+            report.cni.workloads.append(AZURE_CNS)
+        report.cni.cns_metrics.extend(cns_pool(name, **series) for name, series in pools.items())
+        report.gaps.extend(gaps)
+        return facts_of(None, report)
+
+    return build
+
+
+EMPTY = {"available": 0, "requested": 32, "total": 32, "allocated": 32, "exhausted": 1}
+ROOMY = {"available": 12, "requested": 32, "total": 32, "allocated": 20, "exhausted": 0}
+NO_POOL: dict[str, int | None] = {"available": None}  # azure-cns in node-subnet mode
+
+CASES += [
+    RuleCase("IPX-004", "empty-pool-with-pending-pods",
+             pool_facts({EMPTY_NODE: 2}, {EMPTY_NODE: EMPTY, OTHER_NODE: ROOMY}),
+             Outcome.FINDINGS,
+             check=evidence_has(node=EMPTY_NODE, available_ips="0", pending_pods="2",
+                                total_ips="32", pod_allocated_ips="32",
+                                exhausted_subnets="podnet")),
+    RuleCase("IPX-004", "empty-pool-and-nothing-waiting",
+             pool_facts({OTHER_NODE: 1}, {EMPTY_NODE: EMPTY, OTHER_NODE: ROOMY}), Outcome.PASSED),
+    RuleCase("IPX-004", "pending-pods-with-free-ips",
+             pool_facts({EMPTY_NODE: 3}, {EMPTY_NODE: ROOMY, OTHER_NODE: ROOMY}), Outcome.PASSED),
+    RuleCase("IPX-004", "no-azure-cns-no-pool", pool_facts({EMPTY_NODE: 3}, {}, azure_cns=False),
+             Outcome.PASSED),
+    RuleCase("IPX-004", "azure-cns-without-pool-metrics",
+             pool_facts({EMPTY_NODE: 3}, {EMPTY_NODE: NO_POOL, OTHER_NODE: NO_POOL}),
+             Outcome.NOT_ASSESSED,
+             check=reason_names("no cx_ipam_available_ips for any node", "node-subnet")),
+    RuleCase("IPX-004", "agent-without-cns-metrics", pool_facts({EMPTY_NODE: 3}, {}),
+             Outcome.NOT_ASSESSED, check=reason_names("no cx_ipam_available_ips")),
+    RuleCase("IPX-004", "no-azure-cns-readable",
+             pool_facts({EMPTY_NODE: 2}, {}, gaps=(CNS_FORBIDDEN,)),
+             Outcome.NOT_ASSESSED,
+             check=reason_names("no cx_ipam_available_ips", CNS_FORBIDDEN.resource,
+                                "pods/proxy is forbidden")),
+    RuleCase("IPX-004", "pending-node-not-scraped",
+             pool_facts({EMPTY_NODE: 2}, {OTHER_NODE: ROOMY}, gaps=(CNS_FORBIDDEN,)),
+             Outcome.NOT_ASSESSED, check=reason_names(CNS_FORBIDDEN.resource, "forbidden")),
+    RuleCase("IPX-004", "pods-forbidden",
+             pool_facts({}, {EMPTY_NODE: EMPTY, OTHER_NODE: ROOMY},
+                        gaps=(report_pb2.Gap(gatherer="nodes", resource="pods/v1",
+                                             reason="forbidden"),)),
+             Outcome.NOT_ASSESSED, check=reason_names("pods/v1", "forbidden")),
+]  # fmt: skip
+
+
+def test_ipx004_a_pending_node_without_figures_is_named_when_others_are_judged() -> None:
+    outcome = evaluate(ip_exhaustion.IPX_004, pool_facts({EMPTY_NODE: 2}, {OTHER_NODE: ROOMY})())
+    assert outcome.outcome is Outcome.NOT_ASSESSED
+    assert (
+        outcome.reason
+        == f"1 node(s) with Pending pods have no azure-cns pool figures: {EMPTY_NODE}"
+    )
+
+
+def test_ipx004_pods_pending_on_a_virtual_node_need_no_azure_cns_pool() -> None:
+    facts = pool_facts({}, {EMPTY_NODE: ROOMY, OTHER_NODE: ROOMY})()
+    virtual = node_object("virtual-node-aci-linux")
+    virtual["metadata"]["labels"]["type"] = "virtual-kubelet"
+    facts.report.nodes.append(nodes.node(virtual, nodes.PodCounts(2, 0, 2)))
+    assert evaluate(ip_exhaustion.IPX_004, facts).outcome is Outcome.PASSED
+
+
+def test_ipx004_the_empty_node_stands_when_another_is_unknown() -> None:
+    facts = pool_facts({EMPTY_NODE: 2, OTHER_NODE: 1}, {EMPTY_NODE: EMPTY})()
+    outcome = evaluate(ip_exhaustion.IPX_004, facts)
+    assert outcome.outcome is Outcome.FINDINGS
+    assert [f.resource for f in outcome.findings] == [f"Node {EMPTY_NODE}"]
+    assert OTHER_NODE in outcome.reason
