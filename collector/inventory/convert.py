@@ -511,6 +511,21 @@ def private_dns_zone(
     )
 
 
+def public_dns_zone(payload: Any, record_sets: Iterable[Any] = ()) -> inventory_pb2.PublicDnsZone:
+    """A public zone (``Microsoft.Network/dnsZones``) with its A, AAAA, CNAME and TXT record
+    sets; its REST record properties (``ARecords``, ``CNAMERecord``, ``TXTRecords``, ``TTL``)
+    read like the private zones' (keys match ignoring case)."""
+    f = Fields(payload)
+    return inventory_pb2.PublicDnsZone(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        name_servers=f.texts("nameServers"),
+        record_sets=[
+            r for r in (dns_record_set(s) for s in record_sets if s is not None) if r is not None
+        ],
+    )
+
+
 def virtual_network_link(payload: Any) -> inventory_pb2.VirtualNetworkLink:
     f = Fields(payload)
     return inventory_pb2.VirtualNetworkLink(
@@ -543,9 +558,9 @@ RECORD_VALUES = {
 
 
 def dns_record_set(payload: Any) -> inventory_pb2.DnsRecordSet | None:
-    """An A, AAAA, CNAME or TXT record set (REST ``type`` "Microsoft.Network/privateDnsZones/TXT",
-    CLI ``type`` likewise or a bare "TXT"); None for other types. A TXT record's strings are
-    joined into one value, as a resolver reads them."""
+    """An A, AAAA, CNAME or TXT record set (REST ``type`` "Microsoft.Network/privateDnsZones/TXT"
+    or "Microsoft.Network/dnszones/TXT", CLI ``type`` likewise or a bare "TXT"); None for other
+    types. A TXT record's strings are joined into one value, as a resolver reads them."""
     f = Fields(payload)
     record_type = _record_type(f)
     if record_type == "CNAME":
