@@ -9,8 +9,8 @@ Three shapes of the same resources arrive here, and all read the same:
   ``null``, and an agent pool's VM type in ``typePropertiesType``;
 * SDK models: azure-mgmt-containerservice 41.8, -network 33.1 and -privatedns
   2.0 are generated "hybrid" models whose ``as_dict()`` is the REST shape;
-  older msrest models give snake_case flattened dicts. Anything with an
-  ``as_dict()`` is turned into a dict first.
+  older msrest models (azure-mgmt-dns 9.0 among them) give snake_case
+  flattened dicts. Anything with an ``as_dict()`` is turned into a dict first.
 
 Keys are matched ignoring case and underscores, ``null`` is the same as absent,
 ``properties`` wins over a top-level key of the same name (an agent pool's
