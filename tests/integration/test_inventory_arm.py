@@ -762,11 +762,21 @@ def test_edn002_and_edn003_find_the_drift_in_the_public_zone() -> None:
     assert orphan.evidence["owned_resource"] == "ingress/payments/old-shop"
 
 
-def test_a_forbidden_public_zone_listing_is_a_gap_and_edn002_is_not_assessed() -> None:
-    cluster = read_payments(faults=ArmFaults.forbidden(r"/dnsZones$"))
+@pytest.mark.parametrize(
+    ("refused", "gap"),
+    [
+        # the zone listing, or the record sets of the selected zone
+        (r"/dnsZones$", PAYMENTS_ZONES),
+        (r"/dnsZones/example\.com/all$", f"{PAYMENTS_ZONES}/example.com"),
+    ],
+)
+def test_a_forbidden_public_zone_read_is_a_gap_and_edn002_003_are_not_assessed(
+    refused: str, gap: str
+) -> None:
+    cluster = read_payments(faults=ArmFaults.forbidden(refused))
     assert list(cluster.public_dns_zones) == []
-    assert [(g.resource_id, g.reason) for g in cluster.gaps] == [(PAYMENTS_ZONES, "forbidden")]
+    assert [(g.resource_id, g.reason) for g in cluster.gaps] == [(gap, "forbidden")]
     for rule_id in ("EDN-002", "EDN-003"):
         result = edn_outcome(cluster, rule_id)
         assert result.outcome is Outcome.NOT_ASSESSED
-        assert "forbidden" in result.reason and PAYMENTS_ZONES in result.reason
+        assert "forbidden" in result.reason and gap in result.reason
