@@ -43,7 +43,9 @@ EMBEDDED_CHILDREN: dict[str, tuple[tuple[str, str, str], ...]] = {
         ),
     ),
 }
-RECORD_TYPES = ("a", "aaaa", "cname", "mx", "ptr", "soa", "srv", "txt")
+RECORD_TYPES = ("a", "aaaa", "caa", "cname", "mx", "ns", "ptr", "soa", "srv", "txt")
+ZONE_TYPES = frozenset({"microsoft.network/privatednszones", "microsoft.network/dnszones"})
+"""Zones whose ``/all`` (every record set) the sandbox answers."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,7 @@ class ArmData:
         if parent not in self._by_id:
             return None
         segment = segment.lower()
-        if (
-            segment == "all"
-            and ResourceId.parse(parent).type == "microsoft.network/privatednszones"
-        ):
+        if segment == "all" and ResourceId.parse(parent).type in ZONE_TYPES:
             return [b for t in RECORD_TYPES for b in self._children.get((parent, t), [])]
         return list(self._children.get((parent, segment), []))
 

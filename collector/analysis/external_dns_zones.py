@@ -1,13 +1,19 @@
-"""Which Azure private DNS zones an ExternalDNS instance writes, and what it writes there
+"""Which Azure DNS zones an ExternalDNS instance writes, and what it writes there
 (kubernetes-sigs/external-dns ``provider/azure/azure_private_dns.go``,
-``endpoint/domain_filter.go``, ``provider/zone_id_filter.go``, ``registry/txt.go``).
+``provider/azure/azure.go``, ``endpoint/domain_filter.go``, ``provider/zone_id_filter.go``,
+``registry/txt.go``).
 
 The ``azure-private-dns`` provider lists the private zones of one subscription (its
 ``--azure-subscription-id`` or azure.json's), of one resource group when
 ``--azure-resource-group`` is set, keeps those whose name its domain filters accept and
 whose id ends with one of its ``--zone-id-filter`` values, and writes each hostname into
-the zone with the longest matching name. Shared by the inventory refresh (which zones to
-read) and the EDN rules (what the read zones should hold). Pure: protobuf in, values out.
+the zone with the longest matching name. The ``azure`` (alias ``azure-dns``) provider does
+the same with the public zones (``Microsoft.Network/dnsZones``) of its resource group, and
+also keeps a zone its ``--zone-name-filter`` accepts whatever the other filters say. The
+resource group may come from azure.json, which the agent does not read: without the flag
+every resource group of the subscription is taken. Shared by the inventory refresh (which
+zones to read) and the EDN rules (what the read zones should hold). Pure: protobuf in,
+values out.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ OWNER_LABEL = "external-dns/owner"
 RESOURCE_LABEL = "external-dns/resource"
 ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
+DnsZone = inventory_pb2.PrivateDnsZone | inventory_pb2.PublicDnsZone
+"""A zone ExternalDNS writes: both kinds carry ``id``, ``name``, ``record_sets`` and
+``external_dns_instances``."""
+
 
 def instance_name(instance: report_pb2.ExternalDnsInstance) -> str:
     return f"{instance.workload.namespace}/{instance.workload.name}"
@@ -31,18 +41,32 @@ def instance_name(instance: report_pb2.ExternalDnsInstance) -> str:
 def zone_selection(
     instance: report_pb2.ExternalDnsInstance, cluster_subscription: str
 ) -> inventory_pb2.ExternalDnsZoneSelection | None:
-    """How an ``azure-private-dns`` instance selects zones; None for other providers."""
-    if instance.provider.lower() != PRIVATE_DNS_PROVIDER:
+    """How an ``azure-private-dns``, ``azure`` or ``azure-dns`` instance selects zones; None
+    for other providers."""
+    provider = instance.provider.lower()
+    if provider != PRIVATE_DNS_PROVIDER and provider not in PUBLIC_DNS_PROVIDERS:
         return None
     flags = parse_flags(list(instance.workload.args))
-    return inventory_pb2.ExternalDnsZoneSelection(
+    selection = inventory_pb2.ExternalDnsZoneSelection(
         instance=instance_name(instance),
         provider=instance.provider,
         domain_filters=list(instance.domain_filters),
         resource_group=flags.get("azure-resource-group", [""])[-1],
         subscription_id=flags.get("azure-subscription-id", [""])[-1] or cluster_subscription,
-        zone_id_filters=[v for value in flags.get("zone-id-filter", []) for v in value.split(",")],
+        zone_id_filters=_values(flags.get("zone-id-filter", [])),
     )
+    if provider in PUBLIC_DNS_PROVIDERS:
+        selection.zone_name_filters.extend(_values(flags.get("zone-name-filter", [])))
+    return selection
+
+
+def is_public(selection: inventory_pb2.ExternalDnsZoneSelection) -> bool:
+    """Whether the selection is of public zones (``Microsoft.Network/dnsZones``)."""
+    return selection.provider.lower() in PUBLIC_DNS_PROVIDERS
+
+
+def _values(flag_values: list[str]) -> list[str]:
+    return [v for value in flag_values for v in value.split(",")]
 
 
 def zone_selections(
@@ -65,6 +89,7 @@ def same_selection(
         and a.resource_group.lower() == b.resource_group.lower()
         and a.subscription_id.lower() == b.subscription_id.lower()
         and [f.lower() for f in a.zone_id_filters] == [f.lower() for f in b.zone_id_filters]
+        and list(a.zone_name_filters) == list(b.zone_name_filters)
     )
 
 
@@ -81,27 +106,35 @@ def selects(
     group = selection.resource_group.lower()
     if group and _id_part(zone_id, "resourcegroups") != group:
         return False
+    name_filters = _filters(selection.zone_name_filters)
+    if name_filters and _domain_match(name_filters, zone_name):
+        return True
     id_filters = [f.lower() for f in selection.zone_id_filters if f]
     if id_filters and not any(zone_id.lower().endswith(f) for f in id_filters):
         return False
     if scope is not None:
         return scope.publishes(zone_name)
-    filters = [
-        f.strip().lower().rstrip(".") for v in selection.domain_filters for f in v.split(",")
-    ]
-    filters = [f for f in filters if f]
+    filters = _filters(selection.domain_filters)
+    return not filters or _domain_match(filters, zone_name)
+
+
+def _filters(values: Iterable[str]) -> list[str]:
+    filters = (f.strip().lower().rstrip(".") for v in values for f in v.split(","))
+    return [f for f in filters if f]
+
+
+def _domain_match(filters: list[str], zone_name: str) -> bool:
     name = zone_name.lower().rstrip(".")
-    return not filters or any(
+    return any(
         name.endswith(f) if f.startswith(".") else name == f or name.endswith("." + f)
         for f in filters
     )
 
 
-def instance_zones(
-    cluster: inventory_pb2.ClusterInventory, instance: str
-) -> list[inventory_pb2.PrivateDnsZone]:
-    """The zones the refresh read for this instance."""
-    return [z for z in cluster.private_dns_zones if instance in z.external_dns_instances]
+def instance_zones(cluster: inventory_pb2.ClusterInventory, instance: str) -> list[DnsZone]:
+    """The zones (private or public) the refresh read for this instance."""
+    zones: list[DnsZone] = [*cluster.private_dns_zones, *cluster.public_dns_zones]
+    return [z for z in zones if instance in z.external_dns_instances]
 
 
 def recorded_selection(
@@ -110,9 +143,7 @@ def recorded_selection(
     return next((s for s in cluster.external_dns_zone_selections if s.instance == instance), None)
 
 
-def zone_for(
-    hostname: str, zones: Sequence[inventory_pb2.PrivateDnsZone]
-) -> inventory_pb2.PrivateDnsZone | None:
+def zone_for(hostname: str, zones: Sequence[DnsZone]) -> DnsZone | None:
     """The zone ExternalDNS writes ``hostname`` into: the longest zone name it ends with."""
     name = hostname.lower().rstrip(".")
     matching = [
@@ -123,14 +154,14 @@ def zone_for(
     return max(matching, key=lambda z: len(z.name), default=None)
 
 
-def relative_name(hostname: str, zone: inventory_pb2.PrivateDnsZone) -> str:
+def relative_name(hostname: str, zone: DnsZone) -> str:
     """The record set name of ``hostname`` in ``zone`` ("@" for the apex)."""
     name = hostname.lower().rstrip(".")
     zone_name = zone.name.lower().rstrip(".")
     return "@" if name == zone_name else name[: -len(zone_name) - 1]
 
 
-def has_address_record(zone: inventory_pb2.PrivateDnsZone, name: str) -> bool:
+def has_address_record(zone: DnsZone, name: str) -> bool:
     return any(r.name.lower() == name and r.type.upper() in ADDRESS_TYPES for r in zone.record_sets)
 
 
@@ -148,7 +179,7 @@ def txt_labels(value: str) -> dict[str, str]:
 
 
 def owned_resources(
-    zone: inventory_pb2.PrivateDnsZone, owner_id: str
+    zone: DnsZone, owner_id: str
 ) -> Iterable[tuple[inventory_pb2.DnsRecordSet, str]]:
     """(TXT record set, ``kind/namespace/name``) of the registry records ``owner_id`` wrote."""
     for record in zone.record_sets:

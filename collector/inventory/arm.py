@@ -6,10 +6,11 @@ subnets its pools use, each VNet once (address space, DNS servers, peerings,
 ``usages``, the subnets it embeds), the virtual node subnet its add-on names,
 the network security group of each subnet, the private DNS zones relevant to
 it (and those its ExternalDNS instances write, linked or not) with their links and
-record sets, the API server's private endpoint with its
-address (private clusters), and the Application Gateway its AGIC add-on
-targets. The official clients are used unchanged; ``base_url`` and
-``connection_verify`` point them at a sovereign cloud or the sandbox.
+record sets, the public DNS zones its ExternalDNS instances write with their
+record sets, the API server's private endpoint with its address (private
+clusters), and the Application Gateway its AGIC add-on targets. The official
+clients are used unchanged; ``base_url`` and ``connection_verify`` point them
+at a sovereign cloud or the sandbox.
 
 What fails on one resource becomes an ``InventoryGap`` on the cluster (a 403
 on a hub VNet must not hide the rest); what makes the whole subscription
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -35,10 +36,11 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
 
-from netaudit.collector.analysis.external_dns_zones import selects, zone_selections
+from netaudit.collector.analysis.external_dns_zones import is_public, selects, zone_selections
 from netaudit.collector.config import AzureSettings
 from netaudit.collector.inventory import convert
 from netaudit.collector.inventory.credentials import (
@@ -82,6 +84,7 @@ DEFAULT_RETRY_TOTAL = 3
 subscription at about 1 request/s sustained (domain.md §1.10)."""
 
 T = TypeVar("T")
+Zone = TypeVar("Zone", inventory_pb2.PrivateDnsZone, inventory_pb2.PublicDnsZone)
 Payload = dict[str, Any]
 LatestReport = Callable[[str], report_pb2.Report | None]
 """The latest agent report of a cluster, by cluster key (lower-cased ARM id)."""
@@ -188,6 +191,9 @@ class ArmReader:
 
     def _dns(self, subscription_id: str) -> PrivateDnsManagementClient:
         return self._client(PrivateDnsManagementClient, subscription_id)
+
+    def _public_dns(self, subscription_id: str) -> DnsManagementClient:
+        return self._client(DnsManagementClient, subscription_id)
 
     # -- the fleet ----------------------------------------------------------------------
 
@@ -551,11 +557,15 @@ class ArmReader:
     ) -> None:
         """The private zones each ``azure-private-dns`` ExternalDNS instance of the cluster
         (from its latest agent report) selects, linked to the cluster or not (EDN-004 is
-        about the unlinked ones); each zone names the instances that select it."""
+        about the unlinked ones), and the public zones each ``azure``/``azure-dns`` one
+        selects; each zone names the instances that select it."""
         report = self._latest_report(inventory.arm_resource_id.lower())
         selections = zone_selections(report, inventory.subscription_id)
         inventory.external_dns_zone_selections.extend(selections)
         for selection in selections:
+            if is_public(selection):
+                self._public_zones(inventory, selection, gaps, state)
+                continue
             subscription_zones = self._subscription_zones(selection.subscription_id, state)
             listing_gap = state.failures.get(f"zones:{selection.subscription_id.lower()}")
             if listing_gap is not None:
@@ -564,30 +574,34 @@ class ArmReader:
                 zone_id = str(listed.get("id", ""))
                 name = convert.Fields(listed).top("name") or ""
                 if selects(selection, zone_id, str(name)):
-                    self._mark_zone(inventory, zone_id, listed, selection.instance, gaps, state)
+                    read_zone = partial(self._linked_zone, zone_id, listed, gaps, state)
+                    held = inventory.private_dns_zones
+                    self._mark_zone(held, zone_id, read_zone, selection.instance, gaps, state)
+
+    def _linked_zone(
+        self, zone_id: str, listed: Payload, gaps: list[inventory_pb2.InventoryGap], state: _Read
+    ) -> inventory_pb2.PrivateDnsZone:
+        links = self._zone_links(zone_id, gaps, state)
+        return self._zone(zone_id, listed, links or [])
 
     def _mark_zone(
         self,
-        inventory: inventory_pb2.ClusterInventory,
+        zones: MutableSequence[Zone],
         zone_id: str,
-        listed: Payload,
+        read_zone: Callable[[], Zone],
         instance: str,
         gaps: list[inventory_pb2.InventoryGap],
         state: _Read,
     ) -> None:
         """Name ``instance`` on the zone, reading it first when the cluster does not hold it
         yet. The zone read is shared by the refresh, so the mark goes on the cluster's copy."""
-        held = next(
-            (z for z in inventory.private_dns_zones if z.id.lower() == zone_id.lower()), None
-        )
+        held = next((z for z in zones if z.id.lower() == zone_id.lower()), None)
         if held is None:
-            links = self._zone_links(zone_id, gaps, state)
-            read_zone = partial(self._zone, zone_id, listed, links or [])
             zone = self._attempt(gaps, state, zone_id, read_zone)
             if zone is None:
                 return
-            inventory.private_dns_zones.append(zone)
-            held = inventory.private_dns_zones[-1]
+            zones.append(zone)
+            held = zones[-1]
         if instance not in held.external_dns_instances:
             held.external_dns_instances.append(instance)
 
@@ -617,6 +631,46 @@ class ArmReader:
         body = listed if listed is not None else dns.private_zones.get(group, name).as_dict()
         records = [r.as_dict() for r in dns.record_sets.list(group, name)]
         return convert.private_dns_zone(body, links, records)
+
+    # -- public DNS zones ---------------------------------------------------------------
+
+    def _public_zones(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        selection: inventory_pb2.ExternalDnsZoneSelection,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The public zones an ``azure`` instance selects, with their record sets. ExternalDNS
+        lists the zones of its resource group; without ``--azure-resource-group`` (it may be
+        in azure.json) the subscription's zones are listed. A listing ARM refuses is a gap on
+        the cluster, never "no zones"."""
+        subscription_id, group = selection.subscription_id, selection.resource_group
+        listing = f"/subscriptions/{subscription_id}" + (
+            f"/resourceGroups/{group}" if group else ""
+        )
+        listing += "/providers/Microsoft.Network/dnsZones"
+        read_list = partial(self._list_public_zones, subscription_id, group)
+        for listed in self._attempt(gaps, state, listing, read_list) or ():
+            zone_id = str(listed.get("id", ""))
+            if selects(selection, zone_id, str(convert.Fields(listed).top("name") or "")):
+                read_zone = partial(self._public_zone, zone_id, listed)
+                held = inventory.public_dns_zones
+                self._mark_zone(held, zone_id, read_zone, selection.instance, gaps, state)
+
+    def _list_public_zones(self, subscription_id: str, group: str) -> list[Payload]:
+        zones = self._public_dns(subscription_id).zones
+        listed = zones.list_by_resource_group(group) if group else zones.list()
+        return [dict(zone.as_dict()) for zone in listed]
+
+    def _public_zone(self, zone_id: str, listed: Payload) -> inventory_pb2.PublicDnsZone:
+        """The zone with every record set (``/all``, as ExternalDNS lists them)."""
+        dns = self._public_dns(convert.resource_id_part(zone_id, "subscriptions"))
+        records = dns.record_sets.list_all_by_dns_zone(
+            convert.resource_id_part(zone_id, "resourceGroups"),
+            convert.resource_id_part(zone_id, "dnsZones"),
+        )
+        return convert.public_dns_zone(listed, [r.as_dict() for r in records])
 
     # -- failures -----------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ Three shapes of the same resources arrive here, and all read the same:
   ``null``, and an agent pool's VM type in ``typePropertiesType``;
 * SDK models: azure-mgmt-containerservice 41.8, -network 33.1 and -privatedns
   2.0 are generated "hybrid" models whose ``as_dict()`` is the REST shape;
-  older msrest models give snake_case flattened dicts. Anything with an
-  ``as_dict()`` is turned into a dict first.
+  older msrest models (azure-mgmt-dns 9.0 among them) give snake_case
+  flattened dicts. Anything with an ``as_dict()`` is turned into a dict first.
 
 Keys are matched ignoring case and underscores, ``null`` is the same as absent,
 ``properties`` wins over a top-level key of the same name (an agent pool's
@@ -511,6 +511,21 @@ def private_dns_zone(
     )
 
 
+def public_dns_zone(payload: Any, record_sets: Iterable[Any] = ()) -> inventory_pb2.PublicDnsZone:
+    """A public zone (``Microsoft.Network/dnsZones``) with its A, AAAA, CNAME and TXT record
+    sets; its REST record properties (``ARecords``, ``CNAMERecord``, ``TXTRecords``, ``TTL``)
+    read like the private zones' (keys match ignoring case)."""
+    f = Fields(payload)
+    return inventory_pb2.PublicDnsZone(
+        id=f.text("id"),
+        name=f.top("name") or f.text("name"),
+        name_servers=f.texts("nameServers"),
+        record_sets=[
+            r for r in (dns_record_set(s) for s in record_sets if s is not None) if r is not None
+        ],
+    )
+
+
 def virtual_network_link(payload: Any) -> inventory_pb2.VirtualNetworkLink:
     f = Fields(payload)
     return inventory_pb2.VirtualNetworkLink(
@@ -543,9 +558,9 @@ RECORD_VALUES = {
 
 
 def dns_record_set(payload: Any) -> inventory_pb2.DnsRecordSet | None:
-    """An A, AAAA, CNAME or TXT record set (REST ``type`` "Microsoft.Network/privateDnsZones/TXT",
-    CLI ``type`` likewise or a bare "TXT"); None for other types. A TXT record's strings are
-    joined into one value, as a resolver reads them."""
+    """An A, AAAA, CNAME or TXT record set (REST ``type`` "Microsoft.Network/privateDnsZones/TXT"
+    or "Microsoft.Network/dnszones/TXT", CLI ``type`` likewise or a bare "TXT"); None for other
+    types. A TXT record's strings are joined into one value, as a resolver reads them."""
     f = Fields(payload)
     record_type = _record_type(f)
     if record_type == "CNAME":

@@ -200,6 +200,8 @@ def inventory_part(gap: inventory_pb2.InventoryGap) -> str:
     resource = gap.resource_id.lower()
     if "/privatednszones" in resource:
         return "private_dns_zones"
+    if "/dnszones" in resource:
+        return "public_dns_zones"
     if "/networksecuritygroups/" in resource:
         return "network_security_groups"
     if "/privateendpoints" in resource or "/networkinterfaces/" in resource:

@@ -17,7 +17,9 @@ from netaudit.collector.analysis.external_dns_scope import (
     instance_scope,
 )
 from netaudit.collector.analysis.external_dns_zones import (
+    PRIVATE_DNS_PROVIDER,
     PUBLIC_DNS_PROVIDERS,
+    DnsZone,
     has_address_record,
     instance_name,
     instance_zones,
@@ -135,14 +137,11 @@ EDN_001 = Rule(
 )
 
 
-# -- EDN-002, EDN-003, EDN-004: the private zones an instance writes ----------------------
+# -- EDN-002, EDN-003, EDN-004: the Azure zones an instance writes ----------------------
 
 ZONE_SHOWN = 10
 """Names listed in one message; the evidence counts them all."""
-UNREAD_PUBLIC = (
-    "public Azure DNS zones are not read yet (the inventory reads private zones only): "
-    "ExternalDNS {names} writes with --provider={provider}"
-)
+AZURE_DNS_PROVIDERS = frozenset({PRIVATE_DNS_PROVIDER, *PUBLIC_DNS_PROVIDERS})
 JUDGED_KINDS = {
     "service": "Service",
     "ingress": "Ingress",
@@ -151,34 +150,38 @@ JUDGED_KINDS = {
 """ExternalDNS ``resource`` label kinds whose objects the agent reports (registry/txt.go)."""
 
 
-def _private_dns_instances(
-    view: ClusterView, *, public_unread: bool = True
+def _azure_dns_instances(
+    view: ClusterView, providers: frozenset[str] = AZURE_DNS_PROVIDERS
 ) -> tuple[list[report_pb2.ExternalDnsInstance], list[str]]:
-    """The ``azure-private-dns`` instances whose zones the inventory read with their current
-    selection, and one reason per instance it did not (read before the instance changed, or
-    before its agent reported), or, with ``public_unread``, whose zones are public."""
+    """The instances with one of ``providers`` whose zones (private for
+    ``azure-private-dns``, public for ``azure``/``azure-dns``) the inventory read with their
+    current selection, and one reason per instance it did not (read before the instance
+    changed, or before its agent reported)."""
     report_ = view.require_report()
     cluster = view.require_inventory()
     judged: list[report_pb2.ExternalDnsInstance] = []
     unread: list[str] = []
     for instance in report_.external_dns.instances:
-        name = instance_name(instance)
-        if instance.provider.lower() in PUBLIC_DNS_PROVIDERS:
-            if public_unread:
-                unread.append(UNREAD_PUBLIC.format(names=name, provider=instance.provider))
+        if instance.provider.lower() not in providers:
             continue
+        name = instance_name(instance)
         selection = zone_selection(instance, cluster.subscription_id or view.subscription_id)
         if selection is None:
             continue
         recorded = recorded_selection(cluster, name)
         if recorded is None or not same_selection(recorded, selection):
+            kind = "public" if instance.provider.lower() in PUBLIC_DNS_PROVIDERS else "private"
             unread.append(
-                f"the inventory has not read the private zones ExternalDNS {name} selects "
+                f"the inventory has not read the {kind} zones ExternalDNS {name} selects "
                 "with its current flags (refresh the inventory after the agent reports)"
             )
             continue
         judged.append(instance)
     return judged, unread
+
+
+def _zone_kind(zone: DnsZone) -> str:
+    return "DNS zone" if isinstance(zone, inventory_pb2.PublicDnsZone) else "private DNS zone"
 
 
 def _cluster_vnets(cluster: inventory_pb2.ClusterInventory) -> set[str]:
@@ -220,7 +223,7 @@ def _zone_not_linked(
     """A private zone an ``azure-private-dns`` instance writes has no link to the cluster's
     VNet (or to a peered VNet its custom DNS servers live in), or none Completed (domain.md
     §5 EDN-004): its records do not resolve from the cluster. Public zones need no link."""
-    instances, unread = _private_dns_instances(view, public_unread=False)
+    instances, unread = _azure_dns_instances(view, frozenset({PRIVATE_DNS_PROVIDER}))
     cluster = view.require_inventory()
     vnets = _cluster_vnets(cluster)
     if instances and not vnets:
@@ -289,10 +292,10 @@ def _desired(
 def _desired_records_missing(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
-    """A hostname an Ingress, Service or accepted Route asks an ``azure-private-dns``
-    instance for has no A, AAAA or CNAME record set in the zone it belongs to (domain.md §5
-    EDN-002)."""
-    instances, unread = _private_dns_instances(view)
+    """A hostname an Ingress, Service or accepted Route asks an ``azure-private-dns``,
+    ``azure`` or ``azure-dns`` instance for has no A, AAAA or CNAME record set in the zone it
+    belongs to (domain.md §5 EDN-002)."""
+    instances, unread = _azure_dns_instances(view)
     report_ = view.require_report()
     cluster = view.require_inventory()
     for instance in instances:
@@ -322,14 +325,15 @@ def _missing_finding(
     instance: str,
     request: report_pb2.DnsNameRequest,
     hostname: str,
-    zone: inventory_pb2.PrivateDnsZone | None,
-    zones: list[inventory_pb2.PrivateDnsZone],
+    zone: DnsZone | None,
+    zones: list[DnsZone],
 ) -> audit_pb2.Finding:
     source = f"{request.kind} {request.namespace}/{request.name}"
     where = (
-        f"zone {zone.name} has no A, AAAA or CNAME record set {relative_name(hostname, zone)}"
+        f"{_zone_kind(zone)} {zone.name} has no A, AAAA or CNAME record set "
+        f"{relative_name(hostname, zone)}"
         if zone is not None
-        else "none of the private zones it writes holds that name ("
+        else "none of the zones it writes holds that name ("
         + (", ".join(z.name for z in zones[:ZONE_SHOWN]) or "no zone matches its filters")
         + ")"
     )
@@ -363,7 +367,7 @@ def _orphan_records(
     """TXT registry records ``external-dns/owner=<this instance's owner id>`` whose
     ``external-dns/resource`` object no longer exists or no longer asks for a name
     (domain.md §5 EDN-003): the records they own keep answering with old addresses."""
-    instances, unread = _private_dns_instances(view)
+    instances, unread = _azure_dns_instances(view)
     cluster = view.require_inventory()
     existing = _existing_objects(view.require_report())
     for instance in instances:
@@ -390,13 +394,13 @@ def _orphan_finding(
     view: ClusterView,
     instance: str,
     owner: str,
-    zone: inventory_pb2.PrivateDnsZone,
+    zone: DnsZone,
     record: inventory_pb2.DnsRecordSet,
     resource: str,
 ) -> audit_pb2.Finding:
     return rule.finding(
         view,
-        resource=f"private DNS zone {zone.name} TXT {record.name}",
+        resource=f"{_zone_kind(zone)} {zone.name} TXT {record.name}",
         message=f"TXT record {record.name} in {zone.name} says ExternalDNS {instance} "
         f"(owner {owner!r}) published names for {resource}, which no longer exists or no "
         "longer asks for a name: the records it owns are orphans",
@@ -430,6 +434,7 @@ EDN_002 = Rule(
         report("externaldns"),
         *(report("gateway_api", p, not_served_means_none=True) for p in GATEWAY_ROUTE_PLURALS),
         inventory("private_dns_zones"),
+        inventory("public_dns_zones"),
     ),
     check=_desired_records_missing,
 )
@@ -455,6 +460,7 @@ EDN_003 = Rule(
         report("externaldns"),
         *(report("gateway_api", p, not_served_means_none=True) for p in GATEWAY_ROUTE_PLURALS),
         inventory("private_dns_zones"),
+        inventory("public_dns_zones"),
     ),
     check=_orphan_records,
 )

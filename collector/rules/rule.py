@@ -66,12 +66,14 @@ INVENTORY_PARTS = (
     "subnets",
     "virtual_networks",
     "private_dns_zones",
+    "public_dns_zones",
     "network_security_groups",
     "private_endpoints",
     "application_gateways",
 )
 """What an inventory need can name: the managed cluster (with its pools), the subnets
 its pools use, their VNets (usages, peerings, DNS servers), private DNS zones, the
+public DNS zones its ExternalDNS instances write, the
 subnets' network security groups, the API server's private endpoint (with its network
 interface's address), and the Application Gateway the AGIC add-on targets."""
 

@@ -228,15 +228,16 @@ def test_only_the_rules_waiting_for_evidence_are_not_assessed(demo: DemoRun) -> 
     # and no cluster runs AGIC or virtual nodes; so do IPX-002, NPL-006, NPL-007, DNS-009,
     # and CNI-007 (no NodeNetworkConfig or azure-cns requests more IPs than it holds);
     # IPX-004 passes where no azure-cns runs (kubenet, node subnet).
-    # EDN-002/003/004 pass where no ExternalDNS runs; EDN-002/003 are not assessed on
-    # aks-cni-neu, whose instance writes public Azure DNS zones (not read yet).
+    # EDN-002/003/004 pass where no ExternalDNS runs; EDN-002/003 also pass on aks-cni-neu,
+    # whose --provider=azure instance writes the public zone example.com: the refresh reads
+    # it, and it holds the A records and TXT registry records of the Ingress's two names.
     assert "not assessed until their evidence is gathered: 5 rules" in demo.stdout
     # one inventory refresh is one usage point: too few for the exhaustion forecast
     assert (
         "not assessed IPX-001 on aks-cni-neu: snet-cni has 1 usage point(s) in the last 14 days"
         in demo.stdout
     )
-    assert "rule evaluations: 18 findings, 256 passed, 20 not assessed, 0 error" in demo.stdout
+    assert "rule evaluations: 18 findings, 258 passed, 18 not assessed, 0 error" in demo.stdout
 
 
 def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from netaudit.agent.gatherers import externaldns
 from netaudit.collector.analysis.fleet import cluster_key
 from netaudit.collector.config import AzureSettings
 from netaudit.collector.inventory.arm import (
@@ -24,13 +26,21 @@ from netaudit.collector.inventory.arm import (
     client_secret_credential,
     make_credential,
 )
-from netaudit.collector.rules import RULES, RULES_BY_ID, RuleOutcome, RuleSettings, evaluate_cluster
+from netaudit.collector.rules import (
+    RULES,
+    RULES_BY_ID,
+    Outcome,
+    RuleOutcome,
+    RuleSettings,
+    evaluate_cluster,
+)
 from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_data import ArmData
 from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.sandbox.sample_fleet import load_sample_fleet
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 from tests.conftest import SHARED_FIXTURES
+from tests.rule_cases import facts_of
 
 PLATFORM = "aaaaaaaa-0000-0000-0000-000000000001"
 SHOP = "bbbbbbbb-0000-0000-0000-000000000002"
@@ -635,3 +645,138 @@ def test_zones_outside_the_domain_filter_are_not_read() -> None:
     cluster = fleet["aks-overlay-priv-weu"]
     assert len(cluster.external_dns_zone_selections) == 1
     assert all(z.id.lower() != SHOP_ZONE.lower() for z in cluster.private_dns_zones)
+
+
+# -- public DNS zones an ExternalDNS --provider=azure instance writes ----------------------
+
+CNI_CLUSTER = "aks-cni-neu"
+PAYMENTS_ZONES = (
+    f"/subscriptions/{PLATFORM}/resourceGroups/MyDnsResourceGroup/providers/Microsoft.Network/"
+    "dnsZones"
+)
+
+
+def sample_documents(cluster: str, file: str, kind: str) -> list[dict[str, Any]]:
+    path = load_sample_fleet().root / "kube" / cluster / file
+    return [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == kind]
+
+
+def payments_report() -> report_pb2.Report:
+    """What the agent reports of aks-cni-neu's ExternalDNS (--provider=azure,
+    --azure-resource-group=MyDnsResourceGroup, --domain-filter=example.com) and of the Ingress
+    asking it for server.example.com and pay.example.com, through the agent's converters."""
+    report = report_pb2.Report()
+    (deployment,) = [
+        d
+        for d in sample_documents(CNI_CLUSTER, "externaldns.yaml", "Deployment")
+        if d["metadata"]["name"] == "external-dns"
+    ]
+    report.external_dns.instances.append(externaldns.external_dns_instance(deployment))
+    for ingress in sample_documents(CNI_CLUSTER, "ingress.yaml", "Ingress"):
+        report.external_dns.requested_names.extend(externaldns.ingress_names(ingress))
+    return report
+
+
+def read_payments(
+    alter: Callable[[Resources], None] = lambda _resources: None, faults: ArmFaults | None = None
+) -> inventory_pb2.ClusterInventory:
+    fleet = read_altered(
+        alter,
+        faults,
+        subscription=PLATFORM,
+        latest_report=lambda key: payments_report() if key.endswith(CNI_CLUSTER) else None,
+    )
+    return fleet[CNI_CLUSTER]
+
+
+def edn_outcome(cluster: inventory_pb2.ClusterInventory, rule_id: str) -> RuleOutcome:
+    facts = facts_of(cluster, payments_report(), now=NOW)
+    return evaluate_cluster(facts, RuleSettings(), [RULES_BY_ID[rule_id]]).outcome(rule_id)
+
+
+def test_the_public_zone_external_dns_selects_is_read_with_its_record_sets() -> None:
+    cluster = read_payments()
+    (selection,) = cluster.external_dns_zone_selections
+    assert (selection.provider, selection.resource_group, selection.subscription_id) == (
+        "azure",
+        "MyDnsResourceGroup",
+        PLATFORM,
+    )
+    # contoso.com, in the same resource group, is outside --domain-filter=example.com
+    (zone,) = cluster.public_dns_zones
+    assert (zone.id, zone.name) == (f"{PAYMENTS_ZONES}/example.com", "example.com")
+    assert list(zone.external_dns_instances) == ["external-dns/external-dns"]
+    assert len(zone.name_servers) == 4
+    # NS and CAA are not kept
+    assert sorted((r.type, r.name, tuple(r.values)) for r in zone.record_sets) == [
+        ("A", "pay", ("20.67.150.23",)),
+        ("A", "server", ("20.67.150.23",)),
+        (
+            "TXT",
+            "externaldns-a-pay",
+            (
+                "heritage=external-dns,external-dns/owner=payments,"
+                "external-dns/resource=ingress/payments/nginx",
+            ),
+        ),
+        (
+            "TXT",
+            "externaldns-a-server",
+            (
+                "heritage=external-dns,external-dns/owner=payments,"
+                "external-dns/resource=ingress/payments/nginx",
+            ),
+        ),
+    ]
+    assert list(cluster.gaps) == []
+    assert edn_outcome(cluster, "EDN-002").outcome is Outcome.PASSED
+    assert edn_outcome(cluster, "EDN-003").outcome is Outcome.PASSED
+
+
+def drifted_payments_zone(resources: Resources) -> None:
+    """The pay A record deleted by hand, and a registry record left by an Ingress that is
+    gone (the zone's own TXT record, renamed and pointed at ingress/payments/old-shop)."""
+    zone = f"{PAYMENTS_ZONES}/example.com".lower()
+    resources[:] = [r for r in resources if str(r.get("id", "")).lower() != f"{zone}/a/pay"]
+    orphan = copy.deepcopy(
+        next(
+            r for r in resources if str(r.get("id", "")).lower() == f"{zone}/txt/externaldns-a-pay"
+        )
+    )
+    orphan["id"] = f"{PAYMENTS_ZONES}/example.com/TXT/externaldns-a-old-shop"
+    orphan["name"] = "externaldns-a-old-shop"
+    orphan["properties"]["TXTRecords"][0]["value"] = [
+        "heritage=external-dns,external-dns/owner=payments,"
+        "external-dns/resource=ingress/payments/old-shop"
+    ]
+    resources.append(orphan)
+
+
+def test_edn002_and_edn003_find_the_drift_in_the_public_zone() -> None:
+    cluster = read_payments(drifted_payments_zone)
+    (missing,) = edn_outcome(cluster, "EDN-002").findings
+    assert missing.evidence["hostname"] == "pay.example.com"
+    assert missing.evidence["zone"] == f"{PAYMENTS_ZONES}/example.com"
+    (orphan,) = edn_outcome(cluster, "EDN-003").findings
+    assert orphan.resource == "DNS zone example.com TXT externaldns-a-old-shop"
+    assert orphan.evidence["owned_resource"] == "ingress/payments/old-shop"
+
+
+@pytest.mark.parametrize(
+    ("refused", "gap"),
+    [
+        # the zone listing, or the record sets of the selected zone
+        (r"/dnsZones$", PAYMENTS_ZONES),
+        (r"/dnsZones/example\.com/all$", f"{PAYMENTS_ZONES}/example.com"),
+    ],
+)
+def test_a_forbidden_public_zone_read_is_a_gap_and_edn002_003_are_not_assessed(
+    refused: str, gap: str
+) -> None:
+    cluster = read_payments(faults=ArmFaults.forbidden(refused))
+    assert list(cluster.public_dns_zones) == []
+    assert [(g.resource_id, g.reason) for g in cluster.gaps] == [(gap, "forbidden")]
+    for rule_id in ("EDN-002", "EDN-003"):
+        result = edn_outcome(cluster, rule_id)
+        assert result.outcome is Outcome.NOT_ASSESSED
+        assert "forbidden" in result.reason and gap in result.reason

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from azure.mgmt.containerservice import models as aks_models
+from azure.mgmt.dns import models as public_dns_models
 from azure.mgmt.network import models as network_models
 from azure.mgmt.privatedns import models as dns_models
 
@@ -165,11 +166,14 @@ def test_every_arm_fixture_has_a_conversion_case() -> None:
         "privatedns/VirtualNetworkLinkGet.json",
         "privatedns/VirtualNetworkLinkList.json",
         *(name for name, _ in RECORD_SETS),
+        "dns/GetZone.json",
+        "dns/ListZonesBySubscription.json",
+        *(name for name, _ in PUBLIC_RECORD_SETS),
         *NOT_CONVERTED,
     }
     present = {
         str(path.relative_to(ARM))
-        for folder in ("managedclusters", "network", "privatedns")
+        for folder in ("managedclusters", "network", "privatedns", "dns")
         for path in (ARM / folder).glob("*.json")
     }
     assert present - covered == set()
@@ -727,3 +731,67 @@ def test_resource_id_parts_ignore_segment_case() -> None:
 def test_converted_messages_are_the_contract_types() -> None:
     payload = fixture("managedclusters/ManagedClustersGet.json")
     assert isinstance(convert.cluster_inventory(payload), inventory_pb2.ClusterInventory)
+
+
+# -- public DNS zones (Microsoft.Network/dnsZones, 2018-05-01): ``TTL``, ``ARecords``,
+# ``CNAMERecord`` and ``TXTRecords`` in REST; azure-mgmt-dns 9 models are msrest ones whose
+# ``as_dict()`` is snake_case (``ttl``, ``a_records``).
+
+PUBLIC_RECORD_SETS = [
+    # fixture (a body, or a list's items), expected (name, type, ttl, values) of each set kept
+    ("dns/GetARecordset.json", [("record1", "A", 3600, ["127.0.0.1"])]),
+    ("dns/GetCNAMERecordset.json", [("record1", "CNAME", 3600, ["contoso.com"])]),
+    ("dns/GetTXTRecordset.json", [("record1", "TXT", 3600, ["string1string2"])]),
+    # the CAA record set of the list is dropped
+    (
+        "dns/ListRecordSetsByZone.json",
+        [("record1", "A", 3600, ["127.0.0.1"]), ("record2", "CNAME", 3600, ["contoso.com"])],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), PUBLIC_RECORD_SETS, ids=[n for n, _ in PUBLIC_RECORD_SETS]
+)
+def test_public_zone_record_sets_of_every_type_read(
+    name: str, expected: list[tuple[str, str, int, list[str]]]
+) -> None:
+    payload = fixture(name)
+    items = payload.get("value", [payload])
+    zone = convert.public_dns_zone(fixture("dns/GetZone.json"), items)
+    assert [(r.name, r.type, r.ttl, list(r.values)) for r in zone.record_sets] == expected
+    assert all(r.fqdn.startswith(r.name + ".") for r in zone.record_sets)
+    from_cli = convert.public_dns_zone({}, [cli_shape(i) for i in items])
+    assert list(from_cli.record_sets) == list(zone.record_sets)
+    from_sdk = convert.public_dns_zone(
+        {}, [public_dns_models.RecordSet.deserialize(i) for i in items]
+    )
+    assert list(from_sdk.record_sets) == list(zone.record_sets)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("dns/GetZone.json", [("zone1", "rg1", "ns1-01.azure-dns.com")]),
+        (
+            "dns/ListZonesBySubscription.json",
+            [("zone1", "rg1", "ns1-01.azure-dns.com"), ("zone2", "rg2", "ns1-02.azure-dns.com")],
+        ),
+    ],
+)
+def test_public_zone_name_id_and_name_servers(
+    name: str, expected: list[tuple[str, str, str]]
+) -> None:
+    payload = fixture(name)
+    items = payload.get("value", [payload])
+    for shape in (
+        lambda item: item,
+        cli_shape,
+        lambda item: public_dns_models.Zone.deserialize(item),
+    ):
+        zones = [convert.public_dns_zone(shape(item)) for item in items]
+        assert [
+            (z.name, convert.resource_id_part(z.id, "resourceGroups"), z.name_servers[0])
+            for z in zones
+        ] == expected
+        assert all(len(z.name_servers) == 4 and not z.record_sets for z in zones)

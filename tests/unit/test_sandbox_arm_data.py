@@ -96,6 +96,22 @@ def test_all_record_sets_of_a_zone(arm: ArmData) -> None:
     assert len(every) == 3 and len(a_records) == 2 and len(links) == 1
 
 
+def test_all_record_sets_of_a_public_zone_include_ns_and_caa(arm: ArmData) -> None:
+    zone = (
+        "/subscriptions/aaaaaaaa-0000-0000-0000-000000000001/resourceGroups/MyDnsResourceGroup"
+        "/providers/Microsoft.Network/dnsZones/example.com"
+    )
+    every = arm.children(zone, "all")
+    assert every is not None
+    assert sorted(str(r["type"]).rsplit("/", 1)[1] for r in every) == [
+        "A", "A", "CAA", "NS", "TXT", "TXT"
+    ]  # fmt: skip
+    zones = arm.list_top_level(
+        "aaaaaaaa-0000-0000-0000-000000000001", "Microsoft.Network/dnszones", "mydnsresourcegroup"
+    )
+    assert sorted(z["name"] for z in zones) == ["contoso.com", "example.com"]
+
+
 def test_top_level_lists_by_subscription_and_group(arm: ArmData) -> None:
     platform = "aaaaaaaa-0000-0000-0000-000000000001"
     clusters = arm.list_top_level(platform, "Microsoft.ContainerService/managedClusters")

@@ -78,6 +78,7 @@ class ClusterInventory(_message.Message):
     PRIVATE_ENDPOINTS_FIELD_NUMBER: _builtins.int
     APPLICATION_GATEWAYS_FIELD_NUMBER: _builtins.int
     EXTERNAL_DNS_ZONE_SELECTIONS_FIELD_NUMBER: _builtins.int
+    PUBLIC_DNS_ZONES_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -137,8 +138,15 @@ class ClusterInventory(_message.Message):
     @_builtins.property
     def external_dns_zone_selections(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExternalDnsZoneSelection]:
         """What this refresh looked for on behalf of the cluster's ExternalDNS instances with
-        --provider=azure-private-dns (from its latest agent report): the private zones they
-        select are in private_dns_zones, linked to the cluster or not.
+        --provider=azure-private-dns, azure or azure-dns (from its latest agent report): the
+        private zones they select are in private_dns_zones, linked to the cluster or not, the
+        public ones in public_dns_zones.
+        """
+
+    @_builtins.property
+    def public_dns_zones(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublicDnsZone]:
+        """The public Azure DNS zones (Microsoft.Network/dnsZones) that the cluster's ExternalDNS
+        instances with --provider=azure (or azure-dns) select, with their record sets.
         """
 
     def __init__(
@@ -173,10 +181,11 @@ class ClusterInventory(_message.Message):
         private_endpoints: _abc.Iterable[Global___PrivateEndpoint] | None = ...,
         application_gateways: _abc.Iterable[Global___ApplicationGateway] | None = ...,
         external_dns_zone_selections: _abc.Iterable[Global___ExternalDnsZoneSelection] | None = ...,
+        public_dns_zones: _abc.Iterable[Global___PublicDnsZone] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "public_dns_zones", b"public_dns_zones", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -184,7 +193,7 @@ Global___ClusterInventory: _TypeAlias = ClusterInventory  # noqa: Y015
 
 @_typing.final
 class ExternalDnsZoneSelection(_message.Message):
-    """ExternalDnsZoneSelection is how one ExternalDNS instance selects the Azure private DNS
+    """ExternalDnsZoneSelection is how one ExternalDNS instance selects the Azure (private) DNS
     zones it writes, as the refresh applied it.
     """
 
@@ -196,6 +205,7 @@ class ExternalDnsZoneSelection(_message.Message):
     RESOURCE_GROUP_FIELD_NUMBER: _builtins.int
     SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
     ZONE_ID_FILTERS_FIELD_NUMBER: _builtins.int
+    ZONE_NAME_FILTERS_FIELD_NUMBER: _builtins.int
     instance: _builtins.str
     """namespace/name of the ExternalDNS Deployment."""
     provider: _builtins.str
@@ -211,6 +221,12 @@ class ExternalDnsZoneSelection(_message.Message):
     def zone_id_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """--zone-id-filter values (a zone id must end with one of them)."""
 
+    @_builtins.property
+    def zone_name_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """--zone-name-filter values (provider azure: a zone whose name they accept is selected
+        whatever the domain and zone id filters say).
+        """
+
     def __init__(
         self,
         *,
@@ -220,10 +236,11 @@ class ExternalDnsZoneSelection(_message.Message):
         resource_group: _builtins.str = ...,
         subscription_id: _builtins.str = ...,
         zone_id_filters: _abc.Iterable[_builtins.str] | None = ...,
+        zone_name_filters: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain_filters", b"domain_filters", "instance", b"instance", "provider", b"provider", "resource_group", b"resource_group", "subscription_id", b"subscription_id", "zone_id_filters", b"zone_id_filters"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["domain_filters", b"domain_filters", "instance", b"instance", "provider", b"provider", "resource_group", b"resource_group", "subscription_id", b"subscription_id", "zone_id_filters", b"zone_id_filters", "zone_name_filters", b"zone_name_filters"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -698,6 +715,46 @@ class PrivateDnsZone(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PrivateDnsZone: _TypeAlias = PrivateDnsZone  # noqa: Y015
+
+@_typing.final
+class PublicDnsZone(_message.Message):
+    """PublicDnsZone is a public Azure DNS zone (Microsoft.Network/dnsZones) with its A, AAAA,
+    CNAME and TXT record sets.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NAME_SERVERS_FIELD_NUMBER: _builtins.int
+    RECORD_SETS_FIELD_NUMBER: _builtins.int
+    EXTERNAL_DNS_INSTANCES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def name_servers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def record_sets(self) -> _containers.RepeatedCompositeFieldContainer[Global___DnsRecordSet]: ...
+    @_builtins.property
+    def external_dns_instances(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ExternalDNS instances (namespace/name) of the cluster whose selection matches this zone."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        name_servers: _abc.Iterable[_builtins.str] | None = ...,
+        record_sets: _abc.Iterable[Global___DnsRecordSet] | None = ...,
+        external_dns_instances: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["external_dns_instances", b"external_dns_instances", "id", b"id", "name", b"name", "name_servers", b"name_servers", "record_sets", b"record_sets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicDnsZone: _TypeAlias = PublicDnsZone  # noqa: Y015
 
 @_typing.final
 class DnsRecordSet(_message.Message):

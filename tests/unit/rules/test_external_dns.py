@@ -23,13 +23,17 @@ from netaudit.collector.analysis.external_dns_scope import (
     instance_scope,
     version_default_prefix,
 )
-from netaudit.collector.analysis.external_dns_zones import zone_selection
+from netaudit.collector.analysis.external_dns_zones import (
+    instance_name,
+    selects,
+    zone_selection,
+)
 from netaudit.collector.inventory import convert as arm_convert
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
 from netaudit.collector.rules.external_dns import EDN_002, EDN_003, EDN_004, EDN_005, EDN_007
 from netaudit.collector.rules.rule import Rule
 from netaudit.collector.rules.view import ClusterView
-from netaudit.v1 import audit_pb2, report_pb2
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 from tests.rule_cases import (
     RuleCase,
     arm_json,
@@ -716,3 +720,208 @@ CASES = [*CASES, *PRIVATE_ZONE_CASES]
 @pytest.mark.parametrize("case", PRIVATE_ZONE_CASES, ids=[c.id for c in PRIVATE_ZONE_CASES])
 def test_private_zone_case(case: RuleCase) -> None:
     test_case(case)
+
+
+# -- EDN-002, EDN-003: an azure (public DNS) instance and the public zones it writes --------
+# The Azure tutorial's Deployment (--provider=azure, --azure-resource-group=MyDnsResourceGroup,
+# --domain-filter=example.com, no --txt-owner-id: owner "default"); the zone is the published
+# GetZone renamed example.com in that resource group of the cluster's subscription, with the
+# published A, CNAME and TXT record sets renamed (and the TXT value set) as each case says.
+
+DNS_GROUP = "MyDnsResourceGroup"
+PUBLIC_ZONES = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{DNS_GROUP}/providers/Microsoft.Network/dnsZones"
+)
+PUBLIC_ZONE_ID = f"{PUBLIC_ZONES}/example.com"
+
+
+def public_instance_name() -> str:
+    return instance_name(convert.external_dns_instance(external_dns()))
+
+
+def public_record(record_type: str, name: str, resource: str = "") -> dict[str, Any]:
+    """The published Get{A,CNAME,TXT}Recordset renamed ``name``; a TXT one holds the registry
+    record of ``resource`` for owner "default"."""
+    record = arm_json(f"dns/Get{record_type}Recordset.json")
+    record["name"] = name
+    if resource:
+        value = f"heritage=external-dns,external-dns/owner=default,external-dns/resource={resource}"
+        record["properties"]["TXTRecords"] = [{"value": [value]}]
+    return record
+
+
+def public_zone_facts(
+    *,
+    records: Callable[[], Iterable[dict[str, Any]]] = lambda: [public_record("A", "server")],
+    objects: Callable[[], Iterable[Document]] = lambda: [ga_service()],
+    instance: Callable[[], Document] = external_dns,
+    read_with: Callable[[], Document] | None = None,
+    forbidden: bool = False,
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    """The report of ``instance`` and ``objects``; the inventory of a cluster whose refresh
+    read the public zone for the instance as ``read_with`` configured it, or was refused the
+    zone listing (``forbidden``)."""
+
+    def build() -> audit_pb2.ClusterFacts:
+        report = report_of([instance()], objects())
+        cluster = arm_convert.cluster_inventory(managed_cluster("ManagedClustersGet.json"))
+        cluster.arm_resource_id, cluster.subscription_id = CLUSTER, SUBSCRIPTION
+        selection = zone_selection(
+            convert.external_dns_instance((read_with or instance)()), SUBSCRIPTION
+        )
+        assert selection is not None
+        cluster.external_dns_zone_selections.append(selection)
+        if forbidden:
+            cluster.gaps.add(
+                resource_id=PUBLIC_ZONES,
+                reason="forbidden",
+                message="403 AuthorizationFailed: the client may not list dnsZones",
+            )
+            return facts_of(cluster, report)
+        zone_body = arm_json("dns/GetZone.json")
+        zone_body["id"], zone_body["name"] = PUBLIC_ZONE_ID, "example.com"
+        zone = arm_convert.public_dns_zone(zone_body, list(records()))
+        zone.external_dns_instances.append(instance_name(convert.external_dns_instance(instance())))
+        cluster.public_dns_zones.append(zone)
+        return facts_of(cluster, report)
+
+    return build
+
+
+PUBLIC_ZONE_CASES = [
+    # EDN-002
+    RuleCase(
+        "EDN-002",
+        "public-zone-without-the-service-hostname",
+        public_zone_facts(records=lambda: [public_record("A", "other")]),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "Service default/nginx-svc",
+            hostname="server.example.com",
+            instance=public_instance_name(),
+            zone=PUBLIC_ZONE_ID,
+        ),
+    ),
+    RuleCase("EDN-002", "public-zone-has-the-a-record", public_zone_facts(), Outcome.PASSED),
+    RuleCase(
+        "EDN-002",
+        "public-zone-cname-answers-for-the-hostname",
+        public_zone_facts(records=lambda: [public_record("CNAME", "server")]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-002",
+        "public-zone-listing-forbidden",
+        public_zone_facts(forbidden=True),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions(PUBLIC_ZONES, "forbidden"),
+    ),
+    RuleCase(
+        "EDN-002",
+        "public-zones-read-before-the-domain-filter-changed",
+        public_zone_facts(
+            instance=lambda: external_dns(
+                replace=("--domain-filter=example.com", "--domain-filter=example.org")
+            ),
+            read_with=external_dns,
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions("public zones", "refresh the inventory"),
+    ),
+    # EDN-003
+    RuleCase(
+        "EDN-003",
+        "public-zone-txt-for-a-deleted-service",
+        public_zone_facts(
+            records=lambda: [
+                public_record("A", "server"),
+                public_record("TXT", "externaldns-a-old", "service/default/old"),
+            ]
+        ),
+        Outcome.FINDINGS,
+        check=finding_with(
+            "DNS zone example.com TXT externaldns-a-old",
+            owned_resource="service/default/old",
+            owner="default",
+            zone_id=PUBLIC_ZONE_ID,
+        ),
+    ),
+    RuleCase(
+        "EDN-003",
+        "public-zone-txt-of-an-existing-service",
+        public_zone_facts(
+            records=lambda: [
+                public_record("TXT", "externaldns-a-server", "service/default/nginx-svc")
+            ]
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-003",
+        "public-zone-published-txt-is-not-a-registry-record",
+        public_zone_facts(records=lambda: [public_record("TXT", "record1")]),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-003",
+        "public-zone-listing-forbidden",
+        public_zone_facts(forbidden=True),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions(PUBLIC_ZONES, "forbidden"),
+    ),
+]
+CASES = [*CASES, *PUBLIC_ZONE_CASES]
+
+
+@pytest.mark.parametrize("case", PUBLIC_ZONE_CASES, ids=[c.id for c in PUBLIC_ZONE_CASES])
+def test_public_zone_case(case: RuleCase) -> None:
+    test_case(case)
+
+
+def public_selection(*add: str) -> inventory_pb2.ExternalDnsZoneSelection:
+    selection = zone_selection(convert.external_dns_instance(external_dns(add=add)), SUBSCRIPTION)
+    assert selection is not None
+    return selection
+
+
+OTHER_GROUP_ZONES = PUBLIC_ZONES.replace(DNS_GROUP, "rg-other")
+
+
+@pytest.mark.parametrize(
+    ("add", "zone_id", "selected"),
+    [
+        ((), PUBLIC_ZONE_ID, True),
+        # ExternalDNS lists the zones of its resource group only
+        ((), f"{OTHER_GROUP_ZONES}/example.com", False),
+        ((), f"{PUBLIC_ZONES}/example.org", False),
+        ((), f"{PUBLIC_ZONES}/dev.example.com", True),
+        (("--zone-id-filter=/dnsZones/dev.example.com",), PUBLIC_ZONE_ID, False),
+        # --zone-name-filter selects a zone whatever the domain and zone id filters say...
+        (
+            ("--zone-id-filter=/dnsZones/dev.example.com", "--zone-name-filter=example.org"),
+            f"{PUBLIC_ZONES}/example.org",
+            True,
+        ),
+        # ...but not outside the resource group
+        (("--zone-name-filter=example.org",), f"{OTHER_GROUP_ZONES}/example.org", False),
+    ],
+)
+def test_public_zone_selection_follows_external_dns(
+    add: tuple[str, ...], zone_id: str, selected: bool
+) -> None:
+    selection = public_selection(*add)
+    assert selection.provider == "azure"
+    assert selection.resource_group == DNS_GROUP
+    assert selects(selection, zone_id, zone_id.rsplit("/", 1)[1]) is selected
+
+
+def test_zone_name_filters_are_recorded_for_public_providers_only() -> None:
+    assert list(public_selection("--zone-name-filter=a.com,b.com").zone_name_filters) == [
+        "a.com",
+        "b.com",
+    ]
+    private = zone_selection(
+        convert.external_dns_instance(private_external_dns("--zone-name-filter=a.com")),
+        SUBSCRIPTION,
+    )
+    assert private is not None and list(private.zone_name_filters) == []
