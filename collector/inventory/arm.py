@@ -42,7 +42,7 @@ from azure.mgmt.privatedns import PrivateDnsManagementClient
 from netaudit.collector.analysis.external_dns_zones import selects, zone_selections
 from netaudit.collector.config import AzureSettings, client_secret
 from netaudit.collector.errors import ConfigError
-from netaudit.collector.inventory import convert
+from netaudit.collector.inventory import agc_associations, convert, providers, role_assignments
 from netaudit.collector.inventory.errors import (
     ArmAuthenticationError,
     ArmError,
@@ -346,6 +346,9 @@ class ArmReader:
         self._external_dns_zones(inventory, gaps, state)
         self._api_server_endpoints(inventory, gaps, state)
         self._agic_gateway(inventory, gaps, state)
+        self._role_assignments(inventory, gaps, state)
+        self._provider_registrations(inventory, gaps, state)
+        self._agc_associations(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
         inventory.gaps.extend(unique_gaps(gaps))
@@ -520,6 +523,60 @@ class ArmReader:
                 raise
             return convert.missing_application_gateway(gateway_id)
         return convert.application_gateway(body)
+
+    # -- rights, registrations and AGC subnets (reads in their own modules) ---------------
+
+    def _role_assignments(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        for scope in role_assignments.wanted_scopes(inventory):
+            client = self._network(convert.resource_id_part(scope, "subscriptions"))
+            read = partial(role_assignments.read_scope, client, scope)
+            found = self._attempt(gaps, state, role_assignments.listing_id(scope), read)
+            if found is not None:
+                inventory.role_assignment_scopes.append(found)
+
+    def _provider_registrations(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        for subscription_id, namespace in providers.wanted_registrations(inventory):
+            client = self._network(subscription_id)
+            read = partial(providers.read_registration, client, subscription_id, namespace)
+            resource_id = providers.provider_id(subscription_id, namespace)
+            found = self._attempt(gaps, state, resource_id, read)
+            if found is not None:
+                inventory.resource_providers.append(found)
+
+    def _agc_associations(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The AGC associations of the cluster (from its latest agent report's
+        ApplicationLoadBalancer objects, and from ARM for the traffic controllers its
+        Gateways name) and the subnets they use."""
+        report = self._latest_report(inventory.arm_resource_id.lower())
+        associations = agc_associations.from_load_balancers(report)
+        for controller_id in agc_associations.traffic_controllers(report):
+            client = self._network(convert.resource_id_part(controller_id, "subscriptions"))
+            read = partial(agc_associations.read_associations, client, controller_id)
+            listing = agc_associations.listing_id(controller_id)
+            associations.extend(self._attempt(gaps, state, listing, read) or ())
+        inventory.agc_associations.extend(associations)
+        have = {subnet.id.lower() for subnet in inventory.subnets}
+        for subnet_id in unique_ids(a.subnet_id for a in associations):
+            if subnet_id.lower() in have:
+                continue
+            subnet = self._attempt(gaps, state, subnet_id, partial(self._subnet, subnet_id))
+            if subnet is not None:
+                inventory.subnets.append(subnet)
 
     # -- private DNS zones --------------------------------------------------------------
 

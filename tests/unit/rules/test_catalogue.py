@@ -25,9 +25,8 @@ SEVERITY_LETTER = {
 }
 
 PENDING_IDS = {
-    "CNI-012", "IPX-004",
-    "AGC-002", "EDN-006", "PDN-004",
-    "PDN-012",
+    "IPX-004",
+    "EDN-006",
 }  # fmt: skip
 """The ids whose evidence the agent, inventory and IP-exhaustion issues will add."""
 
