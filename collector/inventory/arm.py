@@ -53,7 +53,11 @@ from netaudit.collector.inventory.errors import (
 )
 from netaudit.collector.inventory.references import (
     addon_setting,
+    provider_id,
+    provider_registrations,
     referenced_subnet_ids,
+    role_assignment_scopes,
+    role_assignments_listing,
     unique_gaps,
     unique_ids,
 )
@@ -532,10 +536,10 @@ class ArmReader:
         gaps: list[inventory_pb2.InventoryGap],
         state: _Read,
     ) -> None:
-        for scope in role_assignments.wanted_scopes(inventory):
+        for scope in role_assignment_scopes(inventory):
             client = self._network(convert.resource_id_part(scope, "subscriptions"))
             read = partial(role_assignments.read_scope, client, scope)
-            found = self._attempt(gaps, state, role_assignments.listing_id(scope), read)
+            found = self._attempt(gaps, state, role_assignments_listing(scope), read)
             if found is not None:
                 inventory.role_assignment_scopes.append(found)
 
@@ -545,10 +549,10 @@ class ArmReader:
         gaps: list[inventory_pb2.InventoryGap],
         state: _Read,
     ) -> None:
-        for subscription_id, namespace in providers.wanted_registrations(inventory):
+        for subscription_id, namespace in provider_registrations(inventory):
             client = self._network(subscription_id)
             read = partial(providers.read_registration, client, subscription_id, namespace)
-            resource_id = providers.provider_id(subscription_id, namespace)
+            resource_id = provider_id(subscription_id, namespace)
             found = self._attempt(gaps, state, resource_id, read)
             if found is not None:
                 inventory.resource_providers.append(found)

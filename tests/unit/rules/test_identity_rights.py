@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netaudit.collector.inventory import convert
-from netaudit.collector.inventory.role_assignments import listing_id
+from netaudit.collector.inventory.references import role_assignments_listing as listing_id
 from netaudit.collector.rules import Outcome
 from netaudit.v1 import audit_pb2
 from tests.rule_cases import (
