@@ -7,9 +7,13 @@ subnets its pools use, each VNet once (address space, DNS servers, peerings,
 the network security group of each subnet, the private DNS zones relevant to
 it (and those its ExternalDNS instances write, linked or not) with their links and
 record sets, the API server's private endpoint with its
-address (private clusters), and the Application Gateway its AGIC add-on
-targets. The official clients are used unchanged; ``base_url`` and
-``connection_verify`` point them at a sovereign cloud or the sandbox.
+address (private clusters), the Application Gateway its AGIC add-on
+targets, the role assignments at its subnets, VNets and custom zone
+(:mod:`.role_assignments`), ``Microsoft.ContainerService`` registration in a
+custom zone's other subscription (:mod:`.providers`) and its AGC association
+subnets (:mod:`.agc_associations`). The official clients are used unchanged
+(reads they have no operation for go through their pipeline, :mod:`.raw_requests`);
+``base_url`` and ``connection_verify`` point them at a sovereign cloud or the sandbox.
 
 What fails on one resource becomes an ``InventoryGap`` on the cluster (a 403
 on a hub VNet must not hide the rest); what makes the whole subscription
