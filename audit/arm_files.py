@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from netaudit.audit.errors import InputError
+from netaudit.collector.analysis.role_grants import applies_at
 from netaudit.collector.inventory import convert
 from netaudit.collector.inventory.references import (
     addon_setting,
-    applies_at,
     provider_id,
     provider_registrations,
     referenced_subnet_ids,

@@ -22,6 +22,9 @@ NETWORK_ROLES = frozenset({NETWORK_CONTRIBUTOR, CONTRIBUTOR, OWNER})
 PRIVATE_DNS_ROLES = frozenset({PRIVATE_DNS_ZONE_CONTRIBUTOR, CONTRIBUTOR, OWNER})
 """Built-in roles that may write private DNS zone records and links."""
 
+READ_ROLES = frozenset({"Reader", CONTRIBUTOR, OWNER})
+"""Built-in roles that include reading a resource group (ExternalDNS lists its zones)."""
+
 SERVICE_PRINCIPAL_CLIENT_IDS = frozenset({"", "msi"})
 """servicePrincipalProfile.clientId values that mean "no service principal"."""
 
@@ -79,4 +82,22 @@ def grant(
         scope=read.scope,
         granting=tuple(a for a in mine if a.role_name in roles),
         unknown=tuple(a for a in mine if not a.role_name),
+    )
+
+
+def applies_at(assigned_scope: str, scope: str) -> bool:
+    """An assignment made at ``assigned_scope`` applies at ``scope``: the same scope or a
+    parent of it, compared by whole segments, ignoring case."""
+    assigned = assigned_scope.strip().rstrip("/").lower()
+    wanted = scope.strip().rstrip("/").lower()
+    return bool(assigned) and (wanted == assigned or wanted.startswith(assigned + "/"))
+
+
+def at_or_above(
+    read: inventory_pb2.RoleAssignmentScope, scope: str
+) -> inventory_pb2.RoleAssignmentScope:
+    """The assignments of ``read`` that apply at ``scope`` (a parent of the scope read):
+    from a zone's list, those of its resource group and above."""
+    return inventory_pb2.RoleAssignmentScope(
+        scope=scope, assignments=[a for a in read.assignments if applies_at(a.scope, scope)]
     )

@@ -51,26 +51,21 @@ def unique_gaps(gaps: Iterable[inventory_pb2.InventoryGap]) -> list[inventory_pb
 
 def role_assignment_scopes(inventory: inventory_pb2.ClusterInventory) -> list[str]:
     """The scopes whose role assignments the rules judge for this cluster: the subnets it
-    uses, their VNets and the custom private DNS zone; none when no identity of the cluster
-    has an object id to match (a service principal cluster)."""
+    uses, their VNets, the custom private DNS zone and the private zones its ExternalDNS
+    instances write (their resource group's grants come with them); none when no identity
+    of the cluster has an object id to match (a service principal cluster)."""
     if not any(p.principal_id for p in inventory.identity.principals):
         return []
     subnets = referenced_subnet_ids(inventory)
     vnets = [_parent(subnet_id, "subnets") for subnet_id in subnets]
     zone = inventory.api_server_access.private_dns_zone
-    return unique_ids([*subnets, *vnets, *([zone] if zone.startswith("/") else [])])
+    zones = [zone] if zone.startswith("/") else []
+    external_dns_zones = [z.id for z in inventory.private_dns_zones if z.external_dns_instances]
+    return unique_ids([*subnets, *vnets, *zones, *external_dns_zones])
 
 
 def role_assignments_listing(scope: str) -> str:
     return f"{scope.rstrip('/')}{ROLE_ASSIGNMENTS_SUFFIX}"
-
-
-def applies_at(assigned_scope: str, scope: str) -> bool:
-    """An assignment made at ``assigned_scope`` applies at ``scope``: the same scope or a
-    parent of it, compared by whole segments, ignoring case."""
-    assigned = assigned_scope.strip().rstrip("/").lower()
-    wanted = scope.strip().rstrip("/").lower()
-    return bool(assigned) and (wanted == assigned or wanted.startswith(assigned + "/"))
 
 
 def provider_registrations(inventory: inventory_pb2.ClusterInventory) -> list[tuple[str, str]]:

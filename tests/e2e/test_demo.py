@@ -221,11 +221,12 @@ def test_only_the_rules_waiting_for_evidence_are_not_assessed(demo: DemoRun) -> 
     # and CNI-007 (no NodeNetworkConfig requests more IPs than it is assigned).
     # EDN-002/003/004 pass where no ExternalDNS runs; EDN-002/003 are not assessed on
     # aks-cni-neu, whose instance writes public Azure DNS zones (not read yet).
-    # CNI-012, PDN-004, PDN-012 and AGC-002 read role assignments, provider registrations
-    # and AGC association subnets now: CNI-012 finds aks-cni-neu (Reader only), passes the
-    # overlay cluster (Network Contributor on its VNet) and cannot judge the kubenet
-    # cluster's service principal; no cluster has a custom zone; snet-agc is valid.
-    assert "not assessed until their evidence is gathered: 2 rules" in demo.stdout
+    # CNI-012, PDN-004, PDN-012, AGC-002 and EDN-006 read role assignments, provider
+    # registrations and AGC association subnets now: CNI-012 finds aks-cni-neu (Reader
+    # only), passes the overlay cluster (Network Contributor on its VNet) and cannot judge
+    # the kubenet cluster's service principal; no cluster has a custom zone; snet-agc is
+    # valid; EDN-006 cannot judge aks-cni-neu's instance (public zones) and passes the rest.
+    assert "not assessed until their evidence is gathered: 1 rules" in demo.stdout
     assert (
         "not assessed CNI-012 on aks-kubenet-weu: the cluster uses a service principal"
         in demo.stdout
@@ -235,7 +236,7 @@ def test_only_the_rules_waiting_for_evidence_are_not_assessed(demo: DemoRun) -> 
         "not assessed IPX-001 on aks-cni-neu: snet-cni has 1 usage point(s) in the last 14 days"
         in demo.stdout
     )
-    assert "rule evaluations: 17 findings, 265 passed, 12 not assessed, 0 error" in demo.stdout
+    assert "rule evaluations: 17 findings, 267 passed, 10 not assessed, 0 error" in demo.stdout
 
 
 def test_metrics_show_the_near_exhausted_subnet_and_pass_promtool(demo: DemoRun) -> None:

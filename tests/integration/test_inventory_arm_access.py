@@ -22,6 +22,11 @@ from netaudit.sandbox.runner import Sandbox, start_sandbox
 from netaudit.sandbox.sample_fleet import load_sample_fleet
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 from tests.conftest import SHARED_FIXTURES
+from tests.integration.test_inventory_arm import (
+    SHOP_ZONE,
+    private_dns_instance_report,
+    unlinked_external_dns_zone,
+)
 
 PLATFORM = "aaaaaaaa-0000-0000-0000-000000000001"
 SHOP = "bbbbbbbb-0000-0000-0000-000000000002"
@@ -417,3 +422,33 @@ def test_forbidden_association_list_is_a_gap_and_agc002_is_not_assessed() -> Non
     result = outcome(overlay, "AGC-002", report)
     assert result.outcome == "not_assessed"
     assert "associations (forbidden" in result.reason
+
+
+# -- the identity of an azure-private-dns ExternalDNS (EDN-006) ------------------------------
+
+
+def test_external_dns_zone_grants_are_read_and_judged() -> None:
+    """An azure-private-dns instance of the overlay cluster names the kubelet identity's
+    client id; the zone it writes is read with its role assignments."""
+    sample = load_sample_fleet()
+    report = private_dns_instance_report("shop.contoso.internal")
+    report.cluster.arm_resource_id = sample.cluster("aks-overlay-priv-weu").arm_resource_id
+    report.gathered_at.FromDatetime(NOW)
+    instance = report.external_dns.instances[0]
+    instance.azure_client_id = "00000000-0000-0000-0000-000000000001"  # the kubelet identity
+    zone_grant = uami_grant("b12aa53e-6015-4669-85d0-8515ebb3ae7f", SHOP_ZONE, "zone-grant")
+    zone_grant["properties"]["principalId"] = "00000000-0000-0000-0000-000000000001"
+    overlay = read_altered(
+        unlinked_external_dns_zone,
+        role_assignments=[*sample.arm.role_assignments, zone_grant],
+        latest_report=lambda _key: report,
+    )["aks-overlay-priv-weu"]
+    zone_read = next(s for s in overlay.role_assignment_scopes if s.scope == SHOP_ZONE)
+    assert sorted(a.role_name for a in zone_read.assignments) == [
+        "Private DNS Zone Contributor",
+        "Reader",
+    ], "the zone's own grant and the subscription's Reader of the collector"
+    result = outcome(overlay, "EDN-006", report)
+    assert result.outcome == "findings", result.reason
+    (finding,) = result.findings
+    assert finding.evidence["missing"] == "Reader on its resource group"

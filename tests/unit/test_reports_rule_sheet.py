@@ -20,7 +20,7 @@ from netaudit.collector.rules import RULES, RULES_BY_ID, Rule, RuleSettings
         ("CNI-001", "inventory cluster, inventory subnets, agent services (optional)"),
         ("CNI-004", "inventory cluster or agent nodes"),
         ("PDN-012", "inventory cluster, inventory resource_providers"),
-        ("EDN-006", "role assignments of the ExternalDNS identity"),
+        ("IPX-004", "azure-cns available-IP metrics per node and pending pods"),
     ],
 )
 def test_needs_name_every_input_and_how_it_is_used(rule_id: str, needs: str) -> None:
@@ -89,11 +89,11 @@ SETTINGS = RuleSettings.model_validate(
         ("KUB-001", SETTINGS, ["state:    disabled in the configuration (rules.KUB-001.enabled)"]),
         ("CNI-001", RuleSettings(), ["  Across the fleet (clusters sharing a subnet): "]),
         (
-            "EDN-006",
+            "IPX-004",
             RuleSettings(),
             [
                 "state:    pending: its evidence is not gathered yet, so it comes out not assessed",
-                "  Not evaluated yet: it needs role assignments of the ExternalDNS identity",
+                "  Not evaluated yet: it needs azure-cns available-IP metrics per node and",
             ],
         ),
     ],

@@ -26,7 +26,6 @@ SEVERITY_LETTER = {
 
 PENDING_IDS = {
     "IPX-004",
-    "EDN-006",
 }  # fmt: skip
 """The ids whose evidence the agent, inventory and IP-exhaustion issues will add."""
 
