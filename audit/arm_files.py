@@ -6,7 +6,8 @@ produce: ARM REST bodies (``az rest``, the REST API, a REST API example with its
 Azure CLI output (``az aks show``, ``az aks nodepool list``, ``az network vnet show``,
 ``subnet show``, ``list-usage``, ``az network private-dns zone show|list``, ``link vnet
 list``, ``record-set a list``, and the NSGs, private endpoints, network interfaces and
-application gateways the inventory reads); single objects, arrays or ``{"value": [...]}``.
+application gateways the inventory reads, ``az role assignment list``, ``az provider
+show``); single objects, arrays or ``{"value": [...]}``.
 An object is recognised by its ``type`` (or the type its ``id`` spells), a usage row by
 its shape; the one converter, :mod:`netaudit.collector.inventory.convert`, reads them all.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,10 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from netaudit.audit.errors import InputError
+from netaudit.collector.analysis.role_grants import applies_at
 from netaudit.collector.inventory import convert
 from netaudit.collector.inventory.references import (
     addon_setting,
+    provider_id,
+    provider_registrations,
     referenced_subnet_ids,
+    role_assignment_scopes,
+    role_assignments_listing,
     unique_gaps,
     unique_ids,
 )
@@ -59,8 +66,23 @@ NSGS = "microsoft.network/networksecuritygroups"
 ENDPOINTS = "microsoft.network/privateendpoints"
 NICS = "microsoft.network/networkinterfaces"
 GATEWAYS = "microsoft.network/applicationgateways"
+ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
+PROVIDERS = "resource provider registrations"
+PROVIDER_ID = re.compile(r"/subscriptions/[^/]+/providers/[^/]+", re.IGNORECASE)
 READ_TYPES = frozenset(
-    {CLUSTERS, AGENT_POOLS, VNETS, SUBNETS, ZONES, LINKS, NSGS, ENDPOINTS, NICS, GATEWAYS}
+    {
+        CLUSTERS,
+        AGENT_POOLS,
+        VNETS,
+        SUBNETS,
+        ZONES,
+        LINKS,
+        NSGS,
+        ENDPOINTS,
+        NICS,
+        GATEWAYS,
+        ROLE_ASSIGNMENTS,
+    }
 ) | frozenset(RECORD_SETS)
 
 AGIC_ADDON = "ingressapplicationgateway"
@@ -172,7 +194,7 @@ def _read_file(path: Path, catalogue: Catalogue) -> str | None:
         kind = classify(item)
         if kind is None:
             unrecognised += 1
-        elif kind in READ_TYPES or kind == USAGES:
+        elif kind in READ_TYPES or kind in (USAGES, PROVIDERS):
             _catalogue_item(catalogue, kind, Found(item, path))
         else:
             ignored[kind] += 1
@@ -223,6 +245,8 @@ def classify(item: Any) -> str | None:
     resource_id = str(item.get("id") or "")
     if {"currentvalue", "limit"} <= keys and "/subnets/" in resource_id.lower():
         return USAGES
+    if "namespace" in keys and PROVIDER_ID.fullmatch(resource_id.rstrip("/")):
+        return PROVIDERS
     declared = item.get("type")
     if isinstance(declared, str) and "/" in declared:
         return declared.lower()
@@ -245,6 +269,9 @@ def type_of_id(resource_id: str) -> str:
 def _catalogue_item(catalogue: Catalogue, kind: str, found: Found) -> None:
     if kind == USAGES:
         catalogue.add(USAGES, found, convert.parent_id(found.id, "subnets"))
+        return
+    if kind == PROVIDERS:
+        catalogue.add(PROVIDERS, found)
         return
     if kind.count("/") > 1:
         catalogue.add(kind, found, _parent(found.id))
@@ -289,6 +316,8 @@ class ClusterAssembly:
         self._private_dns_zones(inventory)
         self._api_server_endpoints(inventory)
         self._agic_gateway(inventory)
+        self._role_assignments(inventory)
+        self._provider_registrations(inventory)
         modified = datetime.fromtimestamp(cluster.path.stat().st_mtime, UTC)
         inventory.refreshed_at.FromDatetime(modified)
         inventory.gaps.extend(unique_gaps(self.gaps))
@@ -457,3 +486,36 @@ class ClusterAssembly:
             )
             return
         inventory.application_gateways.append(convert.application_gateway(found.body))
+
+    # -- role assignments, provider registrations ------------------------------------------
+
+    def _role_assignments(self, inventory: inventory_pb2.ClusterInventory) -> None:
+        """At each scope, the exported assignments made there or above it (what
+        ``atScope()`` lists). Files without any role assignment cannot say which apply."""
+        exported = self.catalogue.all(ROLE_ASSIGNMENTS)
+        for scope in role_assignment_scopes(inventory):
+            if not exported:
+                self._missing(
+                    role_assignments_listing(scope),
+                    "role assignments (az role assignment list --all --include-inherited)",
+                )
+                continue
+            applying = [
+                f.body for f in exported if applies_at(convert.Fields(f.body).text("scope"), scope)
+            ]
+            inventory.role_assignment_scopes.append(convert.role_assignment_scope(scope, applying))
+
+    def _provider_registrations(self, inventory: inventory_pb2.ClusterInventory) -> None:
+        for subscription_id, namespace in provider_registrations(inventory):
+            resource_id = provider_id(subscription_id, namespace)
+            found = self.catalogue.get(PROVIDERS, resource_id)
+            if found is None:
+                self._missing(
+                    resource_id,
+                    f"this provider (az provider show --namespace {namespace} --subscription "
+                    f"{subscription_id})",
+                )
+                continue
+            inventory.resource_providers.append(
+                convert.resource_provider(subscription_id, found.body)
+            )

@@ -3,7 +3,9 @@
 Serves the REST shapes the audit reads (managed clusters and agent pools,
 virtual networks with subnets, usages and peerings, network security groups
 with their rules, private endpoints and network interfaces, application
-gateways, private DNS zones with virtual network links and record sets): any
+gateways, private DNS zones with virtual network links and record sets, role
+assignments at any scope with ``atScope()`` / ``principalId eq`` filters, resource
+provider registrations, AGC traffic controllers and their associations): any
 resource body by id, top-level resources listed per subscription or resource
 group, embedded children as resources of their own, paginated with ``nextLink``,
 case-insensitively as ARM does, behind bearer tokens issued by the sandbox
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import trustme
 
@@ -254,10 +257,39 @@ class ArmServer(Lifecycle):
             )
         if request.method != "GET":
             raise ArmError(405, "MethodNotAllowed", "The sandbox ARM API is read-only.")
-        found = self._find(request.path, [p.lower() for p in parts])
+        lowered = [p.lower() for p in parts]
+        if lowered[-3:] == ["providers", "microsoft.authorization", "roleassignments"]:
+            return self._role_assignments(request, lowered, base_url)
+        found = self._find(request.path, lowered)
         if isinstance(found, list):
             return self._page(found, request, base_url)
         return Response.json(200, found)
+
+    def _role_assignments(self, request: Request, parts: list[str], base_url: str) -> Response:
+        """RoleAssignments_ListForScope at a subscription, a resource group or a resource,
+        which must exist."""
+        scope_parts = parts[:-3]
+        scope = "/" + "/".join(request.path.strip("/").split("/")[:-3])
+        self._require_subscription(scope_parts[1])
+        if len(scope_parts) == 4 and scope_parts[2] == "resourcegroups":
+            if scope_parts[3] not in self.data.resource_groups(scope_parts[1]):
+                raise ArmError(
+                    404,
+                    "ResourceGroupNotFound",
+                    f"Resource group '{scope_parts[3]}' could not be found.",
+                )
+        elif len(scope_parts) != 2 and self.data.get(scope) is None:
+            raise _not_found(scope)
+        filter_ = request.query.get("$filter", "")
+        return self._page(self.data.role_assignments_for(scope, filter_), request, base_url)
+
+    def _require_subscription(self, subscription: str) -> None:
+        if not self.data.has_subscription(subscription):
+            raise ArmError(
+                404,
+                "SubscriptionNotFound",
+                f"The subscription '{subscription}' could not be found.",
+            )
 
     def _find(self, path: str, parts: list[str]) -> Body | list[Body]:
         data = self.data
@@ -272,6 +304,9 @@ class ArmServer(Lifecycle):
             )
         if len(parts) == 2:
             return self._subscription(subscription)
+        if len(parts) == 4 and parts[2] == "providers":
+            namespace = path.strip("/").split("/")[3]
+            return self.data.provider(subscription, namespace)
         if len(parts) == 5 and parts[2] == "providers":
             return data.list_top_level(subscription, f"{parts[3]}/{parts[4]}")
         if len(parts) == 3 and parts[2] == "resourcegroups":
@@ -354,10 +389,9 @@ class ArmServer(Lifecycle):
         end = start + len(page)
         if end < len(items):
             token = base64.urlsafe_b64encode(f"offset:{end}".encode()).decode()
-            api_version = request.query["api-version"]
-            body["nextLink"] = (
-                f"{base_url}{request.path}?api-version={api_version}&$skipToken={token}"
-            )
+            query = {k: v for k, v in request.query.items() if k != "$skipToken"}
+            query["$skipToken"] = token
+            body["nextLink"] = f"{base_url}{request.path}?{urlencode(query, safe='$')}"
         return Response.json(200, body)
 
 

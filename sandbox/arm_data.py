@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,11 @@ class ArmData:
     client_secret: str = field(default="sandbox-secret", repr=False)
     # Subscription id -> display name; subscriptions of the resources are added.
     subscription_names: dict[str, str] = field(default_factory=dict)
+    # Microsoft.Authorization/roleAssignments bodies (their properties.scope says where).
+    role_assignments: list[Body] = field(default_factory=list)
+    # Providers_Get bodies (their id names the subscription); a namespace without one
+    # answers NotRegistered, as ARM does for a provider never registered.
+    providers: list[Body] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._by_id: dict[str, Body] = {}
@@ -102,6 +108,7 @@ class ArmData:
             self._usages.setdefault(subnet.parent, []).append(row)
         for resource_id, _ in self._top_level:
             self.subscription_names.setdefault(resource_id.subscription, resource_id.subscription)
+        self._providers = {normalise(str(body["id"])): body for body in self.providers}
 
     @classmethod
     def load(cls, directory: Path, **settings: Any) -> ArmData:
@@ -110,6 +117,8 @@ class ArmData:
         return cls(
             resources=list(_bodies(directory / "resources")),
             usages=list(_bodies(directory / "usages")),
+            role_assignments=list(_bodies(directory / "roleassignments")),
+            providers=list(_bodies(directory / "providers")),
             **settings,
         )
 
@@ -158,6 +167,39 @@ class ArmData:
             and (resource_group is None or parsed.resource_group == resource_group.lower())
         ]
 
+    def role_assignments_for(self, scope: str, filter_: str = "") -> list[Body]:
+        """RoleAssignments_ListForScope: ``atScope()`` returns the assignments at ``scope`` or
+        above it; ``principalId eq '<id>'`` that principal's at, above or below it; no filter
+        every assignment at, above or below it."""
+        wanted = normalise(scope)
+        principal = _principal_filter(filter_)
+        at_scope = filter_.strip().lower() == "atscope()"
+        found = []
+        for body in self.role_assignments:
+            properties = body.get("properties") or {}
+            assigned = normalise(str(properties.get("scope", "")))
+            above = _within(wanted, assigned)
+            below = _within(assigned, wanted)
+            if not (above or (below and not at_scope)):
+                continue
+            if principal and str(properties.get("principalId", "")).lower() != principal:
+                continue
+            found.append(body)
+        return found
+
+    def provider(self, subscription: str, namespace: str) -> Body:
+        provider_id = normalise(f"/subscriptions/{subscription}/providers/{namespace}")
+        known = self._providers.get(provider_id)
+        if known is not None:
+            return known
+        return {
+            "id": f"/subscriptions/{subscription}/providers/{namespace}",
+            "namespace": namespace,
+            "registrationState": "NotRegistered",
+            "registrationPolicy": "RegistrationRequired",
+            "resourceTypes": [],
+        }
+
     def has_subscription(self, subscription: str) -> bool:
         return subscription.lower() in {s.lower() for s in self.subscription_names}
 
@@ -171,6 +213,16 @@ class ArmData:
                     parsed.resource_group, (name, str(body.get("location", "global")))
                 )
         return groups
+
+
+def _within(scope: str, parent: str) -> bool:
+    """``parent`` is ``scope`` or one of its ancestors (whole segments, normalised ids)."""
+    return scope == parent or scope.startswith(parent.rstrip("/") + "/")
+
+
+def _principal_filter(filter_: str) -> str:
+    match = re.fullmatch(r"\s*principalId\s+eq\s+'([^']+)'\s*", filter_, re.IGNORECASE)
+    return match.group(1).lower() if match else ""
 
 
 def _child_resource(

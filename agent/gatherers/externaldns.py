@@ -86,7 +86,17 @@ def external_dns_instance(deployment: KubeObject) -> report_pb2.ExternalDnsInsta
         annotation_prefix=last("annotation-prefix"),
         txt_prefix=last("txt-prefix"),
         txt_suffix=last("txt-suffix"),
+        azure_client_id=last("azure-user-assigned-identity-client-id")
+        or _literal_env(container, "AZURE_CLIENT_ID"),
     )
+
+
+def _literal_env(container: KubeObject, name: str) -> str:
+    """An env var's literal ``value`` (one from a Secret or ConfigMap reference is not read)."""
+    for entry in as_list(container.get("env")):
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return str(entry.get("value") or "")
+    return ""
 
 
 def annotated_names(obj: KubeObject, kind: str) -> list[report_pb2.DnsNameRequest]:

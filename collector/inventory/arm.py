@@ -8,9 +8,13 @@ the network security group of each subnet, the private DNS zones relevant to
 it (and those its ExternalDNS instances write, linked or not) with their links and
 record sets, the public DNS zones its ExternalDNS instances write with their
 record sets, the API server's private endpoint with its address (private
-clusters), and the Application Gateway its AGIC add-on targets. The official
-clients are used unchanged; ``base_url`` and ``connection_verify`` point them
-at a sovereign cloud or the sandbox.
+clusters), the Application Gateway its AGIC add-on targets, the role assignments
+at its subnets, VNets and custom zone (:mod:`.role_assignments`),
+``Microsoft.ContainerService`` registration in a custom zone's other subscription
+(:mod:`.providers`) and its AGC association subnets (:mod:`.agc_associations`). The
+official clients are used unchanged (reads they have no operation for go through their
+pipeline, :mod:`.raw_requests`); ``base_url`` and ``connection_verify`` point them at a
+sovereign cloud or the sandbox.
 
 What fails on one resource becomes an ``InventoryGap`` on the cluster (a 403
 on a hub VNet must not hide the rest); what makes the whole subscription
@@ -42,7 +46,7 @@ from azure.mgmt.privatedns import PrivateDnsManagementClient
 
 from netaudit.collector.analysis.external_dns_zones import is_public, selects, zone_selections
 from netaudit.collector.config import AzureSettings
-from netaudit.collector.inventory import convert
+from netaudit.collector.inventory import agc_associations, convert, providers, role_assignments
 from netaudit.collector.inventory.credentials import (
     client_secret_credential,
     credential_sources,
@@ -58,7 +62,11 @@ from netaudit.collector.inventory.errors import (
 )
 from netaudit.collector.inventory.references import (
     addon_setting,
+    provider_id,
+    provider_registrations,
     referenced_subnet_ids,
+    role_assignment_scopes,
+    role_assignments_listing,
     unique_gaps,
     unique_ids,
 )
@@ -315,6 +323,9 @@ class ArmReader:
         self._external_dns_zones(inventory, gaps, state)
         self._api_server_endpoints(inventory, gaps, state)
         self._agic_gateway(inventory, gaps, state)
+        self._role_assignments(inventory, gaps, state)
+        self._provider_registrations(inventory, gaps, state)
+        self._agc_associations(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
         inventory.gaps.extend(unique_gaps(gaps))
@@ -489,6 +500,60 @@ class ArmReader:
                 raise
             return convert.missing_application_gateway(gateway_id)
         return convert.application_gateway(body)
+
+    # -- rights, registrations and AGC subnets (reads in their own modules) ---------------
+
+    def _role_assignments(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        for scope in role_assignment_scopes(inventory):
+            client = self._network(convert.resource_id_part(scope, "subscriptions"))
+            read = partial(role_assignments.read_scope, client, scope)
+            found = self._attempt(gaps, state, role_assignments_listing(scope), read)
+            if found is not None:
+                inventory.role_assignment_scopes.append(found)
+
+    def _provider_registrations(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        for subscription_id, namespace in provider_registrations(inventory):
+            client = self._network(subscription_id)
+            read = partial(providers.read_registration, client, subscription_id, namespace)
+            resource_id = provider_id(subscription_id, namespace)
+            found = self._attempt(gaps, state, resource_id, read)
+            if found is not None:
+                inventory.resource_providers.append(found)
+
+    def _agc_associations(
+        self,
+        inventory: inventory_pb2.ClusterInventory,
+        gaps: list[inventory_pb2.InventoryGap],
+        state: _Read,
+    ) -> None:
+        """The AGC associations of the cluster (from its latest agent report's
+        ApplicationLoadBalancer objects, and from ARM for the traffic controllers its
+        Gateways name) and the subnets they use."""
+        report = self._latest_report(inventory.arm_resource_id.lower())
+        associations = agc_associations.from_load_balancers(report)
+        for controller_id in agc_associations.traffic_controllers(report):
+            client = self._network(convert.resource_id_part(controller_id, "subscriptions"))
+            read = partial(agc_associations.read_associations, client, controller_id)
+            listing = agc_associations.listing_id(controller_id)
+            associations.extend(self._attempt(gaps, state, listing, read) or ())
+        inventory.agc_associations.extend(associations)
+        have = {subnet.id.lower() for subnet in inventory.subnets}
+        for subnet_id in unique_ids(a.subnet_id for a in associations):
+            if subnet_id.lower() in have:
+                continue
+            subnet = self._attempt(gaps, state, subnet_id, partial(self._subnet, subnet_id))
+            if subnet is not None:
+                inventory.subnets.append(subnet)
 
     # -- private DNS zones --------------------------------------------------------------
 

@@ -288,6 +288,43 @@ def identity(cluster: Fields) -> inventory_pb2.ClusterIdentityConfig:
         type=f.text("type"),
         user_assigned_identity_ids=list(f.mapping("userAssignedIdentities")),
         service_principal_client_id=cluster.child("servicePrincipalProfile").text("clientId"),
+        principals=list(identity_principals(cluster)),
+    )
+
+
+def identity_principals(cluster: Fields) -> Iterator[inventory_pb2.IdentityPrincipal]:
+    """The control plane identity (``identity.principalId`` when system-assigned, each
+    ``userAssignedIdentities`` entry otherwise), the kubelet identity
+    (``identityProfile.kubeletidentity``) and each add-on's ``identity``, with the object ids
+    role assignments name them by."""
+    f = cluster.child("identity")
+    if f.text("principalId"):
+        yield inventory_pb2.IdentityPrincipal(role="cluster", principal_id=f.text("principalId"))
+    for resource_id, assigned in f.mapping("userAssignedIdentities").items():
+        user = Fields(assigned)
+        yield inventory_pb2.IdentityPrincipal(
+            role="cluster",
+            principal_id=user.text("principalId"),
+            client_id=user.text("clientId"),
+            resource_id=resource_id,
+        )
+    kubelet = cluster.child("identityProfile").child("kubeletidentity")
+    if kubelet:
+        yield _user_assigned_principal("kubelet", kubelet)
+    for name, addon_payload in cluster.mapping("addonProfiles").items():
+        addon_identity = Fields(addon_payload).child("identity")
+        if addon_identity:
+            yield _user_assigned_principal(f"addon:{name.lower()}", addon_identity)
+
+
+def _user_assigned_principal(role: str, f: Fields) -> inventory_pb2.IdentityPrincipal:
+    """An identity object as identityProfile and addonProfiles hold it: resourceId,
+    clientId, objectId."""
+    return inventory_pb2.IdentityPrincipal(
+        role=role,
+        principal_id=f.text("objectId", "principalId"),
+        client_id=f.text("clientId"),
+        resource_id=f.text("resourceId"),
     )
 
 
@@ -605,3 +642,67 @@ def _a_record_sets(record_sets: Iterable[Any]) -> Iterator[inventory_pb2.ARecord
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
+
+
+# ---------------------------------------------------------------------------
+# Microsoft.Authorization/roleAssignments, Microsoft.Resources providers,
+# Microsoft.ServiceNetworking associations
+
+BUILT_IN_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+    "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
+    "b12aa53e-6015-4669-85d0-8515ebb3ae7f": "Private DNS Zone Contributor",
+    "befefa01-2a29-4197-83a8-272ff33ce314": "DNS Zone Contributor",
+}
+"""Built-in role definition ids (the same GUID in every subscription) of the roles the rules
+judge, from the Azure built-in roles reference."""
+
+
+def role_assignment(payload: Any) -> inventory_pb2.RoleAssignment:
+    """One roleAssignments item; the role is named when it is one of :data:`BUILT_IN_ROLES`
+    (roleDefinitionId is ``/subscriptions/<s>/providers/.../roleDefinitions/<guid>`` or
+    ``/providers/.../roleDefinitions/<guid>``)."""
+    f = Fields(payload)
+    definition = f.text("roleDefinitionId")
+    guid = definition.rstrip("/").rsplit("/", 1)[-1].lower()
+    return inventory_pb2.RoleAssignment(
+        id=f.text("id"),
+        scope=f.text("scope"),
+        principal_id=f.text("principalId"),
+        principal_type=f.text("principalType"),
+        role_definition_id=definition,
+        role_name=BUILT_IN_ROLES.get(guid, ""),
+    )
+
+
+def role_assignment_scope(scope: str, payloads: Iterable[Any]) -> inventory_pb2.RoleAssignmentScope:
+    """What a list of role assignments at ``scope`` returned."""
+    return inventory_pb2.RoleAssignmentScope(
+        scope=scope, assignments=[role_assignment(p) for p in payloads if p is not None]
+    )
+
+
+def resource_provider(
+    subscription_id: str, payload: Any
+) -> inventory_pb2.ResourceProviderRegistration:
+    """A Providers_Get body: its namespace and registrationState in ``subscription_id``."""
+    f = Fields(payload)
+    return inventory_pb2.ResourceProviderRegistration(
+        subscription_id=subscription_id,
+        namespace=f.text("namespace"),
+        registration_state=f.text("registrationState"),
+    )
+
+
+def agc_association(source: str, payload: Any) -> inventory_pb2.AgcAssociation:
+    """A trafficControllers/associations body (REST or CLI)."""
+    f = Fields(payload)
+    return inventory_pb2.AgcAssociation(
+        source=source,
+        id=f.text("id"),
+        association_type=f.text("associationType"),
+        subnet_id=f.child("subnet").text("id"),
+        provisioning_state=f.text("provisioningState"),
+    )

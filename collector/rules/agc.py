@@ -4,6 +4,7 @@ the node VNet."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from netaudit.collector.analysis.network_model import NetworkModel
@@ -13,34 +14,11 @@ from netaudit.collector.rules.rule import (
     NotAssessed,
     Rule,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
-from netaudit.v1 import audit_pb2, report_pb2
-
-AGC_002 = Rule(
-    id="AGC-002",
-    title="AGC subnet invalid",
-    severity=audit_pb2.SEVERITY_HIGH,
-    rationale=(
-        "An AGC association needs a subnet delegated to "
-        "Microsoft.ServiceNetworking/trafficControllers with at least 256 addresses (exactly "
-        "/24 with overlay)."
-    ),
-    remediation=(
-        "Delegate the subnet (az network vnet subnet update --delegations "
-        "Microsoft.ServiceNetworking/trafficControllers) and size it /24."
-    ),
-    references=(
-        "https://learn.microsoft.com/azure/application-gateway/for-containers/container-networking",
-    ),
-    data_source=DataSource.ARM,
-    reads=(pending("the subnet of the Application Gateway for Containers association"),),
-    check=None,
-)
-
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
 # -- the AGC evidence ---------------------------------------------------------------------
 
@@ -129,6 +107,126 @@ AGC_001 = Rule(
     # the add-on shows in ARM; a Helm install only to the agent
     reads=(*NETWORK_MODEL, report("agc", optional=True, not_served_means_none=True)),
     check=_agc_on_kubenet,
+)
+
+
+# -- AGC-002 ---------------------------------------------------------------------------------
+
+AGC_DELEGATION = "Microsoft.ServiceNetworking/trafficControllers"
+AGC_PREFIX = 24
+"""AGC needs a /24 subnet with Azure CNI Overlay and at least a /24 otherwise (AGC-NET)."""
+
+
+def _associations(view: ClusterView) -> list[inventory_pb2.AgcAssociation]:
+    """The inventory's associations, plus those of ApplicationLoadBalancer objects the
+    agent reported after the refresh (their subnets may not be in the inventory yet)."""
+    cluster = view.require_inventory()
+    associations = list(cluster.agc_associations)
+    known = {a.subnet_id.lower() for a in associations}
+    for alb in view.require_report().agc.application_load_balancers:
+        for subnet_id in alb.associations:
+            if subnet_id and subnet_id.lower() not in known:
+                known.add(subnet_id.lower())
+                associations.append(
+                    inventory_pb2.AgcAssociation(
+                        source=f"ApplicationLoadBalancer {_alb_name(alb)}", subnet_id=subnet_id
+                    )
+                )
+    return associations
+
+
+def _subnet_problems(subnet: inventory_pb2.Subnet, overlay: bool) -> list[str]:
+    problems = []
+    if not any(d.lower() == AGC_DELEGATION.lower() for d in subnet.delegations):
+        delegated = ", ".join(subnet.delegations) or "nothing"
+        problems.append(f"it is delegated to {delegated}, not {AGC_DELEGATION}")
+    lengths = [
+        network.prefixlen
+        for prefix in subnet.address_prefixes
+        if (network := _ipv4_network(prefix)) is not None
+    ]
+    if not lengths:
+        raise NotAssessed(f"subnet {subnet.id} has no IPv4 address prefix the inventory can parse")
+    prefix = min(lengths)
+    if overlay and prefix != AGC_PREFIX:
+        problems.append(f"it is a /{prefix}, and AGC with Azure CNI Overlay needs exactly a /24")
+    elif not overlay and prefix > AGC_PREFIX:
+        problems.append(f"it is a /{prefix}, smaller than the /24 AGC needs")
+    return problems
+
+
+def _ipv4_network(prefix: str) -> ipaddress.IPv4Network | None:
+    try:
+        network = ipaddress.ip_network(prefix.strip(), strict=False)
+    except ValueError:
+        return None
+    return network if isinstance(network, ipaddress.IPv4Network) else None
+
+
+def _agc_subnet_invalid(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Each AGC association subnet not delegated to
+    Microsoft.ServiceNetworking/trafficControllers, or not a /24 with overlay, or smaller than
+    a /24 otherwise (domain.md §5 AGC-002, AGC-CMP, AGC-NET)."""
+    associations = _associations(view)
+    if not associations:
+        raise DoesNotApply
+    overlay = view.require_network_model() is NetworkModel.AZURE_OVERLAY
+    subnets = {s.id.lower(): s for s in view.require_inventory().subnets}
+    unread = []
+    for association in associations:
+        subnet = subnets.get(association.subnet_id.lower())
+        if subnet is None:
+            unread.append(association.subnet_id or f"(none, {association.source})")
+            continue
+        problems = _subnet_problems(subnet, overlay)
+        if not problems:
+            continue
+        yield rule.finding(
+            view,
+            resource=subnet.id,
+            message=f"AGC subnet {subnet.name} ({association.source}) is invalid: "
+            f"{'; '.join(problems)}",
+            evidence={
+                "association": association.id or association.source,
+                "delegations": ",".join(subnet.delegations),
+                "address_prefixes": ",".join(subnet.address_prefixes),
+                "network_model": view.network.model.value,
+            },
+        )
+    if unread:
+        raise NotAssessed(
+            f"the inventory holds no subnet {', '.join(unread)} of the AGC associations"
+        )
+
+
+AGC_002 = Rule(
+    id="AGC-002",
+    title="AGC subnet invalid",
+    severity=audit_pb2.SEVERITY_HIGH,
+    rationale=(
+        "An AGC association needs a subnet delegated to "
+        "Microsoft.ServiceNetworking/trafficControllers with at least 256 addresses (exactly "
+        "/24 with overlay)."
+    ),
+    remediation=(
+        "Delegate the subnet (az network vnet subnet update --delegations "
+        "Microsoft.ServiceNetworking/trafficControllers) and size it /24."
+    ),
+    references=(
+        "https://learn.microsoft.com/azure/application-gateway/for-containers/container-networking",
+    ),
+    data_source=DataSource.BOTH,
+    # ALB-managed associations come from the agent's ApplicationLoadBalancer objects,
+    # bring-your-own ones and every subnet from ARM
+    reads=(
+        inventory("cluster"),
+        inventory("subnets"),
+        inventory("agc_associations"),
+        LOAD_BALANCERS,
+    ),
+    check=_agc_subnet_invalid,
 )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from netaudit.collector.analysis import role_grants
 from netaudit.collector.analysis.address_ranges import (
     AKS_RESERVED_RANGES,
     NamedRange,
@@ -31,12 +32,11 @@ from netaudit.collector.rules.rule import (
     Rule,
     Threshold,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView, unknown_pools_reason
-from netaudit.v1 import audit_pb2, report_pb2
+from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
 
 def _node_subnet_too_small(
@@ -1119,6 +1119,78 @@ CNI_011 = Rule(
 )
 
 
+def _cluster_identity_lacks_subnet_role(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """For each BYO node or pod subnet of the pools: no assignment of Network Contributor
+    (or Contributor / Owner) to the cluster identity at the subnet or above it (domain.md
+    §5 CNI-012, A-CNIO). A custom role makes the subnet unknown, not compliant."""
+    cluster = view.require_inventory()
+    subnets = _unique_ids(
+        subnet_id
+        for pool in cluster.agent_pools
+        for subnet_id in (pool.vnet_subnet_id, pool.pod_subnet_id)
+        if subnet_id
+    )
+    if not subnets:
+        raise DoesNotApply  # the AKS-managed VNet: AKS grants itself
+    principals = role_grants.cluster_principal_ids(cluster)
+    if not principals:
+        raise NotAssessed(_no_principal_reason(cluster))
+    unknown = []
+    for subnet_id in subnets:
+        read = role_grants.assignments_at(cluster, subnet_id)
+        if read is None:
+            unknown.append(f"role assignments at {subnet_id} were not read")
+            continue
+        held = role_grants.grant(read, principals, role_grants.NETWORK_ROLES)
+        if held.held:
+            continue
+        if held.unknown:
+            unknown.append(
+                f"the cluster identity holds only roles whose permissions are not read "
+                f"({held.unknown_roles()}) at {subnet_id}"
+            )
+            continue
+        pools = sorted(
+            p.name
+            for p in cluster.agent_pools
+            if subnet_id.lower() in {p.vnet_subnet_id.lower(), p.pod_subnet_id.lower()}
+        )
+        yield rule.finding(
+            view,
+            resource=subnet_id,
+            message=f"the cluster identity of {cluster.name} holds no Network Contributor "
+            f"(nor Contributor / Owner) on subnet {subnet_id.rsplit('/', 1)[-1]} or above it; "
+            "AKS cannot join nodes or load balancers to it",
+            evidence={
+                "principal_ids": ",".join(principals),
+                "pools": ",".join(pools),
+                "assignments_read": len(read.assignments),
+            },
+        )
+    if unknown:
+        raise NotAssessed("; ".join(unknown))
+
+
+def _no_principal_reason(cluster: inventory_pb2.ClusterInventory) -> str:
+    if role_grants.uses_service_principal(cluster):
+        return (
+            "the cluster uses a service principal (client id "
+            f"{cluster.identity.service_principal_client_id}); its object id, which role "
+            "assignments name, is not in the managed cluster body"
+        )
+    return "the managed cluster body names no object id for the cluster identity"
+
+
+def _unique_ids(ids: Iterable[str]) -> list[str]:
+    """Ids without repeats, compared case-insensitively, the first spelling kept."""
+    seen: dict[str, str] = {}
+    for resource_id in ids:
+        seen.setdefault(resource_id.lower(), resource_id)
+    return list(seen.values())
+
+
 CNI_012 = Rule(
     id="CNI-012",
     title="Cluster identity lacks subnet permission",
@@ -1133,8 +1205,8 @@ CNI_012 = Rule(
     ),
     references=("https://learn.microsoft.com/azure/aks/concepts-network-cni-overview",),
     data_source=DataSource.ARM,
-    reads=(pending("role assignments of the cluster identity on its subnets"),),
-    check=None,
+    reads=(inventory("cluster"), inventory("role_assignments")),
+    check=_cluster_identity_lacks_subnet_role,
 )
 
 

@@ -14,6 +14,7 @@ is ``passed``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -35,6 +36,8 @@ from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 logger = logging.getLogger(__name__)
 
 NOT_SERVED = "not_found"
+PROVIDER_ID = re.compile(r"/subscriptions/[^/]+/providers/[^/]+")
+"""A resource provider's id in a subscription (Providers_Get)."""
 """The agent's gap reason when the API server does not serve a kind (CRD not installed)."""
 
 
@@ -198,6 +201,13 @@ def _inventory_unmet(need: Needs, view: ClusterView) -> str | None:
 def inventory_part(gap: inventory_pb2.InventoryGap) -> str:
     """Which inventory part an ARM read failure leaves incomplete, from the resource id."""
     resource = gap.resource_id.lower()
+    # A role assignment list is made at a subnet, VNet or zone scope: judge its suffix first.
+    if resource.endswith("/providers/microsoft.authorization/roleassignments"):
+        return "role_assignments"
+    if "/providers/microsoft.servicenetworking/" in resource:
+        return "agc_associations"
+    if PROVIDER_ID.fullmatch(resource):
+        return "resource_providers"
     if "/privatednszones" in resource:
         return "private_dns_zones"
     if "/dnszones" in resource:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netaudit.collector.analysis import role_grants
 from netaudit.collector.analysis.external_dns_scope import (
     ALPHA_PREFIX,
     GA_PREFIX,
@@ -33,11 +34,11 @@ from netaudit.collector.analysis.external_dns_zones import (
 from netaudit.collector.analysis.fleet import overlap_components
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     FleetGroup,
     NotAssessed,
     Rule,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
@@ -490,6 +491,93 @@ EDN_004 = Rule(
 )
 
 
+def _identity_lacks_dns_role(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """Each private zone an ``azure-private-dns`` instance writes where its identity holds no
+    Private DNS Zone Contributor (or Contributor / Owner) on the zone, or no Reader (or
+    Contributor / Owner) on the zone's resource group (domain.md §5 EDN-006, EDNS
+    tutorials). The identity is the one whose client id the Deployment names, matched to
+    the cluster's identities (kubelet, add-ons, control plane) for its object id."""
+    cluster = view.require_inventory()
+    instances, unknown = _private_dns_instances(view)
+    if not instances and not unknown:
+        raise DoesNotApply
+    by_client = {
+        p.client_id.lower(): p
+        for p in cluster.identity.principals
+        if p.client_id and p.principal_id
+    }
+    for instance in instances:
+        name = instance_name(instance)
+        client_id = instance.azure_client_id
+        if not client_id:
+            unknown.append(
+                f"the Azure identity of ExternalDNS {name} is set in azure.json or by workload "
+                "identity at pod admission, which the agent does not read"
+            )
+            continue
+        principal = by_client.get(client_id.lower())
+        if principal is None:
+            unknown.append(
+                f"client id {client_id} of ExternalDNS {name} is none of the cluster's "
+                "identities; its object id is not read"
+            )
+            continue
+        for zone in instance_zones(cluster, name):
+            yield from _zone_grants(rule, view, name, principal, zone, unknown)
+    if unknown:
+        raise NotAssessed("; ".join(unknown))
+
+
+def _zone_grants(
+    rule: Rule,
+    view: ClusterView,
+    name: str,
+    principal: inventory_pb2.IdentityPrincipal,
+    zone: inventory_pb2.PrivateDnsZone,
+    unknown: list[str],
+) -> Iterator[audit_pb2.Finding]:
+    read = role_grants.assignments_at(view.require_inventory(), zone.id)
+    if read is None:
+        unknown.append(f"role assignments at {zone.id} were not read")
+        return
+    group = zone.id.split("/providers/", 1)[0]
+    missing = []
+    for scope_read, roles, needed in (
+        (read, role_grants.PRIVATE_DNS_ROLES, "Private DNS Zone Contributor on the zone"),
+        (
+            role_grants.at_or_above(read, group),
+            role_grants.READ_ROLES,
+            "Reader on its resource group",
+        ),
+    ):
+        held = role_grants.grant(scope_read, [principal.principal_id], roles)
+        if held.held:
+            continue
+        if held.unknown:
+            unknown.append(
+                f"the identity of ExternalDNS {name} holds only roles whose permissions are not "
+                f"read ({held.unknown_roles()}) for {needed}"
+            )
+            continue
+        missing.append(needed)
+    if not missing:
+        return
+    yield rule.finding(
+        view,
+        resource=zone.id,
+        message=f"ExternalDNS {name} writes private zone {zone.name} with the {principal.role} "
+        f"identity, which lacks {' and '.join(missing)}: its records are never written",
+        evidence={
+            "instance": name,
+            "identity": principal.role,
+            "principal_id": principal.principal_id,
+            "missing": "; ".join(missing),
+        },
+    )
+
+
 EDN_006 = Rule(
     id="EDN-006",
     title="ExternalDNS identity lacks DNS role",
@@ -506,8 +594,13 @@ EDN_006 = Rule(
         "https://github.com/kubernetes-sigs/external-dns/blob/master/docs/tutorials/azure.md",
     ),
     data_source=DataSource.ARM,
-    reads=(pending("role assignments of the ExternalDNS identity"),),
-    check=None,
+    reads=(
+        report("externaldns", "deployments.apps/v1"),
+        inventory("cluster"),
+        inventory("private_dns_zones"),
+        inventory("role_assignments"),
+    ),
+    check=_identity_lacks_dns_role,
 )
 
 

@@ -8,18 +8,21 @@ import ipaddress
 import re
 from collections.abc import Iterable, Iterator
 
+from netaudit.collector.analysis import role_grants
 from netaudit.collector.rules.rule import (
     DataSource,
+    DoesNotApply,
     NotAssessed,
     Rule,
     inventory,
-    pending,
     report,
 )
 from netaudit.collector.rules.settings import RuleSettings
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
 
+CONTAINER_SERVICE = "Microsoft.ContainerService"
+REGISTERED = "registered"
 NO_PRIVATE_ZONE = "none"
 SYSTEM_ZONE = "system"
 
@@ -224,6 +227,64 @@ PDN_003 = Rule(
 )
 
 
+def _cluster_identity_lacks_zone_or_network_role(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A custom private zone with a user-assigned cluster identity that lacks Private DNS
+    Zone Contributor on the zone, or Network Contributor on the VNet of its BYO subnets
+    (domain.md §5 PDN-004, A-PRV); Contributor and Owner include both. A system-assigned
+    identity with a custom zone is PDN-003's finding."""
+    cluster = view.require_inventory()
+    zone = cluster.api_server_access.private_dns_zone
+    if not _is_resource_id(zone) or cluster.identity.type.lower() == SYSTEM_ASSIGNED:
+        raise DoesNotApply
+    principals = role_grants.cluster_principal_ids(cluster)
+    if not principals:
+        raise NotAssessed("the managed cluster body names no object id for the cluster identity")
+    vnets = {
+        subnet_id.lower().partition("/subnets/")[0]: subnet_id.partition("/subnets/")[0]
+        for pool in cluster.agent_pools
+        for subnet_id in (pool.vnet_subnet_id,)
+        if "/subnets/" in subnet_id.lower()
+    }
+    wanted = [
+        (zone, "private DNS zone", role_grants.PRIVATE_DNS_ROLES, "Private DNS Zone Contributor"),
+        *(
+            (vnet, "VNet", role_grants.NETWORK_ROLES, "Network Contributor")
+            for vnet in vnets.values()
+        ),
+    ]
+    unknown = []
+    for scope, kind, roles, role_name in wanted:
+        read = role_grants.assignments_at(cluster, scope)
+        if read is None:
+            unknown.append(f"role assignments at {scope} were not read")
+            continue
+        held = role_grants.grant(read, principals, roles)
+        if held.held:
+            continue
+        if held.unknown:
+            unknown.append(
+                f"the cluster identity holds only roles whose permissions are not read "
+                f"({held.unknown_roles()}) at {scope}"
+            )
+            continue
+        yield rule.finding(
+            view,
+            resource=scope,
+            message=f"the user-assigned identity of {cluster.name} holds no {role_name} (nor "
+            f"Contributor / Owner) on the {kind} {_last_segment(scope)} or above it; cluster "
+            "create, upgrade and scale fail on it",
+            evidence={
+                "principal_ids": ",".join(principals),
+                "needed_role": role_name,
+                "assignments_read": len(read.assignments),
+            },
+        )
+    if unknown:
+        raise NotAssessed("; ".join(unknown))
+
+
 PDN_004 = Rule(
     id="PDN-004",
     title="Missing DNS/network roles for cluster identity",
@@ -235,8 +296,8 @@ PDN_004 = Rule(
     remediation="Grant both roles to the cluster identity before create or upgrade.",
     references=("https://learn.microsoft.com/azure/aks/private-clusters",),
     data_source=DataSource.ARM,
-    reads=(pending("role assignments of the cluster identity on the private zone and VNet"),),
-    check=None,
+    reads=(inventory("cluster"), inventory("role_assignments")),
+    check=_cluster_identity_lacks_zone_or_network_role,
 )
 
 
@@ -811,6 +872,57 @@ PDN_011 = Rule(
 )
 
 
+def _zone_subscription_not_registered(
+    rule: Rule, view: ClusterView, settings: RuleSettings
+) -> Iterator[audit_pb2.Finding]:
+    """A custom private zone in another subscription where Microsoft.ContainerService is not
+    Registered (domain.md §5 PDN-012, A-PRV)."""
+    cluster = view.require_inventory()
+    zone = cluster.api_server_access.private_dns_zone
+    if not _is_resource_id(zone):
+        raise DoesNotApply
+    zone_subscription = _id_segment(zone, "subscriptions")
+    if not zone_subscription or zone_subscription.lower() == cluster.subscription_id.lower():
+        raise DoesNotApply
+    registration = next(
+        (
+            r
+            for r in cluster.resource_providers
+            if r.subscription_id.lower() == zone_subscription.lower()
+            and r.namespace.lower() == CONTAINER_SERVICE.lower()
+        ),
+        None,
+    )
+    if registration is None:
+        raise NotAssessed(
+            f"the registration of {CONTAINER_SERVICE} in subscription {zone_subscription} was "
+            "not read"
+        )
+    if registration.registration_state.lower() == REGISTERED:
+        return
+    yield rule.finding(
+        view,
+        resource=f"/subscriptions/{zone_subscription}/providers/{CONTAINER_SERVICE}",
+        message=f"the custom private DNS zone {_last_segment(zone)} of {cluster.name} is in "
+        f"subscription {zone_subscription}, where {CONTAINER_SERVICE} is "
+        f"{registration.registration_state or 'not registered'}",
+        evidence={
+            "private_dns_zone": zone,
+            "zone_subscription": zone_subscription,
+            "cluster_subscription": cluster.subscription_id,
+            "registration_state": registration.registration_state,
+        },
+    )
+
+
+def _id_segment(resource_id: str, segment: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    for name, value in zip(parts[::2], parts[1::2], strict=False):
+        if name.lower() == segment:
+            return value
+    return ""
+
+
 PDN_012 = Rule(
     id="PDN-012",
     title="Custom zone in other subscription without RP",
@@ -825,6 +937,6 @@ PDN_012 = Rule(
     ),
     references=("https://learn.microsoft.com/azure/aks/private-clusters",),
     data_source=DataSource.ARM,
-    reads=(pending("resource provider registration of the zone's subscription"),),
-    check=None,
+    reads=(inventory("cluster"), inventory("resource_providers")),
+    check=_zone_subscription_not_registered,
 )

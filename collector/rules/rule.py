@@ -70,12 +70,17 @@ INVENTORY_PARTS = (
     "network_security_groups",
     "private_endpoints",
     "application_gateways",
+    "role_assignments",
+    "resource_providers",
+    "agc_associations",
 )
 """What an inventory need can name: the managed cluster (with its pools), the subnets
 its pools use, their VNets (usages, peerings, DNS servers), private DNS zones, the
 public DNS zones its ExternalDNS instances write, the
 subnets' network security groups, the API server's private endpoint (with its network
-interface's address), and the Application Gateway the AGIC add-on targets."""
+interface's address), the Application Gateway the AGIC add-on targets, the role
+assignments at the scopes the cluster identities need, resource provider registrations,
+and the associations of Application Gateway for Containers."""
 
 
 @dataclass(frozen=True)

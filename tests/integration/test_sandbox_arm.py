@@ -6,6 +6,7 @@ import json
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -273,3 +274,36 @@ def test_slow_fault_delays_the_answer(fleet: SampleFleet) -> None:
     assert (slow, fast) == (200, 200)
     assert body["name"] == "vnet-weu"
     assert slow_seconds >= 0.5 > fast_seconds
+
+
+def test_role_assignments_page_with_their_filter_and_need_an_existing_scope(
+    arm: ArmServer, cred: ClientSecretCredential
+) -> None:
+    token = cred.get_token("https://management.azure.com/.default").token
+    subnet = (
+        f"/subscriptions/{SUB_PLATFORM}/resourceGroups/rg-net-neu/providers/Microsoft.Network/"
+        "virtualNetworks/vnet-neu/subnets/snet-cni"
+    )
+    listing = "/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
+    status, first = raw_get(arm, f"{subnet}{listing}&$filter=atScope()", token)
+    assert status == 200 and len(first["value"]) == 1, "page size 1"
+    assert "atScope" in urllib.parse.unquote(first["nextLink"]), "the filter stays on the link"
+    status, second = raw_get(arm, first["nextLink"].removeprefix(arm.url), token)
+    assert status == 200 and "nextLink" not in second
+    scopes = [b["properties"]["scope"] for b in [*first["value"], *second["value"]]]
+    assert [s.rsplit("/", 1)[-1] for s in scopes] == [SUB_PLATFORM, "rg-net-neu"]
+    missing, body = raw_get(arm, f"{subnet}-gone{listing}", token)
+    assert (missing, body["error"]["code"]) == (404, "ResourceNotFound")
+
+
+def test_provider_registration_is_served_per_subscription(
+    arm: ArmServer, cred: ClientSecretCredential
+) -> None:
+    token = cred.get_token("https://management.azure.com/.default").token
+    path = f"/subscriptions/{SUB_SHOP}/providers/Microsoft.ContainerService?api-version=2025-04-01"
+    status, body = raw_get(arm, path, token)
+    assert status == 200
+    assert (body["namespace"], body["registrationState"]) == (
+        "Microsoft.ContainerService",
+        "NotRegistered",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -183,3 +184,41 @@ def test_route_hostnames_are_requested_names() -> None:
         "my-route",
         "",
     )
+
+
+def with_container(change: Any) -> dict[str, Any]:
+    """The published azure-private-dns Deployment with its container changed by ``change``."""
+    deployment = copy.deepcopy(one("azure-private-dns_manifest_rbac-cluster.yaml", "Deployment"))
+    change(deployment["spec"]["template"]["spec"]["containers"][0])
+    return deployment
+
+
+@pytest.mark.parametrize(
+    ("change", "client_id"),
+    [
+        (lambda c: None, ""),
+        (
+            lambda c: c["args"].append("--azure-user-assigned-identity-client-id=cid-flag"),
+            "cid-flag",
+        ),
+        (
+            lambda c: c.setdefault("env", []).append(
+                {"name": "AZURE_CLIENT_ID", "value": "cid-env"}
+            ),
+            "cid-env",
+        ),
+        (
+            lambda c: c.setdefault("env", []).append(
+                {
+                    "name": "AZURE_CLIENT_ID",
+                    "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}},
+                }
+            ),
+            "",
+        ),
+    ],
+)
+def test_the_azure_client_id_comes_from_the_flag_or_a_literal_env(
+    change: Any, client_id: str
+) -> None:
+    assert external_dns_instance(with_container(change)).azure_client_id == client_id

@@ -45,6 +45,9 @@ RECOGNISED = {
     "network/NetworkInterfaceGet.json": [arm_files.NICS],
     "network/ApplicationGatewayGet.json": [arm_files.GATEWAYS],
     "network/RouteTableGet.json": [f"{NETWORK}/routetables"],
+    "authorization/RoleAssignments_ListForResource.json": [arm_files.ROLE_ASSIGNMENTS] * 3,
+    "authorization/RoleAssignments_Get.json": [arm_files.ROLE_ASSIGNMENTS],
+    "resources/GetProvider.json": [arm_files.PROVIDERS],
     "privatedns/PrivateZoneGet.json": [arm_files.ZONES],
     "privatedns/PrivateZoneListInSubscription.json": [arm_files.ZONES] * 2,
     "privatedns/VirtualNetworkLinkList.json": [arm_files.LINKS] * 2,
@@ -331,3 +334,57 @@ def test_resource_graph_results_of_other_types_are_read_without_warning(tmp_path
     shutil.copy(ARM / "resourcegraph/ResourcesFirstPageQuery.json", tmp_path / "graph.json")
     files = read_arm_files(tmp_path)
     assert files.inventories == [] and files.warnings == []
+
+
+def test_role_assignments_in_files_apply_at_their_scope_and_below(tmp_path: Path) -> None:
+    inventory = by_name(sample_copy(tmp_path))["aks-cni-neu"]
+    (subnet, vnet) = inventory.role_assignment_scopes
+    assert subnet.scope.endswith("/subnets/snet-cni") and vnet.scope.endswith("/vnet-neu")
+    assert sorted(a.scope.rsplit("/", 1)[-1] for a in subnet.assignments) == [
+        "aaaaaaaa-0000-0000-0000-000000000001",
+        "rg-net-neu",
+    ], "the subscription's and the resource group's, not the other subscription's"
+
+
+def test_files_without_role_assignments_are_gaps_and_cni012_is_not_assessed(
+    tmp_path: Path,
+) -> None:
+    folder = sample_copy(tmp_path)
+    shutil.rmtree(folder / "roleassignments")
+    inventory = by_name(folder)["aks-cni-neu"]
+    assert [g.resource_id.split("/providers/")[-2].rsplit("/", 1)[-1] for g in inventory.gaps] == [
+        "snet-cni",
+        "vnet-neu",
+    ]
+    assert {g.reason for g in inventory.gaps} == {NOT_IN_FILES}
+    facts = audit_pb2.ClusterFacts(cluster_key=inventory.arm_resource_id.lower())
+    facts.inventory.CopyFrom(inventory)
+    outcome = evaluate_rule(RULES_BY_ID["CNI-012"], ClusterView(facts), RuleSettings())
+    assert outcome.outcome is Outcome.NOT_ASSESSED
+    assert "az role assignment list" in outcome.reason
+
+
+def test_provider_of_a_custom_zone_in_another_subscription_comes_from_its_file(
+    tmp_path: Path,
+) -> None:
+    folder = sample_copy(tmp_path)
+    path = folder / "resources/managedclusters/aks-overlay-priv-weu.json"
+    cluster = json.loads(path.read_text())
+    zone = (
+        "/subscriptions/aaaaaaaa-0000-0000-0000-000000000001/resourceGroups/rg-dns/providers/"
+        "Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io"
+    )
+    cluster["properties"]["apiServerAccessProfile"]["privateDNSZone"] = zone
+    path.write_text(json.dumps(cluster))
+    provider_id = (
+        "/subscriptions/aaaaaaaa-0000-0000-0000-000000000001/providers/Microsoft.ContainerService"
+    )
+    missing = by_name(folder)["aks-overlay-priv-weu"]
+    assert provider_id in [g.resource_id for g in missing.gaps]
+    provider = body("resources/GetProvider.json")
+    provider.update(id=provider_id, namespace="Microsoft.ContainerService")
+    (folder / "provider.json").write_text(json.dumps(provider))
+    overlay = by_name(folder)["aks-overlay-priv-weu"]
+    assert [(r.namespace, r.registration_state) for r in overlay.resource_providers] == [
+        ("Microsoft.ContainerService", "Registering")
+    ]

@@ -795,3 +795,78 @@ def test_public_zone_name_id_and_name_servers(
             for z in zones
         ] == expected
         assert all(len(z.name_servers) == 4 and not z.record_sets for z in zones)
+# -- identities, role assignments, providers, AGC associations ------------------------------
+
+
+def test_identities_carry_their_object_ids() -> None:
+    """The recorded BYO-subnet cluster: system-assigned control plane, kubelet and add-on
+    identities (identityProfile, addonProfiles[*].identity)."""
+    payload = fixture(
+        "managedclusters/azcli-recording_ManagedClusterGet_byo-subnet-ingress-appgw.json"
+    )
+    principals = {p.role: p for p in convert.cluster_inventory(payload).identity.principals}
+    assert principals["cluster"].principal_id == "da15aa11-9fee-4de9-8f05-8a5a51f3e96e"
+    assert principals["cluster"].resource_id == ""
+    assert principals["kubelet"].principal_id == "f90e95c7-393d-4160-87ce-3db551520e97"
+    assert principals["kubelet"].client_id == "cb198fa8-3299-4a78-b1b5-c47a3127140a"
+    assert principals["kubelet"].resource_id.endswith("/cliakstest000002-agentpool")
+    assert principals["addon:kubedashboard"].principal_id == "c66ad281-b872-414d-bef2-714b9d651ba3"
+    assert "addon:ingressapplicationgateway" in principals
+    assert (
+        convert.cluster_inventory(cli_shape(payload)).identity
+        == convert.cluster_inventory(payload).identity
+    )
+
+
+def test_user_assigned_identity_principal() -> None:
+    payload = fixture("managedclusters/ManagedClustersCreate_Update.json")
+    (principal,) = convert.cluster_inventory(payload).identity.principals
+    assert (principal.role, principal.principal_id, principal.client_id) == (
+        "cluster",
+        "principalId1",
+        "clientId1",
+    )
+    assert principal.resource_id.endswith("/userAssignedIdentities/identity1")
+
+
+def test_role_assignments_at_a_scope_keep_inherited_scopes_and_name_built_in_roles() -> None:
+    items = fixture("authorization/RoleAssignments_ListForResource.json")["value"]
+    scope = items[2]["properties"]["scope"]
+    read = convert.role_assignment_scope(scope, items)
+    assert read.scope == scope
+    assert [a.scope.count("/") for a in read.assignments] == [2, 4, 8]
+    first = read.assignments[0]
+    assert first.principal_id == "ce2ce14e-85d7-4629-bdbc-454d0519d987"
+    assert first.principal_type == "User"
+    assert first.role_definition_id.endswith("/0b5fe924-9a61-425c-96af-cfe6e287ca2d")
+    assert first.role_name == ""  # not a built-in role the rules know
+    named = dict(items[0], properties={**items[0]["properties"]})
+    named["properties"]["roleDefinitionId"] = (
+        "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2/providers/Microsoft.Authorization/"
+        "roleDefinitions/4D97B98B-1D4F-4787-A291-C67834D212E7"
+    )
+    assert convert.role_assignment(named).role_name == "Network Contributor"
+    assert convert.role_assignment(cli_shape(items[1])) == read.assignments[1]
+
+
+def test_single_role_assignment_get() -> None:
+    assignment = convert.role_assignment(fixture("authorization/RoleAssignments_Get.json"))
+    assert assignment.scope == "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2"
+    assert assignment.id.endswith("/roleAssignments/b0f43c54-e787-4862-89b1-a653fa9cf747")
+
+
+def test_provider_registration_state() -> None:
+    registration = convert.resource_provider("sub-1", fixture("resources/GetProvider.json"))
+    assert (registration.subscription_id, registration.namespace) == ("sub-1", "Microsoft.TestRP1")
+    assert registration.registration_state == "Registering"
+
+
+def test_agc_association_subnet() -> None:
+    payload = fixture("servicenetworking/AssociationGet.json")
+    association = convert.agc_association("tc", payload)
+    assert association.source == "tc"
+    assert association.association_type == "subnets"
+    assert association.subnet_id.endswith("/virtualNetworks/vnet-tc/subnets/tc-subnet")
+    assert association.provisioning_state == "Succeeded"
+    assert association.id.endswith("/trafficControllers/tc1/associations/as1")
+    assert convert.agc_association("tc", cli_shape(payload)) == association

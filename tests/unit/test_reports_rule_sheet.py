@@ -19,7 +19,8 @@ from netaudit.collector.rules import RULES, RULES_BY_ID, Rule, RuleSettings
         ("CNI-002", "inventory cluster, inventory virtual_networks"),
         ("CNI-001", "inventory cluster, inventory subnets, agent services (optional)"),
         ("CNI-004", "inventory cluster or agent nodes"),
-        ("PDN-012", "resource provider registration of the zone's subscription"),
+        ("PDN-012", "inventory cluster, inventory resource_providers"),
+        ("IPX-004", "azure-cns available-IP metrics per node and pending pods"),
     ],
 )
 def test_needs_name_every_input_and_how_it_is_used(rule_id: str, needs: str) -> None:
@@ -88,11 +89,11 @@ SETTINGS = RuleSettings.model_validate(
         ("KUB-001", SETTINGS, ["state:    disabled in the configuration (rules.KUB-001.enabled)"]),
         ("CNI-001", RuleSettings(), ["  Across the fleet (clusters sharing a subnet): "]),
         (
-            "PDN-012",
+            "IPX-004",
             RuleSettings(),
             [
                 "state:    pending: its evidence is not gathered yet, so it comes out not assessed",
-                "  Not evaluated yet: it needs resource provider registration of the zone's",
+                "  Not evaluated yet: it needs azure-cns available-IP metrics per node and",
             ],
         ),
     ],

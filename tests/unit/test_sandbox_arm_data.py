@@ -121,3 +121,38 @@ def test_top_level_lists_by_subscription_and_group(arm: ArmData) -> None:
     assert sorted(c["name"] for c in clusters) == ["aks-cni-neu", "aks-kubenet-weu"]
     assert [c["name"] for c in in_group] == ["aks-kubenet-weu"]
     assert arm.resource_groups(platform)["rg-net-neu"][0] == "rg-net-neu"
+
+
+PLATFORM = "/subscriptions/aaaaaaaa-0000-0000-0000-000000000001"
+SNET_CNI = (
+    f"{PLATFORM}/resourceGroups/rg-net-neu/providers/Microsoft.Network/virtualNetworks/vnet-neu"
+    "/subnets/snet-cni"
+)
+
+
+@pytest.mark.parametrize(
+    ("scope", "filter_", "granted_at"),
+    [
+        # at or above the subnet: the subscription's Reader and the resource group's
+        (SNET_CNI, "atScope()", ["aaaaaaaa-0000-0000-0000-000000000001", "rg-net-neu"]),
+        (SNET_CNI.upper(), "atscope()", ["aaaaaaaa-0000-0000-0000-000000000001", "rg-net-neu"]),
+        # at the subscription: only its own; without a filter also those below it
+        (PLATFORM, "atScope()", ["aaaaaaaa-0000-0000-0000-000000000001"]),
+        (PLATFORM, "", ["aaaaaaaa-0000-0000-0000-000000000001", "rg-net-neu"]),
+        # one principal at, above or below
+        (PLATFORM, "principalId eq 'cccccccc-0000-0000-0000-00000000000c'", ["rg-net-neu"]),
+        # a resource group whose name only starts like rg-net-neu is not below it
+        (f"{PLATFORM}/resourceGroups/rg-net-neu2", "atScope()", [PLATFORM.rsplit("/", 1)[-1]]),
+    ],
+)
+def test_role_assignments_for_a_scope(
+    arm: ArmData, scope: str, filter_: str, granted_at: list[str]
+) -> None:
+    found = arm.role_assignments_for(scope, filter_)
+    assert sorted(b["properties"]["scope"].rsplit("/", 1)[-1] for b in found) == granted_at
+
+
+def test_a_provider_never_registered_answers_not_registered(arm: ArmData) -> None:
+    provider = arm.provider("aaaaaaaa-0000-0000-0000-000000000001", "Microsoft.ContainerService")
+    assert provider["registrationState"] == "NotRegistered"
+    assert provider["id"] == f"{PLATFORM}/providers/Microsoft.ContainerService"

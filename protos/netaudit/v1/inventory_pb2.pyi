@@ -79,6 +79,9 @@ class ClusterInventory(_message.Message):
     APPLICATION_GATEWAYS_FIELD_NUMBER: _builtins.int
     EXTERNAL_DNS_ZONE_SELECTIONS_FIELD_NUMBER: _builtins.int
     PUBLIC_DNS_ZONES_FIELD_NUMBER: _builtins.int
+    ROLE_ASSIGNMENT_SCOPES_FIELD_NUMBER: _builtins.int
+    RESOURCE_PROVIDERS_FIELD_NUMBER: _builtins.int
+    AGC_ASSOCIATIONS_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -149,6 +152,26 @@ class ClusterInventory(_message.Message):
         instances with --provider=azure (or azure-dns) select, with their record sets.
         """
 
+    @_builtins.property
+    def role_assignment_scopes(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoleAssignmentScope]:
+        """Role assignments that apply at the scopes the cluster's identities need rights on
+        (its subnets, their VNets, the custom private DNS zone), one entry per scope read.
+        """
+
+    @_builtins.property
+    def resource_providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResourceProviderRegistration]:
+        """Resource provider registrations read for the cluster (Microsoft.ContainerService in
+        the subscription of a custom private DNS zone that is not the cluster's).
+        """
+
+    @_builtins.property
+    def agc_associations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgcAssociation]:
+        """The subnets Application Gateway for Containers is associated with for this cluster:
+        those its ApplicationLoadBalancer objects name (ALB-controller managed) and those
+        of the traffic controllers its Gateways name by alb-id (bring your own). The subnets
+        themselves are in `subnets`.
+        """
+
     def __init__(
         self,
         *,
@@ -182,14 +205,190 @@ class ClusterInventory(_message.Message):
         application_gateways: _abc.Iterable[Global___ApplicationGateway] | None = ...,
         external_dns_zone_selections: _abc.Iterable[Global___ExternalDnsZoneSelection] | None = ...,
         public_dns_zones: _abc.Iterable[Global___PublicDnsZone] | None = ...,
+        role_assignment_scopes: _abc.Iterable[Global___RoleAssignmentScope] | None = ...,
+        resource_providers: _abc.Iterable[Global___ResourceProviderRegistration] | None = ...,
+        agc_associations: _abc.Iterable[Global___AgcAssociation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "public_dns_zones", b"public_dns_zones", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agc_associations", b"agc_associations", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "public_dns_zones", b"public_dns_zones", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "resource_providers", b"resource_providers", "role_assignment_scopes", b"role_assignment_scopes", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClusterInventory: _TypeAlias = ClusterInventory  # noqa: Y015
+
+@_typing.final
+class RoleAssignmentScope(_message.Message):
+    """RoleAssignmentScope is what RoleAssignments_ListForScope with $filter=atScope() returned
+    at one scope: every assignment at that scope or above it (resource group, subscription,
+    management group), for any principal.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    scope: _builtins.str
+    """The resource id the read was made at."""
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoleAssignment]: ...
+    def __init__(
+        self,
+        *,
+        scope: _builtins.str = ...,
+        assignments: _abc.Iterable[Global___RoleAssignment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoleAssignmentScope: _TypeAlias = RoleAssignmentScope  # noqa: Y015
+
+@_typing.final
+class RoleAssignment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_TYPE_FIELD_NUMBER: _builtins.int
+    ROLE_DEFINITION_ID_FIELD_NUMBER: _builtins.int
+    ROLE_NAME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    scope: _builtins.str
+    """Where the assignment is made (the scope itself or a parent of it)."""
+    principal_id: _builtins.str
+    """The object id of the user, group or service principal (a managed identity's principalId)."""
+    principal_type: _builtins.str
+    role_definition_id: _builtins.str
+    """The full roleDefinitionId as ARM returned it."""
+    role_name: _builtins.str
+    """The built-in role's name for the roles the rules know (Owner, Contributor, Network
+    Contributor, ...); empty for any other role, whose permissions are not read.
+    """
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        principal_id: _builtins.str = ...,
+        principal_type: _builtins.str = ...,
+        role_definition_id: _builtins.str = ...,
+        role_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "principal_id", b"principal_id", "principal_type", b"principal_type", "role_definition_id", b"role_definition_id", "role_name", b"role_name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoleAssignment: _TypeAlias = RoleAssignment  # noqa: Y015
+
+@_typing.final
+class ResourceProviderRegistration(_message.Message):
+    """ResourceProviderRegistration is a provider's registrationState in one subscription
+    (Providers_Get): "Registered", "NotRegistered", "Registering", "Unregistering".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    REGISTRATION_STATE_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    namespace: _builtins.str
+    registration_state: _builtins.str
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        registration_state: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace", b"namespace", "registration_state", b"registration_state", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceProviderRegistration: _TypeAlias = ResourceProviderRegistration  # noqa: Y015
+
+@_typing.final
+class AgcAssociation(_message.Message):
+    """AgcAssociation is one subnet association of Application Gateway for Containers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    ASSOCIATION_TYPE_FIELD_NUMBER: _builtins.int
+    SUBNET_ID_FIELD_NUMBER: _builtins.int
+    PROVISIONING_STATE_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """"ApplicationLoadBalancer <namespace>/<name>" (from the agent report the refresh used)
+    or the traffic controller's ARM id (from a Gateway's alb-id annotation).
+    """
+    id: _builtins.str
+    """The association's ARM id (bring your own; empty for ApplicationLoadBalancer objects)."""
+    association_type: _builtins.str
+    """"subnets" for a subnet association."""
+    subnet_id: _builtins.str
+    provisioning_state: _builtins.str
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        id: _builtins.str = ...,
+        association_type: _builtins.str = ...,
+        subnet_id: _builtins.str = ...,
+        provisioning_state: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["association_type", b"association_type", "id", b"id", "provisioning_state", b"provisioning_state", "source", b"source", "subnet_id", b"subnet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgcAssociation: _TypeAlias = AgcAssociation  # noqa: Y015
+
+@_typing.final
+class IdentityPrincipal(_message.Message):
+    """IdentityPrincipal is one identity of a managed cluster with the object id role
+    assignments name it by.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    RESOURCE_ID_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """"cluster" (control plane: system-assigned or the user-assigned identity), "kubelet",
+    or "addon:<add-on name lower-cased>".
+    """
+    principal_id: _builtins.str
+    """The object id (principalId / objectId); empty when ARM does not say it."""
+    client_id: _builtins.str
+    resource_id: _builtins.str
+    """The user-assigned identity's resource id; empty for a system-assigned one."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        principal_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        resource_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "principal_id", b"principal_id", "resource_id", b"resource_id", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdentityPrincipal: _TypeAlias = IdentityPrincipal  # noqa: Y015
 
 @_typing.final
 class ExternalDnsZoneSelection(_message.Message):
@@ -503,20 +702,28 @@ class ClusterIdentityConfig(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     USER_ASSIGNED_IDENTITY_IDS_FIELD_NUMBER: _builtins.int
     SERVICE_PRINCIPAL_CLIENT_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPALS_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     service_principal_client_id: _builtins.str
     @_builtins.property
     def user_assigned_identity_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def principals(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdentityPrincipal]:
+        """The cluster's identities with their object ids: the control plane identity, the
+        kubelet identity (identityProfile.kubeletidentity) and add-on identities.
+        """
+
     def __init__(
         self,
         *,
         type: _builtins.str = ...,
         user_assigned_identity_ids: _abc.Iterable[_builtins.str] | None = ...,
         service_principal_client_id: _builtins.str = ...,
+        principals: _abc.Iterable[Global___IdentityPrincipal] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["service_principal_client_id", b"service_principal_client_id", "type", b"type", "user_assigned_identity_ids", b"user_assigned_identity_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["principals", b"principals", "service_principal_client_id", b"service_principal_client_id", "type", b"type", "user_assigned_identity_ids", b"user_assigned_identity_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1877,6 +1877,7 @@ class ExternalDnsInstance(_message.Message):
     ANNOTATION_PREFIX_FIELD_NUMBER: _builtins.int
     TXT_PREFIX_FIELD_NUMBER: _builtins.int
     TXT_SUFFIX_FIELD_NUMBER: _builtins.int
+    AZURE_CLIENT_ID_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     provider: _builtins.str
     txt_owner_id: _builtins.str
@@ -1885,6 +1886,12 @@ class ExternalDnsInstance(_message.Message):
     annotation_prefix: _builtins.str
     txt_prefix: _builtins.str
     txt_suffix: _builtins.str
+    azure_client_id: _builtins.str
+    """The client id of the Azure identity it authenticates with, where its Deployment names
+    it: --azure-user-assigned-identity-client-id, else a literal AZURE_CLIENT_ID in the
+    container's env. Empty when azure.json (a Secret the agent does not read) or the
+    workload identity webhook (at pod admission) decides it.
+    """
     @_builtins.property
     def workload(self) -> Global___Workload: ...
     @_builtins.property
@@ -1905,10 +1912,11 @@ class ExternalDnsInstance(_message.Message):
         annotation_prefix: _builtins.str = ...,
         txt_prefix: _builtins.str = ...,
         txt_suffix: _builtins.str = ...,
+        azure_client_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["workload", b"workload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotation_prefix", b"annotation_prefix", "domain_filters", b"domain_filters", "policy", b"policy", "provider", b"provider", "registry", b"registry", "sources", b"sources", "txt_owner_id", b"txt_owner_id", "txt_prefix", b"txt_prefix", "txt_suffix", b"txt_suffix", "version", b"version", "workload", b"workload"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotation_prefix", b"annotation_prefix", "azure_client_id", b"azure_client_id", "domain_filters", b"domain_filters", "policy", b"policy", "provider", b"provider", "registry", b"registry", "sources", b"sources", "txt_owner_id", b"txt_owner_id", "txt_prefix", b"txt_prefix", "txt_suffix", b"txt_suffix", "version", b"version", "workload", b"workload"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

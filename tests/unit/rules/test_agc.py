@@ -15,8 +15,9 @@ import pytest
 from netaudit.agent.gatherers import agc as agc_convert
 from netaudit.agent.gatherers import gateway_api as gateway_convert
 from netaudit.agent.gatherers.objects import workload
+from netaudit.collector.inventory import convert
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
-from netaudit.collector.rules.agc import AGC_001, AGC_003, AGC_004, AGC_005, _version
+from netaudit.collector.rules.agc import AGC_001, AGC_002, AGC_003, AGC_004, AGC_005, _version
 from netaudit.collector.rules.rule import Rule
 from netaudit.collector.rules.settings import PerRuleSettings
 from netaudit.collector.rules.view import ClusterView
@@ -152,7 +153,7 @@ def node_subnet(subnet_id: str) -> Callable[[Document], None]:
 
 # -- running cases before the rules are registered ------------------------------------
 
-FAMILY: dict[str, Rule] = {rule.id: rule for rule in (AGC_001, AGC_003, AGC_004, AGC_005)}
+FAMILY: dict[str, Rule] = {rule.id: rule for rule in (AGC_001, AGC_002, AGC_003, AGC_004, AGC_005)}
 
 
 def outcome(
@@ -482,4 +483,126 @@ AGC_005_CASES = [
 
 # -- all cases ---------------------------------------------------------------------------
 
-CASES: list[RuleCase] = [*AGC_001_CASES, *AGC_003_CASES, *AGC_004_CASES, *AGC_005_CASES]
+# -- AGC-002 -----------------------------------------------------------------------------
+
+
+def association_subnet(prefix: str = "", delegation: str = "") -> Document:
+    """The published subnet delegated to ``delegation`` (VirtualNetworkGetWithSubnetDelegation,
+    its serviceName replaced; none when empty), moved to the published association's subnet
+    id, with ``prefix`` as its address prefix when given."""
+    vnet = arm_json("network/VirtualNetworkGetWithSubnetDelegation.json")
+    subnet: Document = vnet["properties"]["subnets"][0]
+    subnet["id"] = ASSOCIATION_SUBNET
+    subnet["name"] = ASSOCIATION_SUBNET.rsplit("/", 1)[-1]
+    if prefix:
+        subnet["properties"]["addressPrefix"] = prefix
+    if delegation:
+        subnet["properties"]["delegations"][0]["properties"]["serviceName"] = delegation
+    else:
+        subnet["properties"]["delegations"] = []
+    return subnet
+
+
+AGC_DELEGATION = "Microsoft.ServiceNetworking/trafficControllers"
+
+
+def agc_subnet_facts(
+    relative: str,
+    subnet: Document | None,
+    *,
+    albs: Iterable[Document] = (),
+    byo: bool = False,
+) -> audit_pb2.ClusterFacts:
+    """A cluster whose inventory holds ``subnet`` and, with ``byo``, the published AGC
+    association (AssociationGet) read for a traffic controller a Gateway names."""
+    inventory_ = inventory(relative)
+    if subnet is not None:
+        inventory_.subnets.append(convert.subnet(subnet))
+    if byo:
+        association = arm_json("servicenetworking/AssociationGet.json")
+        controller_id = association["id"].rsplit("/associations/", 1)[0]
+        inventory_.agc_associations.append(convert.agc_association(controller_id, association))
+    return facts_of(inventory_, agent_report(inventory_, albs=albs))
+
+
+AGC_002_CASES = [
+    RuleCase(
+        "AGC-002",
+        "alb-association-subnet-not-delegated",
+        lambda: agc_subnet_facts(
+            OVERLAY, association_subnet(), albs=[application_load_balancer(ASSOCIATION_SUBNET)]
+        ),
+        Outcome.FINDINGS,
+        check=evidence("delegations", ""),
+    ),
+    RuleCase(
+        "AGC-002",
+        "byo-association-subnet-delegated-elsewhere",
+        lambda: agc_subnet_facts(
+            NODE_SUBNET, association_subnet(delegation="Microsoft.Provider/resourceType"), byo=True
+        ),
+        Outcome.FINDINGS,
+        check=evidence("delegations", "Microsoft.Provider/resourceType"),
+    ),
+    RuleCase(
+        "AGC-002",
+        "overlay-association-subnet-not-a-24",
+        lambda: agc_subnet_facts(
+            OVERLAY,
+            association_subnet("10.0.0.0/23", AGC_DELEGATION),
+            albs=[application_load_balancer(ASSOCIATION_SUBNET)],
+        ),
+        Outcome.FINDINGS,
+        check=evidence("address_prefixes", "10.0.0.0/23"),
+    ),
+    RuleCase(
+        "AGC-002",
+        "flat-association-subnet-too-small",
+        lambda: agc_subnet_facts(
+            NODE_SUBNET, association_subnet("10.0.1.0/25", AGC_DELEGATION), byo=True
+        ),
+        Outcome.FINDINGS,
+    ),
+    RuleCase(
+        "AGC-002",
+        "overlay-delegated-24",
+        lambda: agc_subnet_facts(
+            OVERLAY,
+            association_subnet(delegation=AGC_DELEGATION),
+            albs=[application_load_balancer(ASSOCIATION_SUBNET)],
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "AGC-002",
+        "flat-delegated-23",
+        lambda: agc_subnet_facts(
+            NODE_SUBNET, association_subnet("10.0.0.0/23", AGC_DELEGATION), byo=True
+        ),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "AGC-002",
+        "no-agc-association",
+        lambda: agc_subnet_facts(OVERLAY, None),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "AGC-002",
+        "association-subnet-not-in-inventory",
+        lambda: agc_subnet_facts(
+            OVERLAY, None, albs=[application_load_balancer(ASSOCIATION_SUBNET)]
+        ),
+        Outcome.NOT_ASSESSED,
+        check=reason_has("holds no subnet", ASSOCIATION_SUBNET),
+    ),
+]
+
+
+CASES: list[RuleCase] = [
+    *AGC_001_CASES,
+    *AGC_002_CASES,
+    *AGC_003_CASES,
+    *AGC_004_CASES,
+    *AGC_005_CASES,
+]

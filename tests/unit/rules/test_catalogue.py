@@ -24,11 +24,7 @@ SEVERITY_LETTER = {
     "I": audit_pb2.SEVERITY_INFO,
 }
 
-PENDING_IDS = {
-    "CNI-012",
-    "AGC-002", "EDN-006", "PDN-004",
-    "PDN-012",
-}  # fmt: skip
+PENDING_IDS: set[str] = set()
 """The ids whose evidence the agent, inventory and IP-exhaustion issues will add."""
 
 

@@ -30,7 +30,14 @@ from netaudit.collector.analysis.external_dns_zones import (
 )
 from netaudit.collector.inventory import convert as arm_convert
 from netaudit.collector.rules import Outcome, RuleOutcome, RuleSettings, evaluate_rule
-from netaudit.collector.rules.external_dns import EDN_002, EDN_003, EDN_004, EDN_005, EDN_007
+from netaudit.collector.rules.external_dns import (
+    EDN_002,
+    EDN_003,
+    EDN_004,
+    EDN_005,
+    EDN_006,
+    EDN_007,
+)
 from netaudit.collector.rules.rule import Rule
 from netaudit.collector.rules.view import ClusterView
 from netaudit.v1 import audit_pb2, inventory_pb2, report_pb2
@@ -43,12 +50,13 @@ from tests.rule_cases import (
     new_report,
     reason_mentions,
 )
+from tests.unit.rules.test_identity_rights import assignments
 
 CLUSTER = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
     "Microsoft.ContainerService/managedClusters/aks-1"
 )
-RULES: dict[str, Rule] = {r.id: r for r in (EDN_002, EDN_003, EDN_004, EDN_005, EDN_007)}
+RULES: dict[str, Rule] = {r.id: r for r in (EDN_002, EDN_003, EDN_004, EDN_005, EDN_006, EDN_007)}
 
 Document = dict[str, Any]
 
@@ -714,6 +722,124 @@ PRIVATE_ZONE_CASES = [
         Outcome.NOT_ASSESSED,
     ),
 ]
+# -- EDN-006: the identity an azure-private-dns instance names, and its grants -------------
+# The kubelet identity (client and object id hand-made) is the one the instance names with
+# --azure-user-assigned-identity-client-id; grants are the published assignment list's items
+# with the principal, role and scope each case says.
+
+KUBELET_CLIENT = "kubelet-client-id"
+KUBELET_OBJECT = "kubelet-object-id"
+ZONE_GROUP = ZONE_ID.split("/providers/", 1)[0]
+PRIVATE_DNS_ZONE_CONTRIBUTOR = "b12aa53e-6015-4669-85d0-8515ebb3ae7f"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def identity_facts(
+    *grants: tuple[str, str],
+    client_id: str | None = KUBELET_CLIENT,
+    read: bool = True,
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    """``zone_facts`` with the kubelet identity on the cluster, the instance naming
+    ``client_id`` (None: as published, no client id) and, when ``read``, the zone's role
+    assignments: ``grants`` of (role GUID, scope) to the kubelet identity."""
+    flags = () if client_id is None else (f"--azure-user-assigned-identity-client-id={client_id}",)
+    base = zone_facts(
+        instance=lambda: private_external_dns(*flags),
+        read_with=lambda: private_external_dns(*flags),
+    )
+
+    def build() -> audit_pb2.ClusterFacts:
+        facts_ = base()
+        facts_.inventory.identity.principals.add(
+            role="kubelet", principal_id=KUBELET_OBJECT, client_id=KUBELET_CLIENT
+        )
+        if read:
+            items = assignments(*((KUBELET_OBJECT, role, scope) for role, scope in grants))
+            facts_.inventory.role_assignment_scopes.append(
+                arm_convert.role_assignment_scope(ZONE_ID, items)
+            )
+        return facts_
+
+    return build
+
+
+def without_instances(
+    build: Callable[[], audit_pb2.ClusterFacts],
+) -> Callable[[], audit_pb2.ClusterFacts]:
+    def built_() -> audit_pb2.ClusterFacts:
+        facts_ = build()
+        del facts_.report.external_dns.instances[:]
+        return facts_
+
+    return built_
+
+
+EDN_006_CASES = [
+    RuleCase(
+        "EDN-006",
+        "zone-contributor-without-group-reader",
+        identity_facts((PRIVATE_DNS_ZONE_CONTRIBUTOR, ZONE_ID)),
+        Outcome.FINDINGS,
+        check=finding_with(ZONE_ID, identity="kubelet", missing="Reader on its resource group"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "reader-only",
+        identity_facts((READER, ZONE_GROUP)),
+        Outcome.FINDINGS,
+        check=finding_with(ZONE_ID, missing="Private DNS Zone Contributor on the zone"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "zone-contributor-and-group-reader",
+        identity_facts((PRIVATE_DNS_ZONE_CONTRIBUTOR, ZONE_ID), (READER, ZONE_GROUP)),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-006",
+        "contributor-on-the-group",
+        identity_facts((CONTRIBUTOR, ZONE_GROUP)),
+        Outcome.PASSED,
+    ),
+    RuleCase(
+        "EDN-006",
+        "identity-in-azure-json",
+        identity_facts(client_id=None),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions("azure.json"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "identity-not-of-the-cluster",
+        identity_facts(client_id="someone-else"),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions("someone-else", "none of the cluster's identities"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "zone-assignments-not-read",
+        identity_facts(read=False),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions("were not read"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "public-provider-only",
+        zone_facts(instance=external_dns, read_with=private_external_dns),
+        Outcome.NOT_ASSESSED,
+        check=reason_mentions("public"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "no-external-dns",
+        without_instances(identity_facts()),
+        Outcome.PASSED,
+    ),
+]
+PRIVATE_ZONE_CASES += EDN_006_CASES
+
+
 CASES = [*CASES, *PRIVATE_ZONE_CASES]
 
 
