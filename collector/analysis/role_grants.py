@@ -16,11 +16,14 @@ OWNER = "Owner"
 CONTRIBUTOR = "Contributor"
 NETWORK_CONTRIBUTOR = "Network Contributor"
 PRIVATE_DNS_ZONE_CONTRIBUTOR = "Private DNS Zone Contributor"
+DNS_ZONE_CONTRIBUTOR = "DNS Zone Contributor"
 
 NETWORK_ROLES = frozenset({NETWORK_CONTRIBUTOR, CONTRIBUTOR, OWNER})
 """Built-in roles that include Microsoft.Network/virtualNetworks/subnets/join/action."""
 PRIVATE_DNS_ROLES = frozenset({PRIVATE_DNS_ZONE_CONTRIBUTOR, CONTRIBUTOR, OWNER})
 """Built-in roles that may write private DNS zone records and links."""
+PUBLIC_DNS_ROLES = frozenset({DNS_ZONE_CONTRIBUTOR, CONTRIBUTOR, OWNER})
+"""Built-in roles that may write public Azure DNS zone records."""
 
 READ_ROLES = frozenset({"Reader", CONTRIBUTOR, OWNER})
 """Built-in roles that include reading a resource group (ExternalDNS lists its zones)."""

@@ -51,16 +51,20 @@ def unique_gaps(gaps: Iterable[inventory_pb2.InventoryGap]) -> list[inventory_pb
 
 def role_assignment_scopes(inventory: inventory_pb2.ClusterInventory) -> list[str]:
     """The scopes whose role assignments the rules judge for this cluster: the subnets it
-    uses, their VNets, the custom private DNS zone and the private zones its ExternalDNS
-    instances write (their resource group's grants come with them); none when no identity
-    of the cluster has an object id to match (a service principal cluster)."""
+    uses, their VNets, the custom private DNS zone and the zones (private or public) its
+    ExternalDNS instances write (their resource group's grants come with them); none when
+    no identity of the cluster has an object id to match (a service principal cluster)."""
     if not any(p.principal_id for p in inventory.identity.principals):
         return []
     subnets = referenced_subnet_ids(inventory)
     vnets = [_parent(subnet_id, "subnets") for subnet_id in subnets]
     zone = inventory.api_server_access.private_dns_zone
     zones = [zone] if zone.startswith("/") else []
-    external_dns_zones = [z.id for z in inventory.private_dns_zones if z.external_dns_instances]
+    external_dns_zones = [
+        z.id
+        for z in (*inventory.private_dns_zones, *inventory.public_dns_zones)
+        if z.external_dns_instances
+    ]
     return unique_ids([*subnets, *vnets, *zones, *external_dns_zones])
 
 

@@ -494,13 +494,14 @@ EDN_004 = Rule(
 def _identity_lacks_dns_role(
     rule: Rule, view: ClusterView, settings: RuleSettings
 ) -> Iterator[audit_pb2.Finding]:
-    """Each private zone an ``azure-private-dns`` instance writes where its identity holds no
-    Private DNS Zone Contributor (or Contributor / Owner) on the zone, or no Reader (or
+    """Each zone an Azure DNS instance writes where its identity holds no Private DNS Zone
+    Contributor (public zones: DNS Zone Contributor; or Contributor / Owner) on the zone,
+    or no Reader (or
     Contributor / Owner) on the zone's resource group (domain.md §5 EDN-006, EDNS
     tutorials). The identity is the one whose client id the Deployment names, matched to
     the cluster's identities (kubelet, add-ons, control plane) for its object id."""
     cluster = view.require_inventory()
-    instances, unknown = _private_dns_instances(view)
+    instances, unknown = _azure_dns_instances(view)
     if not instances and not unknown:
         raise DoesNotApply
     by_client = {
@@ -535,17 +536,23 @@ def _zone_grants(
     view: ClusterView,
     name: str,
     principal: inventory_pb2.IdentityPrincipal,
-    zone: inventory_pb2.PrivateDnsZone,
+    zone: DnsZone,
     unknown: list[str],
 ) -> Iterator[audit_pb2.Finding]:
     read = role_grants.assignments_at(view.require_inventory(), zone.id)
+    public = isinstance(zone, inventory_pb2.PublicDnsZone)
+    zone_roles, zone_role = (
+        (role_grants.PUBLIC_DNS_ROLES, "DNS Zone Contributor on the zone")
+        if public
+        else (role_grants.PRIVATE_DNS_ROLES, "Private DNS Zone Contributor on the zone")
+    )
     if read is None:
         unknown.append(f"role assignments at {zone.id} were not read")
         return
     group = zone.id.split("/providers/", 1)[0]
     missing = []
     for scope_read, roles, needed in (
-        (read, role_grants.PRIVATE_DNS_ROLES, "Private DNS Zone Contributor on the zone"),
+        (read, zone_roles, zone_role),
         (
             role_grants.at_or_above(read, group),
             role_grants.READ_ROLES,
@@ -567,8 +574,9 @@ def _zone_grants(
     yield rule.finding(
         view,
         resource=zone.id,
-        message=f"ExternalDNS {name} writes private zone {zone.name} with the {principal.role} "
-        f"identity, which lacks {' and '.join(missing)}: its records are never written",
+        message=f"ExternalDNS {name} writes {_zone_kind(zone)} {zone.name} with the "
+        f"{principal.role} identity, which lacks {' and '.join(missing)}: its records are "
+        "never written",
         evidence={
             "instance": name,
             "identity": principal.role,
@@ -598,6 +606,7 @@ EDN_006 = Rule(
         report("externaldns", "deployments.apps/v1"),
         inventory("cluster"),
         inventory("private_dns_zones"),
+        inventory("public_dns_zones"),
         inventory("role_assignments"),
     ),
     check=_identity_lacks_dns_role,

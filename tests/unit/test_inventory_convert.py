@@ -795,6 +795,8 @@ def test_public_zone_name_id_and_name_servers(
             for z in zones
         ] == expected
         assert all(len(z.name_servers) == 4 and not z.record_sets for z in zones)
+
+
 # -- identities, role assignments, providers, AGC associations ------------------------------
 
 

@@ -996,6 +996,49 @@ PUBLIC_ZONE_CASES = [
         check=reason_mentions(PUBLIC_ZONES, "forbidden"),
     ),
 ]
+DNS_ZONE_CONTRIBUTOR = "befefa01-2a29-4197-83a8-272ff33ce314"
+PUBLIC_ZONE_GROUP = PUBLIC_ZONES.split("/providers/", 1)[0]
+
+
+def public_identity_facts(*grants: tuple[str, str]) -> Callable[[], audit_pb2.ClusterFacts]:
+    """``public_zone_facts`` with the instance naming the kubelet identity and the public
+    zone's role assignments: ``grants`` of (role GUID, scope) to the kubelet identity."""
+    flag = f"--azure-user-assigned-identity-client-id={KUBELET_CLIENT}"
+    base = public_zone_facts(
+        instance=lambda: external_dns(add=[flag]), read_with=lambda: external_dns(add=[flag])
+    )
+
+    def build() -> audit_pb2.ClusterFacts:
+        facts_ = base()
+        facts_.inventory.identity.principals.add(
+            role="kubelet", principal_id=KUBELET_OBJECT, client_id=KUBELET_CLIENT
+        )
+        items = assignments(*((KUBELET_OBJECT, role, scope) for role, scope in grants))
+        facts_.inventory.role_assignment_scopes.append(
+            arm_convert.role_assignment_scope(PUBLIC_ZONE_ID, items)
+        )
+        return facts_
+
+    return build
+
+
+PUBLIC_ZONE_CASES += [
+    RuleCase(
+        "EDN-006",
+        "public-zone-private-dns-contributor-is-not-enough",
+        public_identity_facts(
+            (PRIVATE_DNS_ZONE_CONTRIBUTOR, PUBLIC_ZONE_ID), (READER, PUBLIC_ZONE_GROUP)
+        ),
+        Outcome.FINDINGS,
+        check=finding_with(PUBLIC_ZONE_ID, missing="DNS Zone Contributor on the zone"),
+    ),
+    RuleCase(
+        "EDN-006",
+        "public-zone-dns-zone-contributor-and-group-reader",
+        public_identity_facts((DNS_ZONE_CONTRIBUTOR, PUBLIC_ZONE_ID), (READER, PUBLIC_ZONE_GROUP)),
+        Outcome.PASSED,
+    ),
+]
 CASES = [*CASES, *PUBLIC_ZONE_CASES]
 
 
