@@ -61,9 +61,8 @@ def role_assignment_scopes(inventory: inventory_pb2.ClusterInventory) -> list[st
     zone = inventory.api_server_access.private_dns_zone
     zones = [zone] if zone.startswith("/") else []
     external_dns_zones = [
-        z.id
-        for z in (*inventory.private_dns_zones, *inventory.public_dns_zones)
-        if z.external_dns_instances
+        *(z.id for z in inventory.private_dns_zones if z.external_dns_instances),
+        *(z.id for z in inventory.public_dns_zones if z.external_dns_instances),
     ]
     return unique_ids([*subnets, *vnets, *zones, *external_dns_zones])
 
