@@ -51,7 +51,9 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture(scope="module")
 def startup() -> float:
     """Seconds the command line takes to import what `scan` imports, on this machine now: a
-    command "within its timeout" may take that much longer on a loaded machine."""
+    command "within its timeout" may take that much longer on a loaded machine. Measured
+    once per module while the load changes, so bounds allow it twice: still well under the
+    21 s a hanging connect took."""
     started = time.monotonic()
     subprocess.run(
         [sys.executable, "-c", "import netaudit.audit.cli, netaudit.collector.scanning"],
@@ -115,7 +117,7 @@ def test_scan_with_a_refused_redis_broker_is_one_line_within_its_timeout(
     assert result.returncode == SERVICE_UNAVAILABLE, result.stderr
     assert f"broker {url}" in line
     assert "NETAUDIT_BROKER__URL" in line
-    assert took < 5 + startup + 2
+    assert took < 5 + 2 * startup + 2
     assert _scans(folder) == 0, "a scan that was never enqueued left a row"
 
 
@@ -167,7 +169,7 @@ def test_scan_with_a_broker_but_no_worker_ends_at_its_timeout(
     assert result.returncode == SERVICE_UNAVAILABLE, result.stderr
     assert f"no worker consumes queue {queue}" in line
     assert "netaudit worker" in line
-    assert took < 3 + startup + 2
+    assert took < 3 + 2 * startup + 2
     assert _scans(folder) == 0
 
 
@@ -188,7 +190,7 @@ def test_inventory_refresh_with_a_refused_broker_is_one_line(
     line = _one_line(result)
     assert result.returncode == SERVICE_UNAVAILABLE, result.stderr
     assert f"broker {url}" in line
-    assert took < 5 + startup + 2
+    assert took < 5 + 2 * startup + 2
 
 
 def test_worker_with_a_refused_broker_is_one_line(tmp_path: Path, startup: float) -> None:
@@ -197,7 +199,7 @@ def test_worker_with_a_refused_broker_is_one_line(tmp_path: Path, startup: float
     line = _one_line(result)
     assert result.returncode == SERVICE_UNAVAILABLE, result.stderr
     assert f"broker {url}" in line
-    assert took < 10 + startup + 2
+    assert took < 10 + 2 * startup + 2
 
 
 def test_report_with_an_unreachable_postgresql_is_exit_3() -> None:
