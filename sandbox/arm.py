@@ -29,6 +29,8 @@ from typing import Any
 import trustme
 
 from netaudit.sandbox.arm_data import ArmData, Body, ResourceId
+from netaudit.sandbox.arm_graph import GraphQueryError, resource_graph_page
+from netaudit.sandbox.arm_throttle import ArmThrottle
 from netaudit.sandbox.entra import EntraIdentity
 from netaudit.sandbox.lifecycle import Lifecycle
 from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
@@ -36,6 +38,7 @@ from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
+RESOURCE_GRAPH_PATH = ["providers", "microsoft.resourcegraph", "resources"]
 CERT_IDENTITIES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -152,12 +155,16 @@ class ArmServer(Lifecycle):
         faults: ArmFaults | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         ca_pem_path: Path | None = None,
+        throttle: ArmThrottle | None = None,
     ) -> None:
+        """``throttle``, when given, counts every ARM request and answers 429 past its
+        buckets (the identity provider is not throttled)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.data = data
         self.faults = faults or ArmFaults()
         self.page_size = page_size
+        self.throttle = throttle
         self.identity = EntraIdentity(data.tenant_id, data.client_id, data.client_secret)
         self._ca = trustme.CA(organization_name="netaudit sandbox")
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -216,6 +223,14 @@ class ArmServer(Lifecycle):
         base_url = f"https://{request.header('Host') or f'{self._http.host}:{self.port}'}"
         if self.identity.handles(request):
             return self.identity.handle(request, base_url)
+        if self.throttle is not None:
+            status, throttle_headers = self.throttle.admit(
+                self.data.client_id, request.method, request.path
+            )
+            headers.update(throttle_headers)
+            if status is not None:
+                code, message = _FAULT_CODES[status]
+                return ArmError(status, code, message).response(headers)
         try:
             response = self._arm(request, base_url)
         except ArmError as error:
@@ -233,7 +248,8 @@ class ArmServer(Lifecycle):
 
     def _arm(self, request: Request, base_url: str) -> Response:
         parts = [p for p in request.path.split("/") if p]
-        if not parts or parts[0].lower() != "subscriptions":
+        graph = [p.lower() for p in parts] == RESOURCE_GRAPH_PATH
+        if not parts or (parts[0].lower() != "subscriptions" and not graph):
             raise _not_found(request.path)
         authorization = request.header("Authorization")
         if not authorization:
@@ -252,6 +268,11 @@ class ArmServer(Lifecycle):
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
+        if graph and request.method == "POST":
+            try:
+                return Response.json(200, resource_graph_page(self.data, request.body))
+            except GraphQueryError as error:
+                raise ArmError(400, "BadRequest", str(error)) from error
         if request.method != "GET":
             raise ArmError(405, "MethodNotAllowed", "The sandbox ARM API is read-only.")
         found = self._find(request.path, [p.lower() for p in parts])

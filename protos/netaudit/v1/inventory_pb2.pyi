@@ -78,6 +78,8 @@ class ClusterInventory(_message.Message):
     PRIVATE_ENDPOINTS_FIELD_NUMBER: _builtins.int
     APPLICATION_GATEWAYS_FIELD_NUMBER: _builtins.int
     EXTERNAL_DNS_ZONE_SELECTIONS_FIELD_NUMBER: _builtins.int
+    LAST_MODIFIED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -141,6 +143,19 @@ class ClusterInventory(_message.Message):
         select are in private_dns_zones, linked to the cluster or not.
         """
 
+    @_builtins.property
+    def last_modified_at(self) -> _timestamp_pb2.Timestamp:
+        """systemData.lastModifiedAt of the managed cluster (unset when ARM did not say): with
+        provisioning_state, what an incremental refresh compares to decide whether the
+        cluster's details are read again.
+        """
+
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp:
+        """Set when a refresh listed the cluster's subscription successfully and the cluster was
+        not in it: ARM no longer knows it (its series stop; no stale-agent alert for it).
+        """
+
     def __init__(
         self,
         *,
@@ -173,10 +188,12 @@ class ClusterInventory(_message.Message):
         private_endpoints: _abc.Iterable[Global___PrivateEndpoint] | None = ...,
         application_gateways: _abc.Iterable[Global___ApplicationGateway] | None = ...,
         external_dns_zone_selections: _abc.Iterable[Global___ExternalDnsZoneSelection] | None = ...,
+        last_modified_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "deleted_at", b"deleted_at", "identity", b"identity", "ingress_profile", b"ingress_profile", "last_modified_at", b"last_modified_at", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "deleted_at", b"deleted_at", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "last_modified_at", b"last_modified_at", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
