@@ -46,6 +46,7 @@ COLLECTOR_ENV_KEYS = frozenset(
         "metrics",
         "broker",
         "azure",
+        "inventory",
         "scan",
         "rules",
         "schedule",

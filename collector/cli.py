@@ -231,11 +231,19 @@ def db_upgrade() -> None:
 @inventory_app.command("refresh")
 def inventory_refresh(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the workers.")] = 300,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Read every cluster's details again, not only those whose lastModifiedAt "
+            "or provisioning state changed since the last refresh.",
+        ),
+    ] = False,
 ) -> None:
     """Read every configured subscription from ARM (in the workers) and store it."""
     from netaudit.collector.scanning import refresh_inventory
 
-    clusters = refresh_inventory(_settings(), timeout, _progress)
+    clusters = refresh_inventory(_settings(), timeout, _progress, full)
     print(f"{clusters} cluster(s) read from Azure Resource Manager")
 
 
