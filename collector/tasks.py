@@ -240,6 +240,8 @@ def evaluate_chunk(
             earlier_received_at=before.received_at if before else None,
         )
         evaluations.append(evaluate_cluster(facts, settings, RULES))
+        if inventory is not None and inventory.HasField("deleted_at"):
+            continue  # ARM deleted it: its series stay stopped
         parts.append(cluster_part(key, inventory=inventory, report=report, usage=usage, now=now))
     recorded = store.record_evaluations(scan_id, evaluations, now=now)
     store_parts(store, parts)

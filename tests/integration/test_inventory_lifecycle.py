@@ -13,7 +13,13 @@ import pytest
 
 from netaudit.collector.config import Settings
 from netaudit.collector.store import Store
-from netaudit.collector.tasks import configure_app, publish_metrics, refresh_subscription
+from netaudit.collector.rules import RuleSettings
+from netaudit.collector.tasks import (
+    configure_app,
+    evaluate_chunk,
+    publish_metrics,
+    refresh_subscription,
+)
 from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_throttle import ArmThrottle, Bucket, ThrottleLimits
 from netaudit.sandbox.synthetic_fleet import cluster_id, subscription_id, synthetic_fleet, touch
@@ -107,6 +113,8 @@ def test_refresh_lifecycle(arm: ArmServer, store: Store) -> None:
     assert gone.lower() not in {a.cluster_key for a in store.agents_last_report()}
     assert gone.lower() not in {key for key, _ in store.metric_parts()}
     assert changed.lower() in {key for key, _ in store.metric_parts()}
+    evaluate_chunk(store, store.start_scan(), store.cluster_keys(), RuleSettings())
+    assert gone.lower() not in {key for key, _ in store.metric_parts()}, "a scan keeps it out"
     subnet = (
         f"/subscriptions/{subscription_id(0)}/resourcegroups/rg-fleet-0000/providers"
         "/microsoft.network/virtualnetworks/vnet-0000/subnets/snet-cni"
