@@ -159,3 +159,17 @@ def test_a_forbidden_subscription_is_a_gap_and_the_refresh_goes_on() -> None:
     assert [(g.resource_id, g.reason) for g in reader.subscription_gaps] == [
         (f"/subscriptions/{forbidden}", "forbidden")
     ]
+
+
+@pytest.mark.parametrize("paced", [True, False])
+def test_after_a_429_its_retry_after_holds_back_the_next_resource_too(
+    server: ArmServer, paced: bool
+) -> None:
+    """Without retries a throttled read becomes a gap and the reader moves on to the next
+    resource of the subscription: the pacer keeps that one back until Retry-After ends
+    (unpaced, it goes at once: this test can fail)."""
+    pacer = Pacer(ArmLimits()) if paced else None
+    make_reader(server, pacer=pacer, retry_total=0).read()
+    model = throttle(server)
+    assert model.throttled() > 0
+    assert (model.before_retry_after() == 0) is paced
