@@ -110,6 +110,9 @@ def configure_app(settings: Settings) -> Celery:
         task_default_queue=settings.broker.queue,
     )
     _WorkerState.settings = settings
+    previous = _WorkerState.store
+    if previous is not None and _WorkerState.store_pid == os.getpid():
+        previous.close()  # reconfigured in the same process: do not leak its connections
     _WorkerState.store = None
     return app
 

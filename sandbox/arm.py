@@ -110,6 +110,14 @@ class ArmFaults:
                 if fault.times
             )
 
+    def denies(self, path: str) -> bool:
+        """A 403 fault answers every request to ``path`` (without consuming an answer)."""
+        with self._lock:
+            return any(
+                fault.status == 403 and fault.times == 0 and pattern.search(path)
+                for pattern, fault in self._rules
+            )
+
     def take(self, path: str) -> ArmFault | None:
         """The fault this request meets, if any; consumes one of its answers."""
         with self._lock:
@@ -270,7 +278,9 @@ class ArmServer(Lifecycle):
             )
         if graph and request.method == "POST":
             try:
-                return Response.json(200, resource_graph_page(self.data, request.body))
+                return Response.json(
+                    200, resource_graph_page(self.data, request.body, self._readable)
+                )
             except GraphQueryError as error:
                 raise ArmError(400, "BadRequest", str(error)) from error
         if request.method != "GET":
@@ -279,6 +289,13 @@ class ArmServer(Lifecycle):
         if isinstance(found, list):
             return self._page(found, request, base_url)
         return Response.json(200, found)
+
+    def _readable(self, subscription: str) -> bool:
+        """Resource Graph leaves out the subscriptions the principal may not read: here
+        those whose cluster listing a standing 403 fault denies."""
+        return not self.faults.denies(
+            f"/subscriptions/{subscription}/providers/Microsoft.ContainerService/managedClusters"
+        )
 
     def _find(self, path: str, parts: list[str]) -> Body | list[Body]:
         data = self.data

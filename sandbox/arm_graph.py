@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from netaudit.sandbox.arm_data import ArmData, Body, ResourceId
@@ -21,7 +22,11 @@ class GraphQueryError(ValueError):
     """A query body the sandbox cannot answer (ARG answers 400)."""
 
 
-def resource_graph_page(data: ArmData, body: bytes) -> dict[str, Any]:
+def resource_graph_page(
+    data: ArmData, body: bytes, readable: Callable[[str], bool] = lambda _subscription: True
+) -> dict[str, Any]:
+    """One page of the answer; subscriptions ``readable`` refuses are silently left out,
+    as Resource Graph does with those the principal has no access to."""
     try:
         request = json.loads(body or b"{}")
     except ValueError as error:
@@ -33,7 +38,7 @@ def resource_graph_page(data: ArmData, body: bytes) -> dict[str, Any]:
     options = request.get("options") or {}
     top = min(int(options.get("$top", MAX_ROWS)), MAX_ROWS)
     start = _offset(str(options.get("$skipToken", "")))
-    subscriptions = [str(s).lower() for s in request.get("subscriptions") or ()]
+    subscriptions = [str(s).lower() for s in request.get("subscriptions") or () if readable(str(s))]
     rows = [
         _row(data, body)
         for subscription in subscriptions

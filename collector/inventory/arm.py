@@ -293,9 +293,10 @@ class ArmReader:
 
         def one(subscription_id: str) -> list[inventory_pb2.ClusterInventory] | ArmError:
             try:
-                return self._read_subscription(
-                    subscription_id, state, listed.get(subscription_id.lower())
-                )
+                # No rows: an empty subscription, or one Resource Graph leaves out because
+                # the principal may not read it; ARM's own LIST tells them apart.
+                rows = listed.get(subscription_id.lower()) or None
+                return self._read_subscription(subscription_id, state, rows)
             except (ArmAuthenticationError, ArmUnreachableError):
                 raise
             except ArmError as exc:

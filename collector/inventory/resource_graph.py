@@ -5,6 +5,8 @@ Sent as a raw request through an ARM client's pipeline (its credential, retry an
 policies), so no extra SDK is needed. Subscriptions go in batches of 1,000, the most one
 query forwards. A subscription the principal cannot read is silently absent from the rows:
 a cluster missing from them is therefore never taken as deleted without ARM confirming it.
+The query projects ``systemData``; should a row come without it, the cluster's
+last modification is unknown and its details are read (never assumed unchanged).
 """
 
 from __future__ import annotations

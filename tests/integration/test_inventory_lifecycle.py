@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from netaudit.collector.config import Settings
-from netaudit.collector.store import Store
 from netaudit.collector.rules import RuleSettings
+from netaudit.collector.store import Store
 from netaudit.collector.tasks import (
     configure_app,
     evaluate_chunk,
     publish_metrics,
+    refresh_fleet,
     refresh_subscription,
 )
 from netaudit.sandbox.arm import ArmFaults, ArmServer
@@ -47,8 +48,13 @@ def arm() -> Iterator[ArmServer]:
         yield server
 
 
+@pytest.fixture(params=["per-subscription"])
+def listing(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def store(arm: ArmServer, store_url: str, tmp_path: Path) -> Iterator[Store]:
+def store(arm: ArmServer, store_url: str, tmp_path: Path, listing: str) -> Iterator[Store]:
     secret = tmp_path / "secret"
     secret.write_text(arm.data.client_secret)
     settings = Settings(
@@ -64,6 +70,7 @@ def store(arm: ArmServer, store_url: str, tmp_path: Path) -> Iterator[Store]:
             "ca_bundle": str(arm.ca_pem_path),
         },
         inventory={
+            "listing": listing,
             "subscription_reads_burst": 8,
             "subscription_reads_per_second": 20,
             "managed_cluster_list_burst": 3,
@@ -121,3 +128,20 @@ def test_refresh_lifecycle(arm: ArmServer, store: Store) -> None:
     )
     (series,) = store.usage_history([subnet], since=datetime(2000, 1, 1, tzinfo=UTC))
     assert len(series.points) == 2, "an unchanged cluster's usage is read every refresh"
+
+
+@pytest.mark.parametrize("listing", ["resource-graph"], indirect=True)
+def test_resource_graph_refresh_task_lists_once_and_reports_the_gap(
+    arm: ArmServer, store: Store
+) -> None:
+    assert arm.throttle is not None
+    subscriptions = [subscription_id(s) for s in range(SUBSCRIPTIONS + 1)]
+    clusters, gaps = publish_metrics([refresh_fleet(subscriptions)])
+    assert clusters == SUBSCRIPTIONS * CLUSTERS
+    assert len(gaps) == 1 and FORBIDDEN in gaps[0]
+    log = arm.throttle.log
+    assert sum("microsoft.resourcegraph" in r.path.lower() for r in log) == 1
+    # the readable subscriptions came in Resource Graph's rows: no LIST of their own (the
+    # forbidden one, left out of the rows, was listed by ARM, whose 403 is the gap above)
+    assert not any(r.path.lower().endswith("/managedclusters") for r in log)
+    assert len(store.cluster_keys()) == SUBSCRIPTIONS * CLUSTERS

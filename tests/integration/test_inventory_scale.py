@@ -21,14 +21,14 @@ SUBSCRIPTIONS = 2
 CLUSTERS = 6
 # Time-compressed limits: the model's and the client's the same size.
 SERVER_LIMITS = ThrottleLimits(
-    subscription_reads=Bucket(6, 12),
+    subscription_reads=Bucket(4, 5),
     list_managed_clusters=Bucket(2, 1),
     get_managed_cluster=Bucket(3, 2),
     other_managed_cluster=Bucket(3, 2),
     resource_graph=Bucket(2, 1),
 )
 CLIENT_LIMITS = ArmLimits(
-    subscription_reads=BucketSize(6, 12),
+    subscription_reads=BucketSize(4, 5),
     list_managed_clusters=BucketSize(2, 1),
     get_managed_cluster=BucketSize(3, 2),
     other_managed_cluster=BucketSize(3, 2),
