@@ -402,6 +402,15 @@ class InventorySettings(Section):
         "keeps one worker's connections and memory modest. per-subscription refreshes run "
         "as many at once as the workers have processes.",
     )
+    details_max_age_seconds: float = Field(
+        default=86400,
+        ge=0,
+        description="Seconds after which an unchanged cluster's details (subnets, VNets, "
+        "NSGs, private zones and records, endpoints, gateways) are read again: they change "
+        "without the cluster's lastModifiedAt moving. A day bounds how stale an NSG rule or "
+        "zone record can be while an hourly refresh reads about 1/24 of the details. 0: "
+        "never by age (only changed clusters and `inventory refresh --full`).",
+    )
     pacing: bool = Field(
         default=True,
         description="Pace requests with the token buckets below so ARM seldom answers 429 "

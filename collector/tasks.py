@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery, chord
@@ -376,6 +376,11 @@ def _reader(
         full=full,
         listing=inventory.listing,
         max_concurrent_subscriptions=inventory.max_concurrent_subscriptions,
+        details_max_age=(
+            timedelta(seconds=inventory.details_max_age_seconds)
+            if inventory.details_max_age_seconds
+            else None
+        ),
     )
 
 

@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -60,7 +60,7 @@ from netaudit.collector.inventory.references import (
     unique_gaps,
     unique_ids,
 )
-from netaudit.collector.inventory.refresh_plan import marked_deleted, plan_refresh
+from netaudit.collector.inventory.refresh_plan import RefreshPlan, marked_deleted, plan_refresh
 from netaudit.v1 import inventory_pb2, report_pb2
 
 __all__ = [
@@ -196,6 +196,7 @@ class ArmReader:
         listing: str = "per-subscription",
         max_concurrent_subscriptions: int = 1,
         progress: Callable[[str], None] | None = None,
+        details_max_age: timedelta | None = None,
     ) -> None:
         """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s.
         ``counts``, when given, counts every request and throttled answer.
@@ -206,7 +207,8 @@ class ArmReader:
         no longer lists come back marked deleted; ``full`` reads every cluster anyway.
         ``listing`` is how :meth:`read` lists the clusters (``resource-graph``: one query
         for all subscriptions), ``max_concurrent_subscriptions`` how many subscriptions
-        it reads at once."""
+        it reads at once. Details read longer than ``details_max_age`` ago are read
+        again even when the cluster did not change (None: never)."""
         if listing not in LISTINGS:
             raise ValueError(f"listing must be one of {', '.join(LISTINGS)}, not {listing!r}")
         self.subscriptions = list(subscriptions)
@@ -216,6 +218,7 @@ class ArmReader:
         self._full = full
         self._listing = listing
         self._concurrency = max(1, max_concurrent_subscriptions)
+        self._details_max_age = details_max_age
         self._progress = progress or (lambda line: logger.info("%s", line))
         self.subscription_gaps: list[inventory_pb2.InventoryGap] = []
         self._credential = credential
@@ -354,11 +357,14 @@ class ArmReader:
                 clusters = [c.as_dict() for c in aks.managed_clusters.list()]
             else:
                 clusters = listed
+            max_age = self._details_max_age
             plan = plan_refresh(
                 ((c, convert.cluster_inventory(c)) for c in clusters),
                 self._stored(subscription_id.lower()),
                 full=self._full,
+                details_since=self._clock() - max_age if max_age is not None else None,
             )
+            self._reread_changed_selections(plan)
             zones = self._subscription_zones(subscription_id, state) if plan.read else []
             inventories: list[inventory_pb2.ClusterInventory] = []
             total = len(plan.read) + len(plan.keep)
@@ -386,6 +392,19 @@ class ArmReader:
             len(plan.gone),
         )
         return inventories
+
+    def _reread_changed_selections(self, plan: RefreshPlan) -> None:
+        """The private zones read for a cluster follow its ExternalDNS instances (from its
+        latest agent report), which change without the cluster changing."""
+        keep = []
+        for payload, stored in plan.keep:
+            report = self._latest_report(stored.arm_resource_id.lower())
+            wanted = zone_selections(report, stored.subscription_id)
+            if list(wanted) != list(stored.external_dns_zone_selections):
+                plan.read.append((payload, "ExternalDNS zone selections changed"))
+            else:
+                keep.append((payload, stored))
+        plan.keep = keep
 
     def _report_progress(self, subscription_id: str, done: int, total: int) -> None:
         if done == total or done % PROGRESS_EVERY == 0:
@@ -511,6 +530,7 @@ class ArmReader:
         self._agic_gateway(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
+        inventory.details_read_at.FromDatetime(self._clock())
         inventory.gaps.extend(unique_gaps(gaps))
         return inventory
 

@@ -4,7 +4,9 @@ ARM no longer knows.
 A listed cluster's details (subnets, VNets, NSGs, zones, endpoints, gateways) are read
 again when it is new, when its ``systemData.lastModifiedAt`` or provisioning state differ
 from the stored inventory's, when either time is unknown (unknown is never "unchanged"),
-when the stored inventory had gaps, or when a full refresh is asked for. The others keep
+when the stored inventory had gaps, when its details are older than the configured
+maximum age (NSGs, zones and peerings change without the cluster changing), or when a
+full refresh is asked for. The others keep
 their stored details; their usages are read every refresh all the same. ARM's 304 for
 ``If-None-Match`` is not relied on (it is not reliably sent).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from netaudit.v1 import inventory_pb2
@@ -32,15 +34,24 @@ class RefreshPlan:
 
 
 def why_read(
-    listed: inventory_pb2.ClusterInventory, stored: inventory_pb2.ClusterInventory | None
+    listed: inventory_pb2.ClusterInventory,
+    stored: inventory_pb2.ClusterInventory | None,
+    *,
+    details_since: datetime | None = None,
 ) -> str | None:
-    """Why the cluster's details must be read again; None when the stored ones still hold."""
+    """Why the cluster's details must be read again; None when the stored ones still hold.
+    ``details_since``: details read before then are too old (unset: never too old)."""
     if stored is None:
         return "new"
     if stored.HasField("deleted_at"):
         return "back after deletion"
     if stored.gaps:
         return "gaps last time"
+    if details_since is not None and (
+        not stored.HasField("details_read_at")
+        or stored.details_read_at.ToDatetime(tzinfo=UTC) < details_since
+    ):
+        return "details too old"
     if listed.provisioning_state != stored.provisioning_state:
         return "provisioning state changed"
     if not listed.HasField("last_modified_at") or not stored.HasField("last_modified_at"):
@@ -55,6 +66,7 @@ def plan_refresh(
     stored: Iterable[inventory_pb2.ClusterInventory],
     *,
     full: bool = False,
+    details_since: datetime | None = None,
 ) -> RefreshPlan:
     """The plan for one subscription: ``listed`` pairs each listed body with its
     conversion, ``stored`` are the subscription's stored inventories."""
@@ -65,7 +77,7 @@ def plan_refresh(
         key = inventory.arm_resource_id.lower()
         seen.add(key)
         old = previous.get(key)
-        reason = "full refresh" if full else why_read(inventory, old)
+        reason = "full refresh" if full else why_read(inventory, old, details_since=details_since)
         if reason is None and old is not None:
             plan.keep.append((body, old))
         else:

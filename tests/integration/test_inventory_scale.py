@@ -14,7 +14,7 @@ from netaudit.collector.inventory.pacing import ArmLimits, BucketSize, Pacer
 from netaudit.sandbox.arm import ArmFaults, ArmServer
 from netaudit.sandbox.arm_throttle import ArmThrottle, Bucket, ThrottleLimits
 from netaudit.sandbox.synthetic_fleet import cluster_id, subscription_id, synthetic_fleet, touch
-from netaudit.v1 import inventory_pb2
+from netaudit.v1 import inventory_pb2, report_pb2
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SUBSCRIPTIONS = 2
@@ -173,3 +173,36 @@ def test_after_a_429_its_retry_after_holds_back_the_next_resource_too(
     model = throttle(server)
     assert model.throttled() > 0
     assert (model.before_retry_after() == 0) is paced
+
+
+def test_a_cluster_whose_external_dns_instances_changed_is_read_again(server: ArmServer) -> None:
+    """The zones read for a cluster follow its ExternalDNS instances (its latest agent
+    report), which change without the cluster changing."""
+    first = make_reader(server, pacer=Pacer(CLIENT_LIMITS)).read()
+    stored = {i.arm_resource_id.lower(): i for i in first}
+    target = cluster_id(0, 1).lower()
+    report = report_pb2.Report()
+    instance = report.external_dns.instances.add(
+        provider="azure-private-dns", txt_owner_id="shop", domain_filters=["shop.internal"]
+    )
+    instance.workload.namespace, instance.workload.name = "external-dns", "external-dns"
+    instance.workload.args.extend(["--provider=azure-private-dns", "--domain-filter=shop.internal"])
+    throttle(server).reset_log()
+
+    second = make_reader(
+        server,
+        pacer=Pacer(CLIENT_LIMITS),
+        stored=stored,
+        latest_report=lambda key: report if key == target else None,
+    ).read()
+
+    vnet_gets = [
+        r.path.lower() for r in throttle(server).log if r.path.lower().endswith("/vnet-0001")
+    ]
+    assert vnet_gets == [
+        f"/subscriptions/{subscription_id(0)}/resourcegroups/rg-fleet-0001/providers/microsoft.network/virtualnetworks/vnet-0001"
+    ]
+    by_id = {i.arm_resource_id.lower(): i for i in second}
+    assert [s.instance for s in by_id[target].external_dns_zone_selections] == [
+        "external-dns/external-dns"
+    ]

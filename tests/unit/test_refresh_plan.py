@@ -52,6 +52,15 @@ def test_why_read(
     assert why_read(listed, stored) == reason
 
 
+def test_details_older_than_the_maximum_age_are_read_again() -> None:
+    stored = inventory()
+    assert why_read(inventory(), stored, details_since=T1) == "details too old", "never read"
+    stored.details_read_at.FromDatetime(T1)
+    assert why_read(inventory(), stored, details_since=T1) is None
+    assert why_read(inventory(), stored, details_since=T2) == "details too old"
+    assert why_read(inventory(), stored) is None, "no maximum age"
+
+
 def test_plan_keeps_unchanged_reads_changed_and_finds_the_gone() -> None:
     other = ID[:-1] + "b"
     gone = ID[:-1] + "c"
