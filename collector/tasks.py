@@ -338,8 +338,8 @@ def refresh_subscription(subscription_id: str, full: bool = False) -> list[Any]:
     max_retries=5,
 )
 def refresh_fleet(subscriptions: list[str], full: bool = False) -> list[list[Any]]:
-    """inventory.listing resource-graph: one Resource Graph query lists every
-    subscription's clusters, then inventory.max_concurrent_subscriptions are read at once."""
+    """inventory.listing resource-graph: one Resource Graph query lists the clusters of a
+    batch of inventory.max_concurrent_subscriptions subscriptions, read at once."""
     settings = _settings()
     counts = ArmRequestCounts()
     store = _store()
@@ -449,10 +449,17 @@ def _rows(result: Any) -> list[list[Any]]:
 
 def start_inventory_refresh(subscriptions: list[str], full: bool = False) -> AsyncResult[Any]:
     """Hand the refresh of the subscriptions to the workers (one task per subscription, or
-    one Resource Graph task for all with inventory.listing resource-graph), then the
+    one Resource Graph task per batch with inventory.listing resource-graph), then the
     metrics' publication; the result holds the clusters read and the subscriptions not."""
-    if _settings().inventory.listing == "resource-graph":
-        return chord([refresh_fleet.s(subscriptions, full)])(publish_metrics.s())
+    inventory = _settings().inventory
+    if inventory.listing == "resource-graph":
+        # One task per batch, its subscriptions read at once: a task's time stays about
+        # one subscription's, whatever the fleet's size.
+        size = inventory.max_concurrent_subscriptions
+        batches = [
+            subscriptions[start : start + size] for start in range(0, len(subscriptions), size)
+        ]
+        return chord(refresh_fleet.s(batch, full) for batch in batches)(publish_metrics.s())
     return chord(refresh_subscription.s(sub, full) for sub in subscriptions)(publish_metrics.s())
 
 
