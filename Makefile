@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMPS := .stamps
 
 ARGS ?=
+# pytest workers of make test: the tests mostly wait on processes and sockets, so a
+# third worker on two cores still shortens the run; the memory tests run alone afterwards.
+TEST_WORKERS ?= 3
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test setup install system-deps helm-tools chart-copies proto proto-check proto-baseline dashboards lint typecheck importlint unit integration e2e fuzz bench clean help
@@ -25,7 +28,8 @@ demo: install
 	$(BIN)/netaudit demo $(ARGS)
 
 test: install helm-tools lint typecheck importlint proto-check
-	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider tests
+	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not serial" tests
+	CI=$(CI) $(BIN)/python -m pytest -p no:cacheprovider -m serial tests
 
 # Not part of `make test`: atheris when installed ($(BIN)/pip install atheris), else random inputs.
 fuzz: install

@@ -364,8 +364,37 @@ class AzureSettings(Section):
     )
     use_managed_identity: bool = Field(
         default=False,
-        description="Allow the managed-identity credential (probes the instance metadata "
-        "endpoint); off so nothing calls out unless asked.",
+        description="Allow the managed-identity credential in the auto chain (probes the "
+        "instance metadata endpoint); off so nothing calls out unless asked.",
+    )
+    credential: Literal[
+        "auto",
+        "client-secret",
+        "client-certificate",
+        "workload-identity",
+        "managed-identity",
+        "azure-cli",
+    ] = Field(
+        default="auto",
+        description="How the collector signs in to Azure. auto: the client secret when one "
+        "is set, else azure-identity's chain (environment, workload identity, Azure CLI, …; "
+        "managed identity only with use_managed_identity). A name picks that one credential, "
+        "so a deployment that knows how it signs in fails fast and says why.",
+    )
+    managed_identity_client_id: str = Field(
+        default="",
+        description="Client id of the user-assigned managed identity to use (managed-identity, "
+        "or auto with use_managed_identity). Empty: the system-assigned identity.",
+    )
+    client_certificate_file: ReadableFile | None = Field(
+        default=None,
+        description="PEM file with the service principal's certificate and private key "
+        "(client-certificate); re-read at every refresh, so rotation needs no restart.",
+    )
+    federated_token_file: ReadableFile | None = Field(
+        default=None,
+        description="Service account token file of workload identity. Empty: "
+        "AZURE_FEDERATED_TOKEN_FILE, which AKS's workload identity webhook sets.",
     )
 
     @model_validator(mode="after")

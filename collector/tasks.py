@@ -406,7 +406,9 @@ def _pacer(settings: Settings) -> Pacer | None:
             inventory.resource_graph_burst, inventory.resource_graph_per_second
         ),
     )
-    return shared_pacer(settings.azure.client_id or "default-credential", limits)
+    azure = settings.azure
+    principal = azure.client_id or azure.managed_identity_client_id or str(azure.credential)
+    return shared_pacer(principal, limits)
 
 
 def _store_inventories(store: Store, inventories: list[Any]) -> None:

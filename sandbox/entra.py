@@ -1,20 +1,29 @@
 """A minimal Entra ID (OpenID Connect) for azure-identity's client-credentials flow.
 
 MSAL reads ``/{tenant}/v2.0/.well-known/openid-configuration`` and then posts
-``grant_type=client_credentials`` to the token endpoint it names. The tokens
-are opaque bearer strings the sandbox ARM server checks.
+``grant_type=client_credentials`` to the token endpoint it names, with the client
+secret or a client assertion: a JWT signed with a certificate the application trusts
+(CertificateCredential; PS256 with ``x5t#S256``, RS256 with ``x5t``), or the federated
+service account token of workload identity. The tokens are opaque bearer strings the
+sandbox ARM server checks.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
 from urllib.parse import parse_qs
 
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 from netaudit.sandbox.loopback_http import Request, Response
 
 TOKEN_LIFETIME_SECONDS = 3600
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:
@@ -34,6 +43,20 @@ class EntraIdentity:
         self._client_secret = client_secret
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._certificates: dict[str, x509.Certificate] = {}
+        self._federated_tokens: set[str] = set()
+
+    def trust_certificate(self, certificate_pem: bytes) -> None:
+        """Accept client assertions signed with this certificate's key (an uploaded
+        certificate of the application)."""
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        for thumbprint in _thumbprints(certificate):
+            self._certificates[thumbprint] = certificate
+
+    def trust_federated_token(self, token: str) -> None:
+        """Accept this service account token as a workload identity assertion (a
+        federated credential of the application)."""
+        self._federated_tokens.add(token)
 
     def handles(self, request: Request) -> bool:
         parts = [p for p in request.path.split("/") if p]
@@ -94,14 +117,13 @@ class EntraIdentity:
                 f"AADSTS700016: Application with identifier '{form.get('client_id')}'"
                 f" was not found in the directory '{self.tenant_id}'.",
             )
-        if not secrets.compare_digest(form.get("client_secret", ""), self._client_secret):
-            return _oauth_error(
-                401,
-                "invalid_client",
-                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent"
-                f" in the request is the client secret value, not the client secret ID,"
-                f" for a secret added to app '{self.client_id}'.",
-            )
+        refused = (
+            self._refuse_assertion(form, request)
+            if "client_assertion" in form
+            else self._refuse_secret(form)
+        )
+        if refused is not None:
+            return refused
         if not form.get("scope", "").endswith("/.default"):
             return _oauth_error(
                 400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid."
@@ -119,6 +141,53 @@ class EntraIdentity:
             },
         )
 
+    def _refuse_secret(self, form: dict[str, str]) -> Response | None:
+        if secrets.compare_digest(form.get("client_secret", ""), self._client_secret):
+            return None
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent"
+            f" in the request is the client secret value, not the client secret ID,"
+            f" for a secret added to app '{self.client_id}'.",
+        )
+
+    def _refuse_assertion(self, form: dict[str, str], request: Request) -> Response | None:
+        assertion = form["client_assertion"]
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return _oauth_error(
+                400, "invalid_request", "AADSTS700024: Client assertion type is not supported."
+            )
+        if assertion in self._federated_tokens:
+            return None
+        try:
+            header = jwt.get_unverified_header(assertion)
+            thumbprint = str(header.get("x5t#S256") or header.get("x5t") or "")
+            certificate = self._certificates[thumbprint.rstrip("=")]
+            jwt.decode(
+                assertion,
+                certificate.public_key(),  # type: ignore[arg-type]
+                algorithms=["PS256", "RS256"],
+                audience=f"https://{request.header('Host')}{request.path}",
+                issuer=self.client_id,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.DecodeError:
+            return _oauth_error(
+                400,
+                "invalid_request",
+                "AADSTS700213: No matching federated identity record found for presented "
+                f"assertion on application '{self.client_id}'.",
+            )
+        except (KeyError, jwt.PyJWTError):
+            return _oauth_error(
+                401,
+                "invalid_client",
+                "AADSTS700027: The certificate with identifier used to sign the client "
+                f"assertion is not registered on application '{self.client_id}'.",
+            )
+        return None
+
     def accepts(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -126,3 +195,13 @@ class EntraIdentity:
         with self._lock:
             expires = self._tokens.get(token.strip())
         return expires is not None and expires > time.time()
+
+
+def _thumbprints(certificate: x509.Certificate) -> tuple[str, str]:
+    """The ``x5t#S256`` and ``x5t`` header values MSAL may send (base64url of the
+    certificate's SHA-256 or SHA-1 fingerprint), without padding."""
+    sha256, sha1 = (
+        base64.urlsafe_b64encode(certificate.fingerprint(algorithm)).decode().rstrip("=")
+        for algorithm in (hashes.SHA256(), hashes.SHA1())
+    )
+    return sha256, sha1

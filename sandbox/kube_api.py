@@ -3,8 +3,10 @@
 It speaks the real REST API closely enough for kubectl and the official
 ``kubernetes`` client: discovery, list/get (cluster-wide and per namespace),
 label and field selectors, ``limit``/``continue`` pagination, server-side
-printing (Table), pod logs, the pod proxy (a pod's HTTP endpoint served from a
-fixture file) and a short watch stream. It mimics behaviour that
+printing (Table, with CRDs' printer columns), pod logs, the pod proxy (a pod's HTTP
+endpoint served from a fixture file), a short watch stream, EndpointSlices derived
+from Services and Pods (kube_endpointslices.py) and ``kubectl auth can-i`` answered by
+the same check that authorizes requests (kube_reviews.py). It mimics behaviour that
 matters to clients: a list with ``resourceVersion=0`` is served "from cache"
 and ignores ``limit``, unknown CRD groups answer 404 with a Status body, and
 faults (403 Forbidden, 410 Gone on continue, 429 with Retry-After) can be
@@ -29,6 +31,7 @@ from typing import Any
 from netaudit.sandbox.kube_objects import KubeObjectStore, Object, object_key
 from netaudit.sandbox.kube_rbac import RbacPolicy
 from netaudit.sandbox.kube_resources import ResourceType
+from netaudit.sandbox.kube_reviews import GROUP, REVIEWS, VERSION, InvalidReview, answer_review
 from netaudit.sandbox.kube_selectors import SelectorError, field_matcher, label_matcher
 from netaudit.sandbox.kube_tables import partial_metadata, table
 from netaudit.sandbox.lifecycle import Lifecycle
@@ -226,16 +229,26 @@ class KubeApiServer(Lifecycle):
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        if request.method == "POST" and parts[:3] == ["apis", GROUP, VERSION]:
+            return self._review(parts[3:], request)
         if request.method not in ("GET", "HEAD"):
             raise _ApiError(405, "MethodNotAllowed", "the sandbox API server is read-only")
-        if parts == ["version"]:
-            return Response.json(200, self._version)
-        if parts in (["healthz"], ["livez"], ["readyz"]):
-            return Response.text(200, "ok")
-        discovery = self._discovery(parts)
-        if discovery is not None:
-            return Response.json(200, discovery)
+        non_resource = self._non_resource(parts)
+        if non_resource is not None:
+            if not self._path_allowed("get", request.path):
+                raise _ApiError(
+                    403,
+                    "Forbidden",
+                    f'forbidden: User "{self.faults.user}" cannot get path "{request.path}"',
+                )
+            return non_resource
         target = self._target(parts)
+        if not target.resource.readable:
+            raise _ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
         self._inject_faults(target, request)
         if target.subresource == "log":
             return self._pod_log(target, request)
@@ -248,6 +261,18 @@ class KubeApiServer(Lifecycle):
                 return self._watch(target, request)
             return self._list(target, request)
         return self._get(target, request)
+
+    def _non_resource(self, parts: list[str]) -> Response | None:
+        """Version, health and discovery: the paths outside the API's resources."""
+        if parts == ["version"]:
+            return Response.json(200, self._version)
+        if parts in (["healthz"], ["livez"], ["readyz"]):
+            return Response.text(200, "ok")
+        discovery = self._discovery(parts)
+        return None if discovery is None else Response.json(200, discovery)
+
+    def _path_allowed(self, verb: str, path: str) -> bool:
+        return self.rbac is None or self.rbac.allows_non_resource(verb, path)
 
     def _discovery(self, parts: list[str]) -> dict[str, Any] | None:
         catalogue = self.store.catalogue
@@ -304,10 +329,7 @@ class KubeApiServer(Lifecycle):
         if request.query.get("watch") in ("1", "true"):
             verb = "watch"
         rbac_resource = resource.plural + (f"/{target.subresource}" if target.subresource else "")
-        denied_by_rbac = self.rbac is not None and not self.rbac.allows(
-            verb, resource.group, rbac_resource, target.namespace, target.name
-        )
-        if denied_by_rbac or resource.qualified_name in self.faults.forbidden:
+        if not self.allowed(verb, resource.group, rbac_resource, target.namespace, target.name):
             raise self._forbidden(target, verb, rbac_resource)
         with self._throttle_lock:
             throttled = self._throttle_remaining > 0
@@ -320,6 +342,43 @@ class KubeApiServer(Lifecycle):
                 "Too many requests, please try again later.",
                 {"retryAfterSeconds": self.faults.retry_after_seconds},
             )
+
+    def allowed(
+        self, verb: str, group: str, resource: str, namespace: str | None, name: str | None
+    ) -> bool:
+        """Whether the caller may do this here: the RBAC policy when one is set, and the
+        injected 403s. Requests and access reviews (``kubectl auth can-i``) both ask this."""
+        base = resource.partition("/")[0]
+        if (f"{base}.{group}" if group else base) in self.faults.forbidden:
+            return False
+        return self.rbac is None or self.rbac.allows(verb, group, resource, namespace, name)
+
+    def _review(self, parts: list[str], request: Request) -> Response:
+        """POST of a SelfSubjectAccessReview or SelfSubjectRulesReview."""
+        if len(parts) != 1 or parts[0] not in REVIEWS:
+            raise _ApiError(405, "MethodNotAllowed", "the sandbox API server is read-only")
+        if not self.allowed("create", GROUP, parts[0], None, None):
+            raise _ApiError(
+                403,
+                "Forbidden",
+                f'{parts[0]}.{GROUP} is forbidden: User "{self.faults.user}" cannot create'
+                f' resource "{parts[0]}" in API group "{GROUP}" at the cluster scope',
+            )
+        try:
+            answer = answer_review(
+                parts[0],
+                request.header("Content-Type"),
+                request.body,
+                self.allowed,
+                self._path_allowed,
+                self.rbac,
+                self.faults.forbidden,
+            )
+        except InvalidReview as error:
+            raise _ApiError(422, "Invalid", str(error)) from error
+        except ValueError as error:
+            raise _ApiError(400, "BadRequest", f"cannot decode the review: {error}") from error
+        return Response.json(201, answer)
 
     def _forbidden(self, target: _Target, verb: str, rbac_resource: str) -> _ApiError:
         resource = target.resource

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from netaudit.sandbox.errors import FixtureError
+from netaudit.sandbox.kube_endpointslices import derived_endpoint_slices
 from netaudit.sandbox.kube_resources import (
     BUILTIN_RESOURCES,
     ResourceCatalogue,
@@ -75,6 +76,7 @@ class KubeObjectStore:
         for document in documents:
             self._add(document)
         self._add_missing_namespaces()
+        self._add_endpoint_slices()
         self._sorted = {
             resource: [objects[k] for k in sorted(objects)]
             for resource, objects in self._objects.items()
@@ -148,6 +150,22 @@ class KubeObjectStore:
         revision = metadata["resourceVersion"]
         if str(revision).isdigit():
             self._revision = max(self._revision, int(revision))
+
+    def _add_endpoint_slices(self) -> None:
+        """What the endpointslice controller would have written for the fixtures' Services."""
+        if self.catalogue.by_kind("discovery.k8s.io", "EndpointSlice") is None:
+            return
+
+        def stored(group: str, plural: str) -> list[Object]:
+            return list(self._objects.get((group, plural), {}).values())
+
+        for endpoint_slice in derived_endpoint_slices(
+            stored("", "services"),
+            stored("", "pods"),
+            stored("", "nodes"),
+            stored("discovery.k8s.io", "endpointslices"),
+        ):
+            self._add(endpoint_slice)
 
     def _add_missing_namespaces(self) -> None:
         namespace_type = self.catalogue.by_kind("", "Namespace")

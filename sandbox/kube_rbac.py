@@ -3,7 +3,9 @@
 The sandbox has no authentication, so every rule given applies to whoever
 calls, as if the roles were bound to the caller (the agent's service account).
 Discovery and ``/version`` stay open, as the default ``system:discovery`` role
-keeps them for every authenticated user.
+keeps them for every authenticated user, and everyone may ask what they may do
+(``SelfSubjectAccessReview``, ``SelfSubjectRulesReview``), as ``system:basic-user``
+allows. Access reviews are answered by the same ``allows`` that authorizes requests.
 """
 
 from __future__ import annotations
@@ -52,15 +54,65 @@ class PolicyRule:
         return not self.resource_names or (name is not None and name in self.resource_names)
 
 
-class RbacPolicy:
-    """The union of the rules of some ClusterRoles and Roles."""
+@dataclass(frozen=True)
+class NonResourceRule:
+    """A ClusterRole rule on URLs outside the API's resources (``/healthz``, ``/apis/*``)."""
 
-    def __init__(self, rules: Iterable[PolicyRule]) -> None:
+    urls: frozenset[str]
+    verbs: frozenset[str]
+
+    def allows(self, verb: str, path: str) -> bool:
+        if not {"*", verb} & self.verbs:
+            return False
+        return any(path == u or (u.endswith("*") and path.startswith(u[:-1])) for u in self.urls)
+
+
+# What Kubernetes' default roles give every authenticated user: system:basic-user (asking
+# what one may do) and system:discovery / system:public-info-viewer (discovery, health).
+BASIC_USER_RULES = (
+    PolicyRule(
+        api_groups=frozenset({"authorization.k8s.io"}),
+        resources=frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews"}),
+        verbs=frozenset({"create"}),
+        resource_names=frozenset(),
+        namespace=None,
+    ),
+)
+DISCOVERY_RULES = (
+    NonResourceRule(
+        urls=frozenset(
+            {
+                "/api",
+                "/api/*",
+                "/apis",
+                "/apis/*",
+                "/healthz",
+                "/livez",
+                "/openapi",
+                "/openapi/*",
+                "/readyz",
+                "/version",
+                "/version/",
+            }
+        ),
+        verbs=frozenset({"get"}),
+    ),
+)
+
+
+class RbacPolicy:
+    """The union of the rules of some ClusterRoles and Roles, and of the default roles
+    every authenticated user has."""
+
+    def __init__(
+        self, rules: Iterable[PolicyRule], non_resource_rules: Iterable[NonResourceRule] = ()
+    ) -> None:
         self.rules = tuple(rules)
+        self.non_resource_rules = tuple(non_resource_rules)
 
     @classmethod
     def from_objects(cls, objects: Iterable[Mapping[str, Any]]) -> RbacPolicy:
-        rules = []
+        rules, non_resource_rules = [], []
         for obj in objects:
             kind = obj.get("kind")
             if kind not in ("ClusterRole", "Role"):
@@ -73,7 +125,15 @@ class RbacPolicy:
                 for r in obj.get("rules") or ()
                 if "resources" in r
             ]
-        return cls(rules)
+            if kind == "ClusterRole":
+                non_resource_rules += [
+                    NonResourceRule(
+                        urls=frozenset(r["nonResourceURLs"]), verbs=frozenset(r.get("verbs") or ())
+                    )
+                    for r in obj.get("rules") or ()
+                    if r.get("nonResourceURLs")
+                ]
+        return cls(rules, non_resource_rules)
 
     @classmethod
     def load(cls, path: Path) -> RbacPolicy:
@@ -87,4 +147,19 @@ class RbacPolicy:
     def allows(
         self, verb: str, group: str, resource: str, namespace: str | None, name: str | None
     ) -> bool:
-        return any(rule.allows(verb, group, resource, namespace, name) for rule in self.rules)
+        return any(
+            rule.allows(verb, group, resource, namespace, name)
+            for rule in self.rules + BASIC_USER_RULES
+        )
+
+    def allows_non_resource(self, verb: str, path: str) -> bool:
+        return any(rule.allows(verb, path) for rule in self.non_resource_rules + DISCOVERY_RULES)
+
+    def resource_rules(self, namespace: str) -> tuple[PolicyRule, ...]:
+        """The rules that apply in ``namespace``: every ClusterRole's, that namespace's
+        Roles', and the default ones (a SelfSubjectRulesReview's answer)."""
+        scoped = tuple(r for r in self.rules if r.namespace in (None, namespace))
+        return scoped + BASIC_USER_RULES
+
+    def non_resource_rules_with_defaults(self) -> tuple[NonResourceRule, ...]:
+        return self.non_resource_rules + DISCOVERY_RULES

@@ -35,6 +35,12 @@ class ResourceType:
     # True for kinds that exist only because a CustomResourceDefinition defines them.
     custom: bool = False
     printer_columns: Mapping[str, tuple[PrinterColumn, ...]] = field(default_factory=dict)
+    verbs: tuple[str, ...] = ALL_VERBS
+
+    @property
+    def readable(self) -> bool:
+        """False for kinds that can only be created, such as access reviews."""
+        return bool({"get", "list", "watch"} & set(self.verbs))
 
     @property
     def qualified_name(self) -> str:
@@ -54,7 +60,7 @@ class ResourceType:
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -71,6 +77,7 @@ def _builtin(
     namespaced: bool = True,
     short_names: tuple[str, ...] = (),
     categories: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -81,6 +88,7 @@ def _builtin(
         versions=(version,),
         short_names=short_names,
         categories=categories,
+        verbs=verbs,
     )
 
 
@@ -92,6 +100,8 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",)),
     _builtin("", "v1", "events", "Event", short_names=("ev",)),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    # Served (empty) so that a read of Secrets meets RBAC as it would on a real cluster.
+    _builtin("", "v1", "secrets", "Secret"),
     _builtin(
         "apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",)
     ),
@@ -102,6 +112,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     ),
     _builtin("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",)),
     _builtin("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+    _builtin("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
     _builtin(
         "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)
     ),
@@ -112,6 +123,23 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
         "CustomResourceDefinition",
         namespaced=False,
         short_names=("crd", "crds"),
+    ),
+    # What ``kubectl auth can-i`` creates (sandbox/kube_reviews.py answers them).
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        namespaced=False,
+        verbs=("create",),
     ),
 )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from netaudit.sandbox.kube_resources import ResourceType
+from netaudit.sandbox.kube_jsonpath import JsonPathError, find_results, text_of
+from netaudit.sandbox.kube_resources import PrinterColumn, ResourceType
 
 Object = Mapping[str, Any]
 Column = tuple[str, str, int, Callable[[Object], Any]]  # name, type, priority, cell
@@ -20,24 +20,44 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def human_duration(seconds: int) -> str:
+    """apimachinery's ``duration.HumanDuration``, the ages kubectl prints: ``90s``, ``5m30s``,
+    ``12m``, ``3h20m``, ``20h``, ``3d5h``, ``63d``, ``2y30d``, ``9y``."""
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+
+    def pair(big: int, big_unit: str, small: int, small_unit: str) -> str:
+        return f"{big}{big_unit}" if small == 0 else f"{big}{big_unit}{small}{small_unit}"
+
+    if minutes < 10:
+        return pair(minutes, "m", seconds % 60, "s")
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return pair(hours, "h", minutes % 60, "m")
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return pair(days, "d", hours % 24, "h")
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    if hours < 24 * 365 * 8:
+        return pair(days // 365, "y", days % 365, "d")
+    return f"{days // 365}y"
+
+
 def age(obj: Object, now: datetime | None = None) -> str:
-    """kubectl's short human duration (``45s``, ``12m``, ``5h``, ``3d``, ``2y``)."""
+    """How long ago the object was created, as kubectl prints it."""
     created = _get(obj, "metadata", "creationTimestamp")
     if not created:
         return "<unknown>"
     started = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-    seconds = int(((now or datetime.now(UTC)) - started).total_seconds())
-    if seconds < 0:
-        return "<invalid>"
-    for unit, size, limit in (
-        ("s", 1, 120),
-        ("m", 60, 180 * 60),
-        ("h", 3600, 48 * 3600),
-        ("d", 86400, 730 * 86400),
-    ):
-        if seconds < limit:
-            return f"{seconds // size}{unit}"
-    return f"{seconds // (365 * 86400)}y"
+    return human_duration(int(((now or datetime.now(UTC)) - started).total_seconds()))
 
 
 def _name(obj: Object) -> str:
@@ -104,6 +124,24 @@ def _selector(obj: Object) -> str:
     return ",".join(f"{k}={v}" for k, v in match.items() if isinstance(v, str)) or "<none>"
 
 
+def _first_three(values: list[str]) -> str:
+    """kubectl's listWithMoreString: three values, then ``+ N more...``; ``<unset>`` if none."""
+    text = ",".join(values[:3])
+    if len(values) > 3:
+        return f"{text} + {len(values) - 3} more..."
+    return text or "<unset>"
+
+
+def _slice_ports(endpoint_slice: Object) -> str:
+    ports = endpoint_slice.get("ports") or []
+    return _first_three([str(p.get("port", p.get("name") or "*")) for p in ports])
+
+
+def _slice_endpoints(endpoint_slice: Object) -> str:
+    endpoints = endpoint_slice.get("endpoints") or []
+    return _first_three([a for e in endpoints for a in e.get("addresses") or []])
+
+
 _AGE: Column = ("Age", "string", 0, age)
 _NAME: Column = ("Name", "string", 0, _name)
 
@@ -168,6 +206,13 @@ COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
             ),
         ),
     ),
+    ("discovery.k8s.io", "endpointslices"): (
+        _NAME,
+        ("AddressType", "string", 0, lambda e: e.get("addressType") or ""),
+        ("Ports", "string", 0, _slice_ports),
+        ("Endpoints", "string", 0, _slice_endpoints),
+        _AGE,
+    ),
     ("apps", "deployments"): (
         _NAME,
         (
@@ -210,47 +255,54 @@ COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
     ),
 }
 
-_JSON_PATH_PART = re.compile(r"\.([^.\[]+)(\[\*\]|\[\d+\])?")
+
+def _custom_columns(resource: ResourceType, version: str) -> tuple[Column, ...]:
+    """Name, then the CRD version's printer columns; only a CRD without any gets Age, as
+    the API server defaults it."""
+    printer_columns = resource.printer_columns.get(version, ())
+    if not printer_columns:
+        return (_NAME, ("Age", "date", 0, age))
+    custom: list[Column] = [
+        (column.name, column.type, column.priority, partial(_custom_cell, column=column))
+        for column in printer_columns
+    ]
+    return (_NAME, *custom)
 
 
-def json_path_value(obj: Object, path: str) -> Any:
-    """Evaluate the JSONPath subset CRD printer columns use: ``.a.b``, ``.a[*].b``, ``.a[0]``."""
-    values: list[Any] = [obj]
-    for name, index in _JSON_PATH_PART.findall(path):
-        values = [v.get(name) for v in values if isinstance(v, Mapping) and v.get(name) is not None]
-        if index == "[*]":
-            values = [item for v in values if isinstance(v, list) for item in v]
-        elif index:
-            position = int(index[1:-1])
-            values = [v[position] for v in values if isinstance(v, list) and len(v) > position]
-    if not values:
+def _custom_cell(obj: Object, column: PrinterColumn) -> Any:
+    """The first value the column's JSONPath selects, typed as the API server's table
+    convertor does: strings printed, other types kept only when the value has that type."""
+    try:
+        results = find_results(obj, column.json_path)
+    except JsonPathError:
         return None
-    if len(values) == 1:
-        return values[0]
-    return ",".join(str(v) for v in values)
+    if not results or results[0] is None:
+        return None
+    value = results[0]
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if column.type == "string":
+        return text_of(value)
+    if column.type == "integer":
+        return int(value) if number else None
+    if column.type == "number":
+        return float(value) if number else None
+    if column.type == "boolean":
+        return value if isinstance(value, bool) else None
+    if column.type == "date":
+        if not isinstance(value, str):
+            return None
+        try:
+            return age({"metadata": {"creationTimestamp": value}})
+        except ValueError:
+            return "<invalid>"
+    return None
 
 
 def _columns_for(resource: ResourceType, version: str) -> tuple[Column, ...]:
     builtin = COLUMNS.get((resource.group, resource.plural))
     if builtin is not None:
         return builtin
-    custom: list[Column] = [_NAME]
-    for column in resource.printer_columns.get(version, ()):
-        if column.type == "date":
-            custom.append(
-                (column.name, "string", column.priority, partial(_age_at, path=column.json_path))
-            )
-        else:
-            cell = partial(json_path_value, path=column.json_path)
-            custom.append((column.name, column.type, column.priority, cell))
-    if not any(c[0] == "Age" for c in custom):
-        custom.append(_AGE)
-    return tuple(custom)
-
-
-def _age_at(obj: Object, path: str) -> str:
-    value = json_path_value(obj, path)
-    return age({"metadata": {"creationTimestamp": value}}) if value else "<unknown>"
+    return _custom_columns(resource, version)
 
 
 def partial_metadata(obj: Object) -> dict[str, Any]:
@@ -272,7 +324,9 @@ def table(
     rows = []
     for obj in objects:
         cells = [cell(obj) for _, _, _, cell in columns]
-        row: dict[str, Any] = {"cells": ["" if value is None else value for value in cells]}
+        if not resource.custom:
+            cells = ["" if value is None else value for value in cells]
+        row: dict[str, Any] = {"cells": cells}
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":

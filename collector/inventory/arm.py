@@ -36,15 +36,18 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.rest import HttpRequest
-from azure.identity import ClientSecretCredential, DefaultAzureCredential
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
 
 from netaudit.collector.analysis.external_dns_zones import selects, zone_selections
-from netaudit.collector.config import AzureSettings, client_secret
-from netaudit.collector.errors import ConfigError
+from netaudit.collector.config import AzureSettings
 from netaudit.collector.inventory import convert, resource_graph
+from netaudit.collector.inventory.credentials import (
+    client_secret_credential,
+    credential_sources,
+    make_credential,
+)
 from netaudit.collector.inventory.errors import (
     ArmAuthenticationError,
     ArmError,
@@ -72,6 +75,7 @@ __all__ = [
     "SubscriptionAccessDenied",
     "TransientArmError",
     "UnknownSubscriptionError",
+    "client_secret_credential",
     "make_credential",
 ]
 
@@ -98,58 +102,6 @@ VIRTUAL_NODE_ADDON = "aciconnectorlinux"
 VIRTUAL_NODE_SUBNET_KEY = "SubnetName"
 MISSING_RESOURCE_CODES = frozenset({"resourcenotfound", "resourcegroupnotfound"})
 """404 codes that say the resource itself does not exist (SubscriptionNotFound does not)."""
-
-
-def make_credential(azure: AzureSettings) -> TokenCredential:
-    """A client-secret credential when a secret is configured (sandbox, CI, sovereign
-    clouds), else DefaultAzureCredential (workload identity, environment, Azure CLI, …)
-    without the managed-identity probe of the instance metadata endpoint unless
-    ``use_managed_identity`` allows it."""
-    verify = str(azure.ca_bundle) if azure.ca_bundle else None
-    secret = client_secret(azure)
-    if secret:
-        missing = [
-            name
-            for name, value in (
-                ("azure.tenant_id", azure.tenant_id),
-                ("azure.client_id", azure.client_id),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"{' and '.join(missing)} must be set with a client secret")
-        return client_secret_credential(
-            azure.tenant_id, azure.client_id, secret, azure.authority_url or None, verify
-        )
-    options: dict[str, Any] = {
-        "exclude_managed_identity_credential": not azure.use_managed_identity,
-    }
-    if azure.authority_url:
-        options["authority"] = azure.authority_url
-    if azure.tenant_id:
-        options["tenant_id"] = azure.tenant_id
-    if verify:
-        options["connection_verify"] = verify
-    return DefaultAzureCredential(**options)
-
-
-def client_secret_credential(
-    tenant_id: str,
-    client_id: str,
-    secret: str,
-    authority: str | None = None,
-    connection_verify: str | None = None,
-) -> ClientSecretCredential:
-    """A service principal's credential; a custom ``authority`` (sovereign cloud, the
-    sandbox's identity provider) skips MSAL's instance discovery, which would ask the
-    public cloud whether the authority is known."""
-    options: dict[str, Any] = {}
-    if authority:
-        options["authority"] = authority
-        options["disable_instance_discovery"] = True
-    if connection_verify:
-        options["connection_verify"] = connection_verify
-    return ClientSecretCredential(tenant_id, client_id, secret, **options)
 
 
 @dataclass
@@ -452,6 +404,20 @@ class ArmReader:
             return False  # unknown is not gone: the next refresh asks again
         return False
 
+    def _authentication_failure(self, exc: ClientAuthenticationError) -> str:
+        sources = credential_sources(self._credential)
+        if len(sources) > 1:
+            return (
+                f"no Azure credential worked (tried {', '.join(sources)}); set "
+                "azure.credential to the one this deployment uses, or azure.tenant_id, "
+                "azure.client_id and azure.client_secret_file"
+            )
+        return (
+            f"cannot authenticate to Azure with {sources[0]}: {_first_line(exc)}; check "
+            "azure.credential, azure.tenant_id, azure.client_id, its secret or certificate "
+            "and azure.authority_url"
+        )
+
     def _subscription_error(self, exc: Exception, subscription_id: str) -> ArmError:
         where = self._base_url or "the public cloud"
         if _is_tls_failure(exc):
@@ -460,10 +426,7 @@ class ArmReader:
                 f"{_first_line(exc)}; set azure.ca_bundle to the CA that signed it"
             )
         if isinstance(exc, ClientAuthenticationError) and not _is_http_401(exc):
-            return ArmAuthenticationError(
-                f"cannot authenticate to Azure: {_first_line(exc)}; check azure.tenant_id, "
-                "azure.client_id, the client secret and azure.authority_url"
-            )
+            return ArmAuthenticationError(self._authentication_failure(exc))
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return ArmUnreachableError(
                 f"cannot reach Azure Resource Manager at {where}: {_first_line(exc)}; check "
@@ -925,4 +888,10 @@ def _is_tls_failure(exc: BaseException) -> bool:
 def _is_http_401(exc: ClientAuthenticationError) -> bool:
     """A 401 answer from ARM (azure-core raises ClientAuthenticationError for it), as
     opposed to a token that could not be obtained at all."""
-    return exc.response is not None and exc.status_code == 401
+    response = exc.response
+    if response is None or exc.status_code != 401:
+        return False
+    # azure-identity attaches the identity provider's own 401 (a refused secret,
+    # certificate or federated token) to the same exception type
+    request = getattr(response, "request", None)
+    return "/oauth2/" not in str(getattr(request, "url", ""))

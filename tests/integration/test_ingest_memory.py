@@ -28,6 +28,9 @@ from netaudit.agent.report import MAX_CHUNK_BYTES, chunk_report
 from netaudit.v1 import ingest_pb2, ingest_pb2_grpc, report_pb2
 from tests.conftest import REPO
 
+# RSS and timing bounds: alone on the machine, after the parallel pass of make test.
+pytestmark = pytest.mark.serial
+
 MIB = 1 << 20
 MAX_REPORT = 16 * MIB
 BUDGET = 5 * MAX_REPORT

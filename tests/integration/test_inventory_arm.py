@@ -206,7 +206,8 @@ def test_wrong_secret_is_one_clear_line(sandbox: Sandbox) -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert "AADSTS7000215" in message
-    assert "check azure.tenant_id, azure.client_id, the client secret" in message
+    assert message.startswith("cannot authenticate to Azure with ClientSecretCredential:")
+    assert "check azure.credential, azure.tenant_id, azure.client_id, its secret" in message
 
 
 def test_unknown_subscription_names_the_setting(sandbox: Sandbox) -> None:

@@ -31,7 +31,7 @@ def test_a_client_secret_gives_a_service_principal_credential(tmp_path: Path) ->
 def test_a_secret_without_tenant_or_client_names_the_setting(
     settings: dict[str, str], missing: str
 ) -> None:
-    with pytest.raises(ConfigError, match=f"{missing} must be set with a client secret"):
+    with pytest.raises(ConfigError, match=f"azure.credential client-secret needs {missing}"):
         make_credential(AzureSettings(client_secret="s", **settings))
 
 
