@@ -47,6 +47,7 @@ COLLECTOR_ENV_KEYS = frozenset(
         "metrics",
         "broker",
         "azure",
+        "inventory",
         "scan",
         "rules",
         "schedule",

@@ -231,11 +231,19 @@ def db_upgrade() -> None:
 @inventory_app.command("refresh")
 def inventory_refresh(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the workers.")] = 300,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Read every cluster's details again, not only those whose lastModifiedAt "
+            "or provisioning state changed since the last refresh.",
+        ),
+    ] = False,
 ) -> None:
     """Read every configured subscription from ARM (in the workers) and store it."""
     from netaudit.collector.scanning import refresh_inventory
 
-    clusters = refresh_inventory(_settings(), timeout, _progress)
+    clusters = refresh_inventory(_settings(), timeout, _progress, full)
     print(f"{clusters} cluster(s) read from Azure Resource Manager")
 
 
@@ -720,17 +728,27 @@ def sandbox(
             "folder, removed at exit)."
         ),
     ] = None,
+    arm_throttling: Annotated[
+        bool,
+        typer.Option(
+            help="Throttle ARM as Azure documents it (reads 250 burst / 25 per s per "
+            "principal and subscription, the AKS provider's own buckets): 429 with "
+            "Retry-After past them."
+        ),
+    ] = False,
 ) -> None:
     """Run the sandbox fleet (Kubernetes API per cluster, ARM, DNS) on loopback until Ctrl-C
     or SIGTERM."""
     import shutil
 
+    from netaudit.sandbox.arm_throttle import ArmThrottle
     from netaudit.sandbox.runner import start_sandbox
 
     logs.configure("INFO", "auto")
     folder = workdir or Path(tempfile.mkdtemp(prefix="netaudit-sandbox-"))
+    throttle = ArmThrottle() if arm_throttling else None
     try:
-        with _stopped_by_signals(), start_sandbox(folder) as running:
+        with _stopped_by_signals(), start_sandbox(folder, arm_throttle=throttle) as running:
             try:
                 print(f"ARM:  {running.arm_url}  (CA {running.ca_pem})")
                 print(f"DNS:  {running.dns_server}")

@@ -475,6 +475,90 @@ class AzureSettings(Section):
         return self
 
 
+class InventorySettings(Section):
+    """How an inventory refresh spends ARM's request budget (perf.md §1.2, §1.3; the AKS
+    resource provider's limits in domain.md §1.10). The rates are per principal and per
+    subscription, as ARM counts them; lower them when other tools share the principal."""
+
+    listing: Literal["per-subscription", "resource-graph"] = Field(
+        default="per-subscription",
+        description="How the clusters are listed before their details are read. "
+        "per-subscription: one ARM LIST per subscription, in the worker task that refreshes "
+        "it (needs only Reader on each subscription, and a forbidden subscription says so "
+        "itself). resource-graph: one Azure Resource Graph query (1,000 rows a page) per "
+        "batch of max_concurrent_subscriptions subscriptions, each batch one worker task; "
+        "worth it from a few hundred subscriptions of mostly unchanged clusters, where the "
+        "LISTs dominate a refresh. A subscription without rows is listed by ARM (Resource "
+        "Graph leaves out those the principal cannot read).",
+    )
+    max_concurrent_subscriptions: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Subscriptions one resource-graph task lists with one query and reads at "
+        "once (threads). Each subscription has its own ARM budget, so a task takes about one "
+        "subscription's time (about 16 s for 200 changed clusters at ARM's read rate): 8 "
+        "keeps that under the task time limit with 8 subscriptions' connections in one "
+        "worker. per-subscription refreshes run as many at once as the workers have "
+        "processes.",
+    )
+    details_max_age_seconds: float = Field(
+        default=86400,
+        ge=0,
+        description="Seconds after which an unchanged cluster's details (subnets, VNets, "
+        "NSGs, private zones and records, endpoints, gateways) are read again: they change "
+        "without the cluster's lastModifiedAt moving. A day bounds how stale an NSG rule or "
+        "zone record can be while an hourly refresh reads about 1/24 of the details. 0: "
+        "never by age (only changed clusters and `inventory refresh --full`).",
+    )
+    pacing: bool = Field(
+        default=True,
+        description="Pace requests with the token buckets below so ARM seldom answers 429 "
+        "(Retry-After is honoured either way). Off only to measure what throttling costs.",
+    )
+    subscription_reads_burst: float = Field(
+        default=250,
+        gt=0,
+        description="Requests: ARM's reads bucket per principal and subscription (250).",
+    )
+    subscription_reads_per_second: float = Field(
+        default=25,
+        gt=0,
+        description="Requests per second refilling the reads bucket (ARM: 25).",
+    )
+    managed_cluster_list_burst: float = Field(
+        default=500,
+        gt=0,
+        description="Requests: the AKS provider's LIST managedClusters bucket (500).",
+    )
+    managed_cluster_list_per_second: float = Field(
+        default=1,
+        gt=0,
+        description="Requests per second refilling the LIST managedClusters bucket (1).",
+    )
+    managed_cluster_get_burst: float = Field(
+        default=60,
+        gt=0,
+        description="Requests: the AKS provider's GET managedCluster bucket, and its bucket "
+        "for every other AKS read such as agentPools (60 each).",
+    )
+    managed_cluster_get_per_second: float = Field(
+        default=1,
+        gt=0,
+        description="Requests per second refilling the AKS GET and other-read buckets (1).",
+    )
+    resource_graph_burst: float = Field(
+        default=15,
+        gt=0,
+        description="Queries: Resource Graph's quota per principal (15 per 5 s window).",
+    )
+    resource_graph_per_second: float = Field(
+        default=3,
+        gt=0,
+        description="Queries per second refilling the Resource Graph bucket (15 / 5 s).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the collector's commands can be told."""
 
@@ -515,6 +599,10 @@ class Settings(BaseSettings):
         "credential. Without a client secret, the credential chain applies: workload "
         "identity, AZURE_* environment variables, the Azure CLI's login (managed identity "
         "only with use_managed_identity).",
+    )
+    inventory: InventorySettings = Field(
+        default_factory=lambda: InventorySettings(),
+        description="How an inventory refresh lists clusters and paces its ARM requests.",
     )
     scan: ScanSettings = Field(
         default_factory=lambda: ScanSettings(), description="How a scan is split into tasks."

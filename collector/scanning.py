@@ -47,8 +47,12 @@ Progress = Callable[[str], None]
 SCAN_SUCCEEDED = "succeeded"
 
 
-def refresh_inventory(settings: Settings, timeout: float, progress: Progress) -> int:
-    """Refresh every configured subscription in the workers; return the cluster count."""
+def refresh_inventory(
+    settings: Settings, timeout: float, progress: Progress, full: bool = False
+) -> int:
+    """Refresh every configured subscription in the workers (in detail only the clusters
+    that changed, unless ``full``); return the cluster count. Each subscription that could
+    not be read is one progress line."""
     subscriptions = settings.azure.subscriptions
     if not subscriptions:
         raise ConfigError(
@@ -59,14 +63,20 @@ def refresh_inventory(settings: Settings, timeout: float, progress: Progress) ->
     configure_app(settings)
     require_broker(settings, timeout)
     wait_for_worker(settings, deadline)
-    progress(f"reading {len(subscriptions)} subscription(s) from Azure Resource Manager")
+    how = "every cluster in full" if full else "in detail the clusters that changed"
+    progress(f"reading {len(subscriptions)} subscription(s) from Azure Resource Manager ({how})")
     try:
-        return run_inventory_refresh(subscriptions, max(deadline - time.monotonic(), 0.1))
+        outcome = run_inventory_refresh(
+            subscriptions, max(deadline - time.monotonic(), 0.1), full, progress
+        )
     except TimeoutError as exc:
         raise ServiceUnavailable(
             f"inventory refresh did not finish within {timeout:.0f} s: the workers are busy "
             "or cannot reach ARM; raise --timeout, or check the workers' logs"
         ) from exc
+    for gap in outcome.gaps:
+        progress(f"not read: {gap}")
+    return outcome.clusters
 
 
 def run_scan(

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery, chord
@@ -28,9 +30,12 @@ from netaudit.collector.facts import assemble_facts
 from netaudit.collector.inventory.arm import (
     ArmReader,
     ArmRequestCounts,
+    SubscriptionAccessDenied,
     TransientArmError,
+    UnknownSubscriptionError,
     make_credential,
 )
+from netaudit.collector.inventory.pacing import ArmLimits, BucketSize, Pacer, shared_pacer
 from netaudit.collector.metrics.cluster_part import cluster_part
 from netaudit.collector.metrics.families import ARM_REQUESTS, ARM_THROTTLED
 from netaudit.collector.metrics.publish import USAGE_LOOKBACK, publish, refresh_parts, store_parts
@@ -105,6 +110,9 @@ def configure_app(settings: Settings) -> Celery:
         task_default_queue=settings.broker.queue,
     )
     _WorkerState.settings = settings
+    previous = _WorkerState.store
+    if previous is not None and _WorkerState.store_pid == os.getpid():
+        previous.close()  # reconfigured in the same process: do not leak its connections
     _WorkerState.store = None
     return app
 
@@ -235,6 +243,8 @@ def evaluate_chunk(
             earlier_received_at=before.received_at if before else None,
         )
         evaluations.append(evaluate_cluster(facts, settings, RULES))
+        if inventory is not None and inventory.HasField("deleted_at"):
+            continue  # ARM deleted it: its series stay stopped
         parts.append(cluster_part(key, inventory=inventory, report=report, usage=usage, now=now))
     recorded = store.record_evaluations(scan_id, evaluations, now=now)
     store_parts(store, parts)
@@ -295,23 +305,117 @@ def reduce_fleet(store: Store, scan_id: int, settings: RuleSettings) -> FleetEva
     retry_backoff_max=120,
     max_retries=5,
 )
-def refresh_subscription(subscription_id: str) -> int:
-    """Read one subscription's clusters from ARM and store their inventories."""
+def refresh_subscription(subscription_id: str, full: bool = False) -> list[Any]:
+    """Read one subscription's clusters from ARM (in detail those that changed, all with
+    ``full``) and store their inventories: [clusters, "" or why the subscription was not
+    read]. A subscription the credential may not read, or ARM does not know, is a gap:
+    the refresh of the others goes on and the metrics are published."""
     settings = _settings()
     counts = ArmRequestCounts()
     store = _store()
-    reader = ArmReader.from_settings(
-        settings.azure,
-        make_credential(settings.azure),
-        counts,
-        latest_report=lambda key: _latest_report(store, key),
-    )
+    reader = _reader(settings, store, counts, full=full)
     try:
         inventories = reader.read_subscription(subscription_id)
+    except (SubscriptionAccessDenied, UnknownSubscriptionError) as exc:
+        log.warning(
+            "subscription not read", extra={"subscription": subscription_id, "error": str(exc)}
+        )
+        return [0, str(exc)]
     finally:  # a failed read's requests and throttles count too
         store.add_to_counters(
             {ARM_REQUESTS.name: counts.requests, ARM_THROTTLED.name: counts.throttled}
         )
+    _store_inventories(store, inventories)
+    log.info(
+        "inventory refreshed",
+        extra={"subscription": subscription_id, "clusters": len(inventories)},
+    )
+    return [_live(inventories), ""]
+
+
+@app.task(
+    name="netaudit.refresh_fleet",
+    acks_late=True,
+    autoretry_for=(TransientArmError,),
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=5,
+)
+def refresh_fleet(subscriptions: list[str], full: bool = False) -> list[list[Any]]:
+    """inventory.listing resource-graph: one Resource Graph query lists the clusters of a
+    batch of inventory.max_concurrent_subscriptions subscriptions, read at once."""
+    settings = _settings()
+    counts = ArmRequestCounts()
+    store = _store()
+    reader = _reader(settings, store, counts, full=full, subscriptions=subscriptions)
+    try:
+        inventories = reader.read()
+    finally:
+        store.add_to_counters(
+            {ARM_REQUESTS.name: counts.requests, ARM_THROTTLED.name: counts.throttled}
+        )
+    _store_inventories(store, inventories)
+    return [[_live(inventories), ""], *([0, gap.message] for gap in reader.subscription_gaps)]
+
+
+def _reader(
+    settings: Settings,
+    store: Store,
+    counts: ArmRequestCounts,
+    *,
+    full: bool,
+    subscriptions: list[str] | None = None,
+) -> ArmReader:
+    inventory = settings.inventory
+    azure = settings.azure
+    return ArmReader(
+        make_credential(azure),
+        subscriptions if subscriptions is not None else azure.subscriptions,
+        base_url=azure.arm_url or None,
+        connection_verify=str(azure.ca_bundle) if azure.ca_bundle else None,
+        counts=counts,
+        latest_report=lambda key: _latest_report(store, key),
+        pacer=_pacer(settings),
+        stored=store.subscription_inventories,
+        full=full,
+        listing=inventory.listing,
+        max_concurrent_subscriptions=inventory.max_concurrent_subscriptions,
+        details_max_age=(
+            timedelta(seconds=inventory.details_max_age_seconds)
+            if inventory.details_max_age_seconds
+            else None
+        ),
+    )
+
+
+def _pacer(settings: Settings) -> Pacer | None:
+    """The process's pacer of the configured principal (None with pacing off)."""
+    inventory = settings.inventory
+    if not inventory.pacing:
+        return None
+    limits = ArmLimits(
+        subscription_reads=BucketSize(
+            inventory.subscription_reads_burst, inventory.subscription_reads_per_second
+        ),
+        list_managed_clusters=BucketSize(
+            inventory.managed_cluster_list_burst, inventory.managed_cluster_list_per_second
+        ),
+        get_managed_cluster=BucketSize(
+            inventory.managed_cluster_get_burst, inventory.managed_cluster_get_per_second
+        ),
+        other_managed_cluster=BucketSize(
+            inventory.managed_cluster_get_burst, inventory.managed_cluster_get_per_second
+        ),
+        resource_graph=BucketSize(
+            inventory.resource_graph_burst, inventory.resource_graph_per_second
+        ),
+    )
+    azure = settings.azure
+    principal = azure.client_id or azure.managed_identity_client_id or str(azure.credential)
+    return shared_pacer(principal, limits)
+
+
+def _store_inventories(store: Store, inventories: list[Any]) -> None:
     for inventory in inventories:
         store.save_inventory(inventory)
     refresh_parts(
@@ -319,11 +423,11 @@ def refresh_subscription(subscription_id: str) -> int:
         [cluster_key(i.arm_resource_id) for i in inventories],
         now=datetime.now(UTC),
     )
-    log.info(
-        "inventory refreshed",
-        extra={"subscription": subscription_id, "clusters": len(inventories)},
-    )
-    return len(inventories)
+
+
+def _live(inventories: list[Any]) -> int:
+    """Clusters ARM still has (deleted ones are stored, not counted)."""
+    return sum(1 for i in inventories if not i.HasField("deleted_at"))
 
 
 def _latest_report(store: Store, cluster: str) -> report_pb2.Report | None:
@@ -334,31 +438,77 @@ def _latest_report(store: Store, cluster: str) -> report_pb2.Report | None:
 
 
 @app.task(name="netaudit.publish_metrics", **STORE_TASK)
-def publish_metrics(counts: list[int]) -> int:
+def publish_metrics(results: list[Any]) -> list[Any]:
     """The end of an inventory refresh: merge the clusters' metric parts into the snapshots
-    /metrics reads. Returns the clusters the refresh read."""
+    /metrics reads. Returns [clusters read, [why each unread subscription was not read]]."""
     publish(_store())
-    return int(sum(counts))
+    rows = [row for result in results for row in _rows(result)]
+    return [sum(int(clusters) for clusters, _ in rows), [gap for _, gap in rows if gap]]
 
 
-def start_inventory_refresh(subscriptions: list[str]) -> AsyncResult[Any]:
-    """Hand the refresh of the subscriptions to the workers, then the metrics' publication;
-    the result holds the number of clusters read."""
-    return chord(refresh_subscription.s(sub) for sub in subscriptions)(publish_metrics.s())
+def _rows(result: Any) -> list[list[Any]]:
+    """refresh_subscription gives one [clusters, gap], refresh_fleet a list of them."""
+    if result and isinstance(result[0], list):
+        return list(result)
+    return [result]
 
 
-def run_inventory_refresh(subscriptions: list[str], timeout: float) -> int:
-    """Refresh the subscriptions in the workers, then publish the metrics; the number of
-    clusters read.
+def start_inventory_refresh(subscriptions: list[str], full: bool = False) -> AsyncResult[Any]:
+    """Hand the refresh of the subscriptions to the workers (one task per subscription, or
+    one Resource Graph task per batch with inventory.listing resource-graph), then the
+    metrics' publication; the result holds the clusters read and the subscriptions not."""
+    inventory = _settings().inventory
+    if inventory.listing == "resource-graph":
+        # One task per batch, its subscriptions read at once: a task's time stays about
+        # one subscription's, whatever the fleet's size.
+        size = inventory.max_concurrent_subscriptions
+        batches = [
+            subscriptions[start : start + size] for start in range(0, len(subscriptions), size)
+        ]
+        return chord(refresh_fleet.s(batch, full) for batch in batches)(publish_metrics.s())
+    return chord(refresh_subscription.s(sub, full) for sub in subscriptions)(publish_metrics.s())
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    clusters: int
+    # One line per subscription not read (forbidden, unknown to ARM).
+    gaps: list[str]
+
+
+PROGRESS_POLL_SECONDS = 2.0
+
+
+def run_inventory_refresh(
+    subscriptions: list[str],
+    timeout: float,
+    full: bool = False,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> RefreshOutcome:
+    """Refresh the subscriptions in the workers, then publish the metrics; ``progress``
+    hears how many subscriptions are done while a long refresh runs.
 
     Raises the builtin TimeoutError when the workers do not answer in time.
     """
-    result = start_inventory_refresh(subscriptions)
-    try:
-        counts = result.get(timeout=timeout, propagate=True)
-    except CeleryTimeoutError as exc:
-        raise TimeoutError(str(exc)) from exc
-    return int(counts)
+    result = start_inventory_refresh(subscriptions, full)
+    deadline = time.monotonic() + timeout
+    done = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            clusters, gaps = result.get(
+                timeout=max(min(PROGRESS_POLL_SECONDS, remaining), 0.01), propagate=True
+            )
+            break
+        except CeleryTimeoutError as exc:
+            if remaining <= PROGRESS_POLL_SECONDS:
+                raise TimeoutError(str(exc)) from exc
+        header = result.parent
+        finished = header.completed_count() if header is not None else 0
+        if finished != done and len(subscriptions) > 1:
+            done = finished
+            progress(f"{done}/{len(subscriptions)} subscription(s) read")
+    return RefreshOutcome(int(clusters), [str(g) for g in gaps])
 
 
 def enqueue_scan(scan_id: int) -> None:

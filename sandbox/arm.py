@@ -32,6 +32,8 @@ from urllib.parse import urlencode
 import trustme
 
 from netaudit.sandbox.arm_data import ArmData, Body, ResourceId
+from netaudit.sandbox.arm_graph import GraphQueryError, resource_graph_page
+from netaudit.sandbox.arm_throttle import ArmThrottle
 from netaudit.sandbox.entra import EntraIdentity
 from netaudit.sandbox.lifecycle import Lifecycle
 from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
@@ -39,6 +41,7 @@ from netaudit.sandbox.loopback_http import LoopbackHttpServer, Request, Response
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
+RESOURCE_GRAPH_PATH = ["providers", "microsoft.resourcegraph", "resources"]
 CERT_IDENTITIES = ("127.0.0.1", "localhost", "::1")
 
 
@@ -110,6 +113,14 @@ class ArmFaults:
                 if fault.times
             )
 
+    def denies(self, path: str) -> bool:
+        """A 403 fault answers every request to ``path`` (without consuming an answer)."""
+        with self._lock:
+            return any(
+                fault.status == 403 and fault.times == 0 and pattern.search(path)
+                for pattern, fault in self._rules
+            )
+
     def take(self, path: str) -> ArmFault | None:
         """The fault this request meets, if any; consumes one of its answers."""
         with self._lock:
@@ -155,12 +166,16 @@ class ArmServer(Lifecycle):
         faults: ArmFaults | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         ca_pem_path: Path | None = None,
+        throttle: ArmThrottle | None = None,
     ) -> None:
+        """``throttle``, when given, counts every ARM request and answers 429 past its
+        buckets (the identity provider is not throttled)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.data = data
         self.faults = faults or ArmFaults()
         self.page_size = page_size
+        self.throttle = throttle
         self.identity = EntraIdentity(data.tenant_id, data.client_id, data.client_secret)
         self._ca = trustme.CA(organization_name="netaudit sandbox")
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -219,6 +234,14 @@ class ArmServer(Lifecycle):
         base_url = f"https://{request.header('Host') or f'{self._http.host}:{self.port}'}"
         if self.identity.handles(request):
             return self.identity.handle(request, base_url)
+        if self.throttle is not None:
+            status, throttle_headers = self.throttle.admit(
+                self.data.client_id, request.method, request.path
+            )
+            headers.update(throttle_headers)
+            if status is not None:
+                code, message = _FAULT_CODES[status]
+                return ArmError(status, code, message).response(headers)
         try:
             response = self._arm(request, base_url)
         except ArmError as error:
@@ -236,7 +259,8 @@ class ArmServer(Lifecycle):
 
     def _arm(self, request: Request, base_url: str) -> Response:
         parts = [p for p in request.path.split("/") if p]
-        if not parts or parts[0].lower() != "subscriptions":
+        graph = [p.lower() for p in parts] == RESOURCE_GRAPH_PATH
+        if not parts or (parts[0].lower() != "subscriptions" and not graph):
             raise _not_found(request.path)
         authorization = request.header("Authorization")
         if not authorization:
@@ -255,6 +279,13 @@ class ArmServer(Lifecycle):
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
+        if graph and request.method == "POST":
+            try:
+                return Response.json(
+                    200, resource_graph_page(self.data, request.body, self._readable)
+                )
+            except GraphQueryError as error:
+                raise ArmError(400, "BadRequest", str(error)) from error
         if request.method != "GET":
             raise ArmError(405, "MethodNotAllowed", "The sandbox ARM API is read-only.")
         lowered = [p.lower() for p in parts]
@@ -290,6 +321,13 @@ class ArmServer(Lifecycle):
                 "SubscriptionNotFound",
                 f"The subscription '{subscription}' could not be found.",
             )
+
+    def _readable(self, subscription: str) -> bool:
+        """Resource Graph leaves out the subscriptions the principal may not read: here
+        those whose cluster listing a standing 403 fault denies."""
+        return not self.faults.denies(
+            f"/subscriptions/{subscription}/providers/Microsoft.ContainerService/managedClusters"
+        )
 
     def _find(self, path: str, parts: list[str]) -> Body | list[Body]:
         data = self.data

@@ -139,6 +139,12 @@ class ArmData:
     def get(self, resource_id: str) -> Body | None:
         return self._by_id.get(normalise(resource_id))
 
+    def remove(self, resource_id: str) -> None:
+        """Delete a top-level resource (a cluster deleted between two refreshes)."""
+        key = normalise(resource_id)
+        self._by_id.pop(key, None)
+        self._top_level = [(p, b) for p, b in self._top_level if normalise(str(b["id"])) != key]
+
     def children(self, parent_id: str, segment: str) -> list[Body] | None:
         """Children under ``parent_id/segment``; None when the parent does not exist."""
         parent = normalise(parent_id)

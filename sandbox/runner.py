@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from netaudit.sandbox.arm import DEFAULT_PAGE_SIZE, ArmFaults, ArmServer
+from netaudit.sandbox.arm_throttle import ArmThrottle
 from netaudit.sandbox.dns import DnsServer
 from netaudit.sandbox.errors import FixtureError
 from netaudit.sandbox.kube_api import KubeApiServer, KubeFaults
@@ -122,12 +123,13 @@ def start_sandbox(
     arm_page_size: int = DEFAULT_PAGE_SIZE,
     host: str = "127.0.0.1",
     rbac: RbacPolicy | None = None,
+    arm_throttle: ArmThrottle | None = None,
 ) -> Iterator[Sandbox]:
     """Run the sandbox for ``fleet`` (the sample fleet by default) until the block exits.
 
     ``kube_faults`` maps a cluster name to the faults its API server injects; ``rbac``
     (e.g. ``RbacPolicy.load(deploy/rbac/agent-clusterrole.yaml)``) is enforced by every
-    cluster's API server."""
+    cluster's API server; ``arm_throttle`` throttles ARM as its buckets say."""
     fleet = fleet or load_sample_fleet()
     workdir = Path(workdir)
     (workdir / "kube").mkdir(parents=True, exist_ok=True)
@@ -139,6 +141,7 @@ def start_sandbox(
             faults=arm_faults,
             page_size=arm_page_size,
             ca_pem_path=workdir / "ca.pem",
+            throttle=arm_throttle,
         )
         stack.enter_context(arm)
         dns = stack.enter_context(

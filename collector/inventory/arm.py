@@ -26,8 +26,9 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable, Iterable, MutableSequence, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.network import NetworkManagementClient
@@ -46,7 +48,13 @@ from azure.mgmt.privatedns import PrivateDnsManagementClient
 
 from netaudit.collector.analysis.external_dns_zones import is_public, selects, zone_selections
 from netaudit.collector.config import AzureSettings
-from netaudit.collector.inventory import agc_associations, convert, providers, role_assignments
+from netaudit.collector.inventory import (
+    agc_associations,
+    convert,
+    providers,
+    resource_graph,
+    role_assignments,
+)
 from netaudit.collector.inventory.credentials import (
     client_secret_credential,
     credential_sources,
@@ -60,6 +68,7 @@ from netaudit.collector.inventory.errors import (
     TransientArmError,
     UnknownSubscriptionError,
 )
+from netaudit.collector.inventory.pacing import JitteredRetryPolicy, Pacer, PacingPolicy
 from netaudit.collector.inventory.references import (
     addon_setting,
     provider_id,
@@ -70,6 +79,7 @@ from netaudit.collector.inventory.references import (
     unique_gaps,
     unique_ids,
 )
+from netaudit.collector.inventory.refresh_plan import RefreshPlan, marked_deleted, plan_refresh
 from netaudit.v1 import inventory_pb2, report_pb2
 
 __all__ = [
@@ -96,6 +106,12 @@ Zone = TypeVar("Zone", inventory_pb2.PrivateDnsZone, inventory_pb2.PublicDnsZone
 Payload = dict[str, Any]
 LatestReport = Callable[[str], report_pb2.Report | None]
 """The latest agent report of a cluster, by cluster key (lower-cased ARM id)."""
+StoredInventories = Callable[[str], list[inventory_pb2.ClusterInventory]]
+"""The stored inventories of a subscription (by lower-cased id): what an incremental
+refresh compares the listing with."""
+LISTINGS = ("per-subscription", "resource-graph")
+PROGRESS_EVERY = 50
+"""Clusters between two progress lines of a long refresh."""
 
 AGIC_ADDON = "ingressapplicationgateway"
 AGIC_GATEWAY_KEY = "effectiveApplicationGatewayId"
@@ -143,17 +159,42 @@ class ArmReader:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         counts: ArmRequestCounts | None = None,
         latest_report: LatestReport = lambda _cluster_key: None,
+        pacer: Pacer | None = None,
+        stored: StoredInventories = lambda _subscription: [],
+        full: bool = False,
+        listing: str = "per-subscription",
+        max_concurrent_subscriptions: int = 1,
+        progress: Callable[[str], None] | None = None,
+        details_max_age: timedelta | None = None,
     ) -> None:
         """``read_timeout`` (seconds) bounds each response; None keeps azure-core's 300 s.
         ``counts``, when given, counts every request and throttled answer.
         ``latest_report`` names the ExternalDNS instances whose private zones are read
-        (linked to the cluster or not)."""
+        (linked to the cluster or not). ``pacer`` (see pacing.py) paces every request;
+        None sends them as fast as answers come. ``stored`` gives the previous
+        inventories: clusters unchanged since are kept with fresh usages, and those ARM
+        no longer lists come back marked deleted; ``full`` reads every cluster anyway.
+        ``listing`` is how :meth:`read` lists the clusters (``resource-graph``: one query
+        for all subscriptions), ``max_concurrent_subscriptions`` how many subscriptions
+        it reads at once. Details read longer than ``details_max_age`` ago are read
+        again even when the cluster did not change (None: never)."""
+        if listing not in LISTINGS:
+            raise ValueError(f"listing must be one of {', '.join(LISTINGS)}, not {listing!r}")
         self.subscriptions = list(subscriptions)
         self._latest_report = latest_report
+        self._pacer = pacer
+        self._stored = stored
+        self._full = full
+        self._listing = listing
+        self._concurrency = max(1, max_concurrent_subscriptions)
+        self._details_max_age = details_max_age
+        self._progress = progress or (lambda line: logger.info("%s", line))
+        self.subscription_gaps: list[inventory_pb2.InventoryGap] = []
         self._credential = credential
         self._base_url = base_url.rstrip("/") if base_url else None
         self._clock = clock
-        self._options: dict[str, Any] = {"retry_total": retry_total}
+        self._retry_total = retry_total
+        self._options: dict[str, Any] = {}
         if self._base_url:
             self._options["base_url"] = self._base_url
             self._options["credential_scopes"] = [f"{self._base_url}/.default"]
@@ -187,9 +228,21 @@ class ArmReader:
     def _client(self, kind: type[T], subscription_id: str) -> T:
         key = (kind.__name__, subscription_id.lower())
         if key not in self._clients:
-            self._clients[key] = kind(self._credential, subscription_id, **self._options)  # type: ignore[call-arg]
+            self._clients[key] = kind(  # type: ignore[call-arg]
+                self._credential, subscription_id, **self._options, **self._policies()
+            )
         client: T = self._clients[key]
         return client
+
+    def _policies(self) -> dict[str, Any]:
+        """Policies of one client (a policy instance belongs to one pipeline): jittered
+        retries, and the pacing after them so every attempt waits its turn."""
+        policies: dict[str, Any] = {
+            "retry_policy": JitteredRetryPolicy(retry_total=self._retry_total)
+        }
+        if self._pacer is not None:
+            policies["per_retry_policies"] = [PacingPolicy(self._pacer)]
+        return policies
 
     def _aks(self, subscription_id: str) -> ContainerServiceClient:
         return self._client(ContainerServiceClient, subscription_id)
@@ -206,24 +259,96 @@ class ArmReader:
     # -- the fleet ----------------------------------------------------------------------
 
     def read(self) -> list[inventory_pb2.ClusterInventory]:
-        """Every configured subscription's clusters; the first unreadable subscription raises."""
+        """Every configured subscription's clusters, ``max_concurrent_subscriptions`` at a
+        time. A subscription that cannot be read (403, unknown to ARM, throttled past the
+        retries) becomes an entry of ``subscription_gaps`` and the others are read;
+        authentication and reachability failures, or every subscription failing, raise."""
         state = _Read()
-        return [
-            inventory
-            for subscription_id in self.subscriptions
-            for inventory in self._read_subscription(subscription_id, state)
-        ]
+        listed = self._graph_listing() if self._listing == "resource-graph" else {}
+
+        def one(subscription_id: str) -> list[inventory_pb2.ClusterInventory] | ArmError:
+            try:
+                # No rows: an empty subscription, or one Resource Graph leaves out because
+                # the principal may not read it; ARM's own LIST tells them apart.
+                rows = listed.get(subscription_id.lower()) or None
+                return self._read_subscription(subscription_id, state, rows)
+            except (ArmAuthenticationError, ArmUnreachableError):
+                raise
+            except ArmError as exc:
+                return exc
+
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="arm-read") as pool:
+            results = list(pool.map(one, self.subscriptions))
+        failures = [r for r in results if isinstance(r, ArmError)]
+        if failures and len(failures) == len(results):
+            raise failures[0]
+        for subscription_id, result in zip(self.subscriptions, results, strict=True):
+            if isinstance(result, ArmError):
+                logger.warning("subscription %s not read: %s", subscription_id, result)
+                self.subscription_gaps.append(
+                    inventory_pb2.InventoryGap(
+                        resource_id=f"/subscriptions/{subscription_id}",
+                        reason=_subscription_reason(result),
+                        message=str(result),
+                    )
+                )
+        return [i for r in results if not isinstance(r, ArmError) for i in r]
 
     def read_subscription(self, subscription_id: str) -> list[inventory_pb2.ClusterInventory]:
         return self._read_subscription(subscription_id, _Read())
 
-    def _read_subscription(
-        self, subscription_id: str, state: _Read
-    ) -> list[inventory_pb2.ClusterInventory]:
+    def _graph_listing(self) -> dict[str, list[Payload]]:
+        """The clusters of every subscription from one Resource Graph query; empty (each
+        subscription then lists its own) when Resource Graph cannot answer."""
+        if not self.subscriptions:
+            return {}
+        client = self._aks(self.subscriptions[0])
+
+        def send(path: str, body: Payload) -> Payload:
+            response = client.send_request(HttpRequest("POST", path, json=body))
+            response.raise_for_status()
+            answer: Payload = response.json()
+            return answer
+
         try:
-            clusters = [c.as_dict() for c in self._aks(subscription_id).managed_clusters.list()]
-            zones = self._subscription_zones(subscription_id, state) if clusters else []
-            inventories = [self._cluster(payload, zones, state) for payload in clusters]
+            return resource_graph.list_managed_clusters(send, self.subscriptions)
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            logger.warning(
+                "Resource Graph did not list the clusters (%s): listing each subscription",
+                _first_line(exc),
+            )
+            return {}
+
+    def _read_subscription(
+        self, subscription_id: str, state: _Read, listed: list[Payload] | None = None
+    ) -> list[inventory_pb2.ClusterInventory]:
+        """``listed``: the clusters Resource Graph listed (None: list them from ARM)."""
+        try:
+            if listed is None:
+                aks = self._aks(subscription_id)
+                clusters = [c.as_dict() for c in aks.managed_clusters.list()]
+            else:
+                clusters = listed
+            max_age = self._details_max_age
+            plan = plan_refresh(
+                ((c, convert.cluster_inventory(c)) for c in clusters),
+                self._stored(subscription_id.lower()),
+                full=self._full,
+                details_since=self._clock() - max_age if max_age is not None else None,
+            )
+            self._reread_changed_selections(plan)
+            zones = self._subscription_zones(subscription_id, state) if plan.read else []
+            inventories: list[inventory_pb2.ClusterInventory] = []
+            total = len(plan.read) + len(plan.keep)
+            for payload, _reason in plan.read:
+                inventories.append(self._cluster(payload, zones, state))
+                self._report_progress(subscription_id, len(inventories), total)
+            for _payload, stored in plan.keep:
+                inventories.append(self._kept(stored, state))
+                self._report_progress(subscription_id, len(inventories), total)
+            for stored in plan.gone:
+                if listed is None or self._confirmed_gone(stored.arm_resource_id):
+                    inventories.append(marked_deleted(stored, self._clock()))
         except (
             ClientAuthenticationError,
             HttpResponseError,
@@ -232,9 +357,72 @@ class ArmReader:
         ) as exc:
             raise self._subscription_error(exc, subscription_id) from exc
         logger.info(
-            "read %d managed cluster(s) in subscription %s", len(inventories), subscription_id
+            "subscription %s: %d cluster(s) read in detail, %d unchanged, %d gone from ARM",
+            subscription_id,
+            len(plan.read),
+            len(plan.keep),
+            len(plan.gone),
         )
         return inventories
+
+    def _reread_changed_selections(self, plan: RefreshPlan) -> None:
+        """The private zones read for a cluster follow its ExternalDNS instances (from its
+        latest agent report), which change without the cluster changing."""
+        keep = []
+        for payload, stored in plan.keep:
+            report = self._latest_report(stored.arm_resource_id.lower())
+            wanted = zone_selections(report, stored.subscription_id)
+            if list(wanted) != list(stored.external_dns_zone_selections):
+                plan.read.append((payload, "ExternalDNS zone selections changed"))
+            else:
+                keep.append((payload, stored))
+        plan.keep = keep
+
+    def _report_progress(self, subscription_id: str, done: int, total: int) -> None:
+        if done == total or done % PROGRESS_EVERY == 0:
+            self._progress(f"subscription {subscription_id}: {done}/{total} clusters")
+
+    def _kept(
+        self, stored: inventory_pb2.ClusterInventory, state: _Read
+    ) -> inventory_pb2.ClusterInventory:
+        """The stored inventory of an unchanged cluster with its VNets' usages read again
+        (they change without the cluster changing); a usage that cannot be read keeps the
+        old rows and becomes a gap, so the next refresh reads the cluster in full."""
+        inventory = inventory_pb2.ClusterInventory()
+        inventory.CopyFrom(stored)
+        gaps: list[inventory_pb2.InventoryGap] = []
+        for vnet in inventory.virtual_networks:
+            read = partial(self._usages, vnet.id)
+            usages = self._attempt(gaps, state, f"{vnet.id}/usages", read)
+            if usages is not None:
+                del vnet.subnet_usages[:]
+                vnet.subnet_usages.extend(usages)
+        inventory.refreshed_at.FromDatetime(self._clock())
+        inventory.gaps.extend(unique_gaps(gaps))
+        return inventory
+
+    def _usages(self, vnet_id: str) -> list[inventory_pb2.SubnetUsage]:
+        network = self._network(convert.resource_id_part(vnet_id, "subscriptions"))
+        rows = network.virtual_networks.list_usage(
+            convert.resource_id_part(vnet_id, "resourceGroups"),
+            convert.resource_id_part(vnet_id, "virtualNetworks"),
+        )
+        return [convert.subnet_usage(row) for row in rows]
+
+    def _confirmed_gone(self, cluster_id: str) -> bool:
+        """Resource Graph leaves out what the principal cannot see: ARM confirms a cluster
+        missing from its rows is gone (404) before it is marked deleted."""
+        aks = self._aks(convert.resource_id_part(cluster_id, "subscriptions"))
+        try:
+            aks.managed_clusters.get(
+                convert.resource_id_part(cluster_id, "resourceGroups"),
+                convert.resource_id_part(cluster_id, "managedClusters"),
+            )
+        except ResourceNotFoundError:
+            return True
+        except HttpResponseError:
+            return False  # unknown is not gone: the next refresh asks again
+        return False
 
     def _authentication_failure(self, exc: ClientAuthenticationError) -> str:
         sources = credential_sources(self._credential)
@@ -328,6 +516,7 @@ class ArmReader:
         self._agc_associations(inventory, gaps, state)
 
         inventory.refreshed_at.FromDatetime(self._clock())
+        inventory.details_read_at.FromDatetime(self._clock())
         inventory.gaps.extend(unique_gaps(gaps))
         return inventory
 
@@ -773,6 +962,16 @@ class ArmReader:
                 return None
         value: T = state.values[key]
         return value
+
+
+def _subscription_reason(error: ArmError) -> str:
+    if isinstance(error, SubscriptionAccessDenied):
+        return "forbidden"
+    if isinstance(error, UnknownSubscriptionError):
+        return "not_found"
+    if isinstance(error, TransientArmError):
+        return "throttled" if "429" in str(error) else "error"
+    return "error"
 
 
 def _gap(resource_id: str, exc: HttpResponseError) -> inventory_pb2.InventoryGap:

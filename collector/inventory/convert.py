@@ -21,6 +21,7 @@ Pure: no Azure import, so it runs on any payload a user has saved.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from netaudit.v1 import inventory_pb2
@@ -181,7 +182,25 @@ def cluster_inventory(
     for name, addon_payload in f.mapping("addonProfiles").items():
         if addon_payload is not None:
             inventory.addons[name.lower()].CopyFrom(addon(addon_payload))
+    modified = timestamp(f.child("systemData").raw("lastModifiedAt"))
+    if modified is not None:
+        inventory.last_modified_at.FromDatetime(modified)
     return inventory
+
+
+def timestamp(value: Any) -> datetime | None:
+    """An ARM time (ISO 8601 text, or the SDK's datetime) in UTC; None when absent or
+    unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def network_profile(f: Fields) -> inventory_pb2.NetworkProfile:

@@ -36,6 +36,9 @@ def refresh_parts(store: Store, cluster_keys: Sequence[str], *, now: datetime) -
     """Recompute and store the parts of these clusters from the store (after a refresh
     changed their inventories): three reads for the whole batch."""
     inventories = store.inventories(cluster_keys)
+    gone = {k for k in cluster_keys if k in inventories and inventories[k].HasField("deleted_at")}
+    store.delete_metric_parts(sorted(gone))  # ARM deleted them: their series stop
+    cluster_keys = [k for k in cluster_keys if k not in gone]
     reports = store.latest_reports(cluster_keys)
     subnets = {s for inventory in inventories.values() for s in pool_subnet_ids(inventory)}
     usage = {u.range_key: u for u in store.usage_history(subnets, since=now - USAGE_LOOKBACK)}

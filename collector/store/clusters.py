@@ -112,7 +112,8 @@ def agents_last_report(connection: Connection) -> list[AgentLastReport]:
         sa.select(
             clusters.c.key, clusters.c.name, clusters.c.last_agent_id, clusters.c.last_report_at
         )
-        .where(clusters.c.last_report_at.is_not(None))
+        # a cluster ARM deleted sends no more reports: no stale-agent alert for it
+        .where(clusters.c.last_report_at.is_not(None), clusters.c.deleted_at.is_(None))
         .order_by(clusters.c.key)
     )
     return [

@@ -18,6 +18,7 @@ from netaudit.collector.store.clusters import (
 )
 from netaudit.collector.store.engine import upsert
 from netaudit.collector.store.errors import InvalidInventory, StoreError
+from netaudit.collector.store.tables import clusters as clusters_table
 from netaudit.collector.store.tables import inventories as inventories_table
 from netaudit.v1 import inventory_pb2
 
@@ -66,6 +67,14 @@ def save_inventory(
         ).returning(inventories_table.c.cluster_key)
     ).first()
     if stored is not None:
+        deleted = (
+            inventory.deleted_at.ToDatetime(tzinfo=UTC)
+            if inventory.HasField("deleted_at")
+            else None
+        )
+        connection.execute(
+            sa.update(clusters_table).where(clusters_table.c.key == key).values(deleted_at=deleted)
+        )
         replace_claims(connection, key, INVENTORY_SOURCE, inventory_claims(inventory))
     return stored is not None
 
@@ -90,6 +99,19 @@ def inventories(
         for key, payload in rows:
             found[key] = _decode(key, payload)
     return found
+
+
+def subscription_inventories(
+    connection: Connection, subscription_id: str
+) -> list[inventory_pb2.ClusterInventory]:
+    """The stored inventories of one subscription's clusters (deleted ones included)."""
+    rows = connection.execute(
+        sa.select(inventories_table.c.cluster_key, inventories_table.c.payload)
+        .join(clusters_table, clusters_table.c.key == inventories_table.c.cluster_key)
+        .where(clusters_table.c.subscription_id == subscription_id.lower())
+        .order_by(inventories_table.c.cluster_key)
+    )
+    return [_decode(key, payload) for key, payload in rows]
 
 
 def all_inventories(connection: Connection) -> list[inventory_pb2.ClusterInventory]:

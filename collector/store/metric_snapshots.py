@@ -3,7 +3,7 @@ snapshots a scrape reads. Payloads are opaque bytes here (the metrics package en
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -33,6 +33,12 @@ def save_parts(connection: Connection, parts: Mapping[str, bytes], *, now: datet
             for key, payload in parts.items()
         ],
     )
+
+
+def delete_parts(connection: Connection, keys: Sequence[str]) -> None:
+    """Drop clusters' parts: their series stop at the next publication."""
+    if keys:
+        connection.execute(sa.delete(metric_parts).where(metric_parts.c.cluster_key.in_(keys)))
 
 
 def parts(connection: Connection, *, after: str, limit: int | None) -> Iterator[tuple[str, bytes]]:

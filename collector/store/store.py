@@ -180,6 +180,8 @@ class Store:
         now = self._clock()
         with self._write() as connection:
             inventory_rows.save_inventory(connection, inventory, now=now)
+            if inventory.HasField("deleted_at"):
+                return  # its usages are the last ones read, not a new reading
             # a late, older refresh does not replace the inventory, but its reading is still
             # a true point of the history, at its own time
             usage_rows.record_usage(
@@ -199,6 +201,14 @@ class Store:
     def inventory(self, cluster_key: str) -> inventory_pb2.ClusterInventory | None:
         with self._read() as connection:
             return inventory_rows.inventory(connection, normalized_key(cluster_key))
+
+    def subscription_inventories(
+        self, subscription_id: str
+    ) -> list[inventory_pb2.ClusterInventory]:
+        """The stored inventories of a subscription: what an incremental refresh compares
+        ARM's listing with."""
+        with self._read() as connection:
+            return inventory_rows.subscription_inventories(connection, subscription_id)
 
     def all_inventories(self) -> list[inventory_pb2.ClusterInventory]:
         with self._read() as connection:
@@ -388,6 +398,11 @@ class Store:
         """Each cluster's share of the metric samples (cluster key -> encoded part)."""
         with self._write() as connection:
             metric_rows.save_parts(connection, parts, now=self._clock())
+
+    def delete_metric_parts(self, cluster_keys: Sequence[str]) -> None:
+        """Drop these clusters' shares of the samples (ARM deleted them)."""
+        with self._write() as connection:
+            metric_rows.delete_parts(connection, [normalized_key(k) for k in cluster_keys])
 
     def metric_parts(self, *, after: str = "", limit: int | None = None) -> list[tuple[str, bytes]]:
         """(cluster key, encoded part) by key: every cluster's, or a page of ``limit`` after

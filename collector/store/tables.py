@@ -64,6 +64,9 @@ clusters = sa.Table(
     # The newest scan whose verdicts were recorded for this cluster: an older scan's late
     # retry must not overwrite them.
     sa.Column("last_scan_id", sa.Integer, nullable=True),
+    # When a refresh listed the cluster's subscription and ARM no longer had it; NULL
+    # while ARM knows it (a cluster that comes back is cleared).
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
 )
 
 reports = sa.Table(

@@ -82,6 +82,9 @@ class ClusterInventory(_message.Message):
     ROLE_ASSIGNMENT_SCOPES_FIELD_NUMBER: _builtins.int
     RESOURCE_PROVIDERS_FIELD_NUMBER: _builtins.int
     AGC_ASSOCIATIONS_FIELD_NUMBER: _builtins.int
+    LAST_MODIFIED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
+    DETAILS_READ_AT_FIELD_NUMBER: _builtins.int
     arm_resource_id: _builtins.str
     """ARM resource id as ARM returned it; compare case-insensitively."""
     subscription_id: _builtins.str
@@ -172,6 +175,27 @@ class ClusterInventory(_message.Message):
         themselves are in `subnets`.
         """
 
+    @_builtins.property
+    def last_modified_at(self) -> _timestamp_pb2.Timestamp:
+        """systemData.lastModifiedAt of the managed cluster (unset when ARM did not say): with
+        provisioning_state, what an incremental refresh compares to decide whether the
+        cluster's details are read again.
+        """
+
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp:
+        """Set when a refresh listed the cluster's subscription successfully and the cluster was
+        not in it: ARM no longer knows it (its series stop; no stale-agent alert for it).
+        """
+
+    @_builtins.property
+    def details_read_at(self) -> _timestamp_pb2.Timestamp:
+        """When this cluster's details (subnets, VNets, NSGs, zones, endpoints, gateways) were
+        last read from ARM; refreshed_at moves on every refresh, this only when they are read.
+        Resources outside the cluster change without its lastModifiedAt moving, so details
+        older than inventory.details_max_age_seconds are read again.
+        """
+
     def __init__(
         self,
         *,
@@ -208,10 +232,13 @@ class ClusterInventory(_message.Message):
         role_assignment_scopes: _abc.Iterable[Global___RoleAssignmentScope] | None = ...,
         resource_providers: _abc.Iterable[Global___ResourceProviderRegistration] | None = ...,
         agc_associations: _abc.Iterable[Global___AgcAssociation] | None = ...,
+        last_modified_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
+        details_read_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "identity", b"identity", "ingress_profile", b"ingress_profile", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["api_server_access", b"api_server_access", "deleted_at", b"deleted_at", "details_read_at", b"details_read_at", "identity", b"identity", "ingress_profile", b"ingress_profile", "last_modified_at", b"last_modified_at", "network_profile", b"network_profile", "refreshed_at", b"refreshed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agc_associations", b"agc_associations", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "public_dns_zones", b"public_dns_zones", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "resource_providers", b"resource_providers", "role_assignment_scopes", b"role_assignment_scopes", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addons", b"addons", "agc_associations", b"agc_associations", "agent_pools", b"agent_pools", "api_server_access", b"api_server_access", "application_gateways", b"application_gateways", "arm_resource_id", b"arm_resource_id", "deleted_at", b"deleted_at", "details_read_at", b"details_read_at", "dns_prefix", b"dns_prefix", "external_dns_zone_selections", b"external_dns_zone_selections", "fqdn", b"fqdn", "gaps", b"gaps", "identity", b"identity", "ingress_profile", b"ingress_profile", "kubernetes_version", b"kubernetes_version", "last_modified_at", b"last_modified_at", "location", b"location", "name", b"name", "network_profile", b"network_profile", "network_security_groups", b"network_security_groups", "node_resource_group", b"node_resource_group", "power_state", b"power_state", "private_dns_zones", b"private_dns_zones", "private_endpoints", b"private_endpoints", "private_fqdn", b"private_fqdn", "provisioning_state", b"provisioning_state", "public_dns_zones", b"public_dns_zones", "refreshed_at", b"refreshed_at", "resource_group", b"resource_group", "resource_providers", b"resource_providers", "role_assignment_scopes", b"role_assignment_scopes", "sku_name", b"sku_name", "sku_tier", b"sku_tier", "subnets", b"subnets", "subscription_id", b"subscription_id", "virtual_networks", b"virtual_networks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
