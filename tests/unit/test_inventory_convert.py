@@ -144,6 +144,17 @@ NOT_CONVERTED = {
     "managedclusters/PrivateLinkResourcesList.json",
     # Evidence not gathered yet: VNet lists (Resource Graph-style fleet listing).
     "network/VirtualNetworkList.json",
+    # Role names come from the built-in roles' fixed GUIDs; custom definitions are not read
+    # (their rules come out not assessed).
+    "authorization/GetRoleDefinitionByName.json",
+    # AGC frontends carry no subnet: AGC-002 reads associations.
+    "servicenetworking/FrontendGet.json",
+    # Traffic controllers name their associations by id; each association is read itself.
+    "servicenetworking/TrafficControllerGet.json",
+    # Resource Graph answers list clusters (tests/unit/test_resource_graph_listing.py),
+    # they are not converted into the inventory.
+    "resourcegraph/ResourcesFirstPageQuery.json",
+    "resourcegraph/ResourcesNextPageQuery.json",
 }
 
 
@@ -169,13 +180,16 @@ def test_every_arm_fixture_has_a_conversion_case() -> None:
         "dns/GetZone.json",
         "dns/ListZonesBySubscription.json",
         *(name for name, _ in PUBLIC_RECORD_SETS),
+        "authorization/RoleAssignments_ListForResource.json",
+        "authorization/RoleAssignments_ListForScope.json",
+        "authorization/RoleAssignments_Get.json",
+        "resources/GetProvider.json",
+        "servicenetworking/AssociationGet.json",
         *NOT_CONVERTED,
     }
     present = {
-        str(path.relative_to(ARM))
-        for folder in ("managedclusters", "network", "privatedns", "dns")
-        for path in (ARM / folder).glob("*.json")
-    }
+        str(path.relative_to(ARM)) for path in ARM.glob("*/*.json") if path.parent.name != "dns"
+    } | {str(path.relative_to(ARM)) for path in (ARM / "dns").glob("*.json")}
     assert present - covered == set()
 
 
@@ -849,6 +863,17 @@ def test_role_assignments_at_a_scope_keep_inherited_scopes_and_name_built_in_rol
     )
     assert convert.role_assignment(named).role_name == "Network Contributor"
     assert convert.role_assignment(cli_shape(items[1])) == read.assignments[1]
+
+
+def test_role_assignments_listed_for_a_subscription_scope() -> None:
+    items = fixture("authorization/RoleAssignments_ListForScope.json")["value"]
+    read = convert.role_assignment_scope(
+        "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2", items
+    )
+    (assignment,) = read.assignments
+    assert assignment.scope == "/subscriptions/a925f2f7-5c63-4b7b-8799-25a5f97bc3b2"
+    assert assignment.principal_id == "ce2ce14e-85d7-4629-bdbc-454d0519d987"
+    assert assignment.role_definition_id.endswith("/0b5fe924-9a61-425c-96af-cfe6e287ca2d")
 
 
 def test_single_role_assignment_get() -> None:

@@ -46,3 +46,23 @@ def test_the_published_answer_shape_is_what_the_listing_reads() -> None:
         lambda _path, _body: next(pages), ["cfbbd179-59d2-4052-aa06-9270a38aa9d6"]
     )
     assert len(found["cfbbd179-59d2-4052-aa06-9270a38aa9d6"]) == 3
+
+
+def test_the_published_next_page_is_asked_for_with_the_first_pages_skip_token() -> None:
+    def answer(name: str) -> dict[str, Any]:
+        path = Path(SHARED_FIXTURES) / f"arm/resourcegraph/{name}.json"
+        example: dict[str, Any] = json.loads(path.read_text())
+        return example["responses"]["200"]["body"]  # type: ignore[no-any-return]
+
+    first, following = answer("ResourcesFirstPageQuery"), answer("ResourcesNextPageQuery")
+    pages = iter([first, following, {**following, "$skipToken": None, "data": []}])
+    asked: list[dict[str, Any]] = []
+
+    def send(_path: str, body: dict[str, Any]) -> dict[str, Any]:
+        asked.append(body)
+        return next(pages)
+
+    found = list_managed_clusters(send, ["cfbbd179-59d2-4052-aa06-9270a38aa9d6"])
+    tokens = [b.get("options", {}).get("$skipToken", "") for b in asked]
+    assert tokens == ["", first["$skipToken"], following["$skipToken"]]
+    assert len(found["cfbbd179-59d2-4052-aa06-9270a38aa9d6"]) == 6
