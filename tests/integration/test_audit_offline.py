@@ -195,6 +195,7 @@ def test_the_files_assemble_what_a_live_refresh_reads(tmp_path: Path) -> None:
         expected = live[inventory.arm_resource_id.lower()]
         for read in (expected, inventory):
             read.ClearField("refreshed_at")
+            read.ClearField("details_read_at")
         assert inventory == expected, inventory.name
     overlay = next(i for i in files.inventories if i.name == "aks-overlay-priv-weu")
     (nsg,) = overlay.network_security_groups
