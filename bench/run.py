@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import metrics_scrape, scan_scale
+from bench import agent_scale, metrics_scrape, scan_scale
 from netaudit.agent.gatherers.nodes import count_pods_by_node, node
 from netaudit.agent.report import chunk_report
 from netaudit.collector.ingest.reassembly import Reassembler
@@ -164,6 +164,8 @@ def bench_metrics_scrape() -> Result:
 
 def main() -> None:
     results = [bench_agent_node_aggregation(), bench_ingest_reassembly(), bench_metrics_scrape()]
+    print("agent snapshot at 5,000 nodes (synthetic cluster, its own process):", flush=True)
+    agent = agent_scale.run()
     print("scan at fleet scale (synthetic fleets cloned from the sample):", flush=True)
     scale = scan_scale.run()
     header = f"{'benchmark':44} {'size':34} {'seconds':>8} {'floor s':>8} {'ratio':>6}  target"
@@ -175,6 +177,8 @@ def main() -> None:
             f"{r.ratio:6.2f}  {r.target}"
         )
     print()
+    print(agent_scale.table(agent))
+    print()
     print(scan_scale.table(scale))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -184,6 +188,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "results": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in results],
+                "agent_scale": agent.figures(),
                 "scan_scale": scan_scale.figures(scale),
             },
             indent=2,

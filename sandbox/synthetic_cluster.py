@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, overload
@@ -305,6 +305,10 @@ class KindBuilder(Protocol):
 
     def values(self, cls: int, ordinal: int) -> Values: ...
 
+    def template_key(self, cls: int) -> Hashable:
+        """Classes with one key share a template (their differences are values)."""
+        ...
+
 
 class GeneratedKind:
     """One kind's objects as sorted keys; each object's JSON is its class's template
@@ -334,7 +338,7 @@ class GeneratedKind:
         self._base = [
             json.dumps(_untyped(o), separators=(",", ":")).replace("%", "%%") for o in base
         ]
-        self._templates: dict[int, Template] = {}
+        self._templates: dict[Hashable, Template] = {}
         self._constant_fields = constant_fields
         self._varying_labels = varying_labels
         self._by_class: dict[int, list[int]] = {}
@@ -351,10 +355,11 @@ class GeneratedKind:
         cls, ordinal = self._classes[position], self._ordinals[position]
         if cls >= self._generated_classes:
             return self._base[ordinal].replace("%%", "%")
-        template = self._templates.get(cls)
+        key = self._builder.template_key(cls)
+        template = self._templates.get(key)
         if template is None:
             template = Template(self._builder.shape(cls, _Slots()), self._builder.numbers)
-            self._templates[cls] = template
+            self._templates[key] = template
         return template.fill(self._builder.values(cls, ordinal))
 
     def at(self, position: int) -> Object:
@@ -594,6 +599,9 @@ class NodeBuilder:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
+    def template_key(self, cls: int) -> Hashable:
+        return cls
+
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
         return {
@@ -748,6 +756,9 @@ class NodeNetworkConfigBuilder:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
+    def template_key(self, cls: int) -> Hashable:
+        return cls
+
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
         return {
@@ -809,13 +820,46 @@ class NodeNetworkConfigBuilder:
         }
 
 
-class PodBuilder:
-    """Class: 2 x workload + 1 when the pod waits for an IP. Ordinal: the pod's index."""
+def pod_labels(workload: Workload) -> dict[str, str]:
+    """A workload's pods' labels: its own plus the controller's template hash."""
+    if workload.kind == "DaemonSet":
+        extra = {"controller-revision-hash": workload.template_hash, "pod-template-generation": "1"}
+    else:
+        extra = {"pod-template-hash": workload.template_hash}
+    return workload.labels | extra
 
-    numbers: Collection[str] = ()
+
+class PodBuilder:
+    """Class: 2 x workload + 1 when the pod waits for an IP. Ordinal: the pod's index.
+    Pods of all workloads of one kind share a template; the workload's own values (labels,
+    image, owner) are filled in like the pod's."""
+
+    numbers: Collection[str] = ("labels", "port", "probe_port")
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        self._workload_values = [self._of_workload(i, w) for i, w in enumerate(layout.workloads)]
+
+    @staticmethod
+    def _of_workload(index: int, workload: Workload) -> dict[str, str | int]:
+        daemonset = workload.kind == "DaemonSet"
+        owner = workload.name if daemonset else f"{workload.name}-{workload.template_hash}"
+        return {
+            "namespace": workload.namespace,
+            "labels": json.dumps(pod_labels(workload), separators=(",", ":")),
+            "image": workload.image,
+            "image_id": f"{workload.image.split(':')[0]}@sha256:{_hex(index * 8)}",
+            "app": workload.name if daemonset else "app",
+            "owner": owner,
+            "owner_uid": _uid(index * 4 + 3_000_001),
+            "account": workload.name if daemonset else "default",
+            "port": workload.port,
+            "probe_port": workload.port or 8080,
+        }
+
+    def template_key(self, cls: int) -> Hashable:
+        workload = self.layout.workloads[cls // 2]
+        return (workload.kind, cls % 2, workload.host_network, bool(workload.port))
 
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
@@ -824,7 +868,7 @@ class PodBuilder:
         node = layout.pod_node(workload, ordinal)
         host_ip = layout.node_ip(node)
         prefix = layout.pod_cidr(node).rsplit(".", 1)[0]
-        return {
+        return self._workload_values[cls // 2] | {
             "name": name,
             "generate": name[: -len(_suffix(ordinal))],
             "uid": _uid(ordinal * 4 + 2_000_001),
@@ -840,24 +884,12 @@ class PodBuilder:
         workload = self.layout.workloads[cls // 2]
         pending = cls % 2 == 1
         daemonset = workload.kind == "DaemonSet"
-        labels = dict(workload.labels)
-        if daemonset:
-            labels |= {
-                "controller-revision-hash": workload.template_hash,
-                "pod-template-generation": "1",
-            }
-            owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": workload.name}
-        else:
-            labels["pod-template-hash"] = workload.template_hash
-            owner = {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "name": f"{workload.name}-{workload.template_hash}",
-            }
+        owner_kind = "DaemonSet" if daemonset else "ReplicaSet"
+        owner = {"apiVersion": "apps/v1", "kind": owner_kind, "name": v["owner"]}
         ports = (
             [
                 {
-                    "containerPort": workload.port,
+                    "containerPort": v["port"],
                     "name": "metrics" if daemonset else "http",
                     "protocol": "TCP",
                 }
@@ -865,10 +897,10 @@ class PodBuilder:
             if workload.port
             else []
         )
-        container_name = workload.name if daemonset else "app"
+        container_name = v["app"]
         container = {
             "name": container_name,
-            "image": workload.image,
+            "image": v["image"],
             "imagePullPolicy": "IfNotPresent",
             "ports": ports,
             "env": [
@@ -889,7 +921,7 @@ class PodBuilder:
             },
             "livenessProbe": {
                 "failureThreshold": 3,
-                "httpGet": {"path": "/healthz", "port": workload.port or 8080, "scheme": "HTTP"},
+                "httpGet": {"path": "/healthz", "port": v["probe_port"], "scheme": "HTTP"},
                 "initialDelaySeconds": 10,
                 "periodSeconds": 10,
                 "successThreshold": 1,
@@ -922,7 +954,7 @@ class PodBuilder:
                 ],
                 "containerStatuses": [
                     {
-                        "image": workload.image,
+                        "image": v["image"],
                         "imageID": "",
                         "lastState": {},
                         "name": container_name,
@@ -939,7 +971,6 @@ class PodBuilder:
                 "startTime": CREATED,
             }
         else:
-            image_id = f"{workload.image.split(':')[0]}@sha256:{_hex(cls * 4)}"
             state = {
                 "conditions": [
                     started | {"type": kind}
@@ -954,8 +985,8 @@ class PodBuilder:
                 "containerStatuses": [
                     {
                         "containerID": f"containerd://{v['container']}",
-                        "image": workload.image,
-                        "imageID": image_id,
+                        "image": v["image"],
+                        "imageID": v["image_id"],
                         "lastState": {},
                         "name": container_name,
                         "ready": True,
@@ -976,18 +1007,18 @@ class PodBuilder:
             "metadata": {
                 "name": v["name"],
                 "generateName": v["generate"],
-                "namespace": workload.namespace,
+                "namespace": v["namespace"],
                 "uid": v["uid"],
                 "resourceVersion": v["rv"],
                 "creationTimestamp": CREATED,
-                "labels": labels,
+                "labels": v["labels"],
                 "managedFields": POD_MANAGED_FIELDS,
                 "ownerReferences": [
                     owner
                     | {
                         "blockOwnerDeletion": True,
                         "controller": True,
-                        "uid": _uid(cls * 4 + 3_000_001),
+                        "uid": v["owner_uid"],
                     }
                 ],
             },
@@ -1003,8 +1034,8 @@ class PodBuilder:
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},
-                "serviceAccount": workload.name if daemonset else "default",
-                "serviceAccountName": workload.name if daemonset else "default",
+                "serviceAccount": v["account"],
+                "serviceAccountName": v["account"],
                 "terminationGracePeriodSeconds": 30,
                 "tolerations": [
                     {
@@ -1072,6 +1103,9 @@ class EventBuilder:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+
+    def template_key(self, cls: int) -> Hashable:
+        return cls
 
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
@@ -1239,11 +1273,15 @@ class SyntheticStore:
                 if event is not None:
                     event_rows.append((f"{key}.{event_suffix(pod, event)}", event, pod))
         pods = PodBuilder(layout)
-        pod_samples = []
-        for cls in range(len(layout.workloads) * 2):
-            sample = pods.shape(cls, _Slots())
-            sample["metadata"] = {k: sample["metadata"][k] for k in ("namespace", "labels")}
-            pod_samples.append(sample)
+        pod_samples = [
+            {
+                "metadata": {"namespace": w.namespace, "labels": pod_labels(w)},
+                "spec": {"serviceAccountName": w.name if w.kind == "DaemonSet" else "default"},
+                "status": {"phase": "Pending" if pending else "Running"},
+            }
+            for w in layout.workloads
+            for pending in (False, True)
+        ]
         self._add_kind(
             ("", "pods"),
             pod_rows,
