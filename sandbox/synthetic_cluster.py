@@ -2,14 +2,16 @@
 without 400 MB of fixtures.
 
 Nodes, pods, events and NodeNetworkConfigs are generated on demand, deterministically from
-their index, in the shapes of the sample fleet's fixtures (a node ~5 KB of JSON, a pod
-~3.5 KB): only each kind's sorted keys are kept, so a page costs time proportional to
-its size (``KubeApiServer`` finds the page start by bisection over the keys). A label or
-field selector is answered from an index of object classes (a workload's pods share their
-labels; events of one reason and message share their selectable fields), never by building
-every object. The other kinds (a few thousand Deployments, namespaces) are generated once
-as fixture documents; everything in the base fixture folder (CoreDNS, its metrics, CRDs,
-ConfigMaps) is served as usual.
+their index, in the shapes of the sample fleet's fixtures plus what real objects carry
+(managedFields, images): a node ~6 KB of JSON, a pod ~4.3 KB. Only each kind's sorted keys
+are kept, so a page costs time proportional to its size (``KubeApiServer`` finds the page
+start by bisection over the keys), and an object's JSON is its class's template (pods of a
+workload kind, events of a reason) with the object's own values formatted in: no dict is
+built or encoded to serve a list. A label or field selector is answered from an index of
+classes (a workload's pods share their labels; events of one reason share their
+selectable fields), never by building every object. The other kinds (a few thousand
+Deployments, namespaces) are generated once as fixture documents; everything in the base
+fixture folder (CoreDNS and its metrics, CRDs, ConfigMaps) is served as usual.
 
 ``python -m netaudit.sandbox.synthetic_cluster --nodes 5000 --pods 150000`` serves it in
 its own process and prints its URL; benchmarks start it that way.
@@ -56,7 +58,6 @@ CREATED = "2026-11-20T06:12:31Z"
 REVISION_BASE = 10_000_000
 """Generated objects' resourceVersions start here, above any fixture's."""
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_UID_NAMESPACE = uuid.UUID("0d5cbb52-3c55-4b8e-9a77-3f0e6c1d2b90")
 
 
 def _mix(value: int) -> int:
