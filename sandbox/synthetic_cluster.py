@@ -149,6 +149,10 @@ DAEMONSETS = (
     ),
 )
 """The per-node kube-system DaemonSets of an AKS overlay cluster (all host network)."""
+CNS_DAEMONSET = "azure-cns"
+CNS_SUBNET = "routingdomain_8b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e_overlaysubnet"
+POOL_SIZE = 256
+"""Addresses in a node's overlay pool (its /24 as the NodeNetworkConfig assigns it)."""
 DAEMONSET_PORTS = {"azure-cns": 10092, "kube-proxy": 10249}
 APP_IMAGES = (
     "contoso.azurecr.io/shop/storefront:2.14.1",
@@ -1265,11 +1269,19 @@ class SyntheticStore:
         )
         pod_rows: list[tuple[str, int, int]] = []
         event_rows: list[tuple[str, int, int]] = []
+        # Pods holding an address from each node's pool, and each node's azure-cns pod.
+        self._allocated = [0] * shape.nodes
+        self._cns_nodes: dict[str, int] = {}
         for index, workload in enumerate(layout.workloads):
             for pod in range(workload.first_pod, workload.first_pod + workload.replicas):
                 pending = layout.waits_for_ip(workload, pod)
-                key = f"{workload.namespace}/{layout.pod_name(workload, pod)}"
+                name = layout.pod_name(workload, pod)
+                key = f"{workload.namespace}/{name}"
                 pod_rows.append((key, index * 2 + int(pending), pod))
+                if not workload.host_network and not pending:
+                    self._allocated[layout.pod_node(workload, pod)] += 1
+                if workload.name == CNS_DAEMONSET:
+                    self._cns_nodes[name] = layout.pod_node(workload, pod)
                 event = _event_class(workload, pod, pending)
                 if event is not None:
                     event_rows.append((f"{key}.{event_suffix(pod, event)}", event, pod))
@@ -1315,6 +1327,30 @@ class SyntheticStore:
         base = list(self._base.objects(resource))
         self._kinds[key] = GeneratedKind(
             resource, rows, builder, samples, base, constant_fields, varying_labels
+        )
+
+    def pod_endpoint(self, namespace: str, pod: str, port: str, path: str) -> str | None:
+        """What a generated pod serves on ``port``/``path``: azure-cns's IPAM metrics
+        (domain.md §1.5) for its node's pool; None for anything else."""
+        node = self._cns_nodes.get(pod)
+        if namespace != "kube-system" or node is None or (port, path) != ("10092", "metrics"):
+            return None
+        allocated = self._allocated[node]
+        labels = f'podnet_arm_id="",subnet="{CNS_SUBNET}",subnet_cidr="10.128.0.0/9"'
+        values = {
+            "available_ips": POOL_SIZE - allocated,
+            "current_available_ips": POOL_SIZE - allocated,
+            "expect_available_ips": POOL_SIZE - allocated,
+            "max_ips": POOL_SIZE,
+            "pod_allocated_ips": allocated,
+            "requested_ips": 0,
+            "subnet_exhaustion_state": 0,
+            "total_ips": POOL_SIZE,
+        }
+        return "".join(
+            f"# HELP cx_ipam_{name} {name.replace('_', ' ')}.\n# TYPE cx_ipam_{name} gauge\n"
+            f"cx_ipam_{name}{{{labels}}} {value}\n"
+            for name, value in values.items()
         )
 
     # -- KubeStore --
@@ -1370,6 +1406,9 @@ def _event_class(workload: Workload, pod: int, pending: bool) -> int | None:
 # -- serving -------------------------------------------------------------------------------------
 
 
+_POD_PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/:]+):(\d+)/proxy/(.*)$")
+
+
 class SyntheticKubeApiServer(KubeApiServer):
     """The sandbox API server over a ``SyntheticStore``; optionally logs every request
     (``METHOD path?query``, one a line) so a benchmark can replay what a client read."""
@@ -1382,7 +1421,8 @@ class SyntheticKubeApiServer(KubeApiServer):
         port: int = 0,
         request_log: Path | None = None,
     ) -> None:
-        super().__init__(base_dir, host, port, store=SyntheticStore(shape, base_dir))
+        self._synthetic = SyntheticStore(shape, base_dir)
+        super().__init__(base_dir, host, port, store=self._synthetic)
         self._log = request_log.open("a", encoding="utf-8") if request_log else None
         self._log_lock = threading.Lock()
 
@@ -1392,6 +1432,13 @@ class SyntheticKubeApiServer(KubeApiServer):
             with self._log_lock:
                 self._log.write(f"{request.method} {request.path}?{query}\n")
                 self._log.flush()
+        # A generated pod's own endpoint through the pod proxy (the fixtures have no file
+        # for it); the base fixtures' pods are answered by the server as usual.
+        proxied = _POD_PROXY.match(request.path)
+        if proxied is not None and request.method == "GET":
+            text = self._synthetic.pod_endpoint(*proxied.groups())
+            if text is not None:
+                return Response(200, text.encode(), "text/plain; version=0.0.4")
         return super().handle(request)
 
     def stop(self) -> None:

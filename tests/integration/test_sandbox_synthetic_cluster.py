@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from urllib.request import urlopen
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from netaudit.sandbox.kube_objects import KubeObjectStore, object_key
 from netaudit.sandbox.kube_selectors import field_matcher, label_matcher
@@ -199,3 +200,29 @@ def test_a_page_costs_the_same_at_the_end_of_a_50000_pod_list() -> None:
     assert len(last["items"]) == 500 and "continue" not in last["metadata"]
     first_page, last_page = statistics.median(first_times), statistics.median(last_times)
     assert last_page < 3 * first_page, (first_page, last_page)
+
+
+def test_azure_cns_serves_its_node_pool_metrics(server: SyntheticKubeApiServer) -> None:
+    every = [item for page in pages(server, "/api/v1/pods", limit=500) for item in page["items"]]
+    cns = get(server, "/api/v1/namespaces/kube-system/pods", labelSelector="k8s-app=azure-cns")
+    generated = [p for p in cns["items"] if p["spec"]["nodeName"].startswith("aks-pool")]
+    assert len(generated) == SMALL.nodes
+    for pod in generated[:5]:
+        node = pod["spec"]["nodeName"]
+        holding = [
+            p
+            for p in every
+            if p["spec"]["nodeName"] == node
+            and not p["spec"]["hostNetwork"]
+            and p["status"]["phase"] == "Running"
+        ]
+        path = f"/api/v1/namespaces/kube-system/pods/{pod['metadata']['name']}:10092/proxy/metrics"
+        with urlopen(f"{server.url}{path}", timeout=30) as response:
+            text = response.read().decode()
+        samples = {
+            s.name: s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        assert samples["cx_ipam_pod_allocated_ips"] == len(holding) > 0
+        assert samples["cx_ipam_available_ips"] == samples["cx_ipam_total_ips"] - len(holding)
