@@ -229,11 +229,6 @@ class Kube:
                 if key in seen:
                     continue
                 seen.add(key)
-                # No gatherer reads them; they are a fifth of a pod's parsed size, and lists
-                # a report keeps (Deployments, azure-cns pods) keep them too otherwise.
-                metadata = item.get("metadata")
-                if isinstance(metadata, dict):
-                    metadata.pop("managedFields", None)
                 yield item
             continue_token = (page.get("metadata") or {}).get("continue") or None
             if not continue_token:

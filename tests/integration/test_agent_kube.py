@@ -164,18 +164,6 @@ def test_lists_are_read_in_pages_with_the_bearer_token(api: ScriptedApi, kube: K
     assert all(h["authorization"] == "Bearer t0ken" for _, _, h in api.requests)
 
 
-def test_listed_objects_come_without_managed_fields(api: ScriptedApi, kube: Kube) -> None:
-    managed = [{"manager": "kubelet", "operation": "Update", "fieldsV1": {"f:status": {}}}]
-    listed = [pod(f"p{i}") for i in range(3)]
-    for item in listed:
-        item["metadata"]["managedFields"] = managed
-    api.scripts["/api/v1/pods"] = paged(listed)
-    items = list(kube.list_objects("", "v1", "pods"))
-    assert [item["metadata"] for item in items] == [
-        {k: v for k, v in item["metadata"].items() if k != "managedFields"} for item in listed
-    ]
-
-
 def test_namespaced_custom_resources_and_label_selectors_use_the_right_path(
     api: ScriptedApi, kube: Kube
 ) -> None:

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 
+from netaudit.agent.gatherers.gatherer import Resource
 from netaudit.agent.gatherers.ip_allocation import ip_marker
+from netaudit.agent.gatherers.reads import ReadCache
+from netaudit.agent.kube import Kube
 from netaudit.sandbox.kube_objects import Object
 from netaudit.sandbox.runner import kubeconfig
 from netaudit.sandbox.synthetic_cluster import CLUSTER, Shape, SyntheticKubeApiServer
@@ -120,3 +124,15 @@ def test_the_large_kinds_are_paged(
     assert {r for r, _ in lists} == {"pods", "events", "nodes"}
     assert all(q.get("limit") and q.get("resourceVersion") != "0" for _, q in lists)
     assert [g.reason for g in report.gaps if g.reason != "not_found"] == []
+
+
+def test_lists_kept_for_a_report_shed_managed_fields(server: SyntheticKubeApiServer) -> None:
+    configuration = k8s.Configuration()
+    configuration.host = server.url
+    pods = Resource("", "v1", "pods")
+    with Kube(k8s.ApiClient(configuration)) as kube:
+        kept = ReadCache(kube).list(pods, "kube-system", "k8s-app=azure-cns", False)
+    assert len(kept) >= SHAPE.nodes
+    generated = [p for p in served(server, "pods") if p["spec"]["nodeName"].startswith("aks-pool")]
+    assert all("managedFields" in p["metadata"] for p in generated)
+    assert not any("managedFields" in p["metadata"] for p in kept)
