@@ -10,6 +10,7 @@ the original, so gatherers never see a kubernetes type.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -272,7 +273,7 @@ class Kube:
     ) -> KubeObject:
         data = self._get(path, query, resource, accept=accept)
         try:
-            body = json.loads(data)
+            body = _parse_json(data)
         except ValueError as error:
             raise KubeUnavailable(resource, f"answer is not JSON: {error}") from error
         if not isinstance(body, dict):
@@ -312,6 +313,19 @@ class Kube:
             api_error = ApiException(http_resp=response)
             raise _from_api_exception(api_error, resource) from api_error
         return bytes(data)
+
+
+def _parse_json(data: bytes) -> Any:
+    """``json.loads`` with the cyclic GC paused: a list page is ~10^5 new containers, which
+    trigger collections that re-scan every live object (the report, the folds' state) while
+    the parse itself makes no cycles; perf.md §3 measured 6x on a 10 MB list."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _from_connection_error(reason: BaseException | None, resource: str, host: str) -> KubeError:

@@ -109,6 +109,47 @@ def measure(
     return run, inventories
 
 
+def run(
+    subscriptions: int = 5, clusters: int = 200, rate_factor: float = 1.0, pacing: bool = True
+) -> list[Run]:
+    """The first refresh of the synthetic fleet, then an incremental one with one cluster
+    touched, against the throttling model."""
+    limits = ThrottleLimits.scaled(rate_factor)
+    data = synthetic_fleet(subscriptions, clusters)
+    subscription_ids = [subscription_id(s) for s in range(subscriptions)]
+    pacer = Pacer(client_limits(limits)) if pacing else None
+    with ArmServer(data, throttle=ArmThrottle(limits)) as server:
+        first, inventories = measure("first refresh", server, subscription_ids, pacer, {})
+        stored = {i.arm_resource_id.lower(): i for i in inventories}
+        touch(server.data, cluster_id(0, 0))
+        second, _ = measure("second refresh", server, subscription_ids, pacer, stored)
+    return [first, second]
+
+
+def table(runs: list[Run]) -> str:
+    return "\n".join(
+        f"{run.name:15} {run.clusters:5} clusters  {run.requests:6} requests  "
+        f"{run.throttled:4} x 429  {run.before_retry_after:3} before Retry-After  "
+        f"{run.wall_seconds:7.2f} s  {run.budget_ratio:.3f} of the model's budget"
+        for run in runs
+    )
+
+
+def figures(
+    runs: list[Run],
+    subscriptions: int = 5,
+    clusters: int = 200,
+    rate_factor: float = 1.0,
+    pacing: bool = True,
+) -> dict[str, object]:
+    return {
+        "fleet": f"{subscriptions} x {clusters}",
+        "rate_factor": rate_factor,
+        "pacing": pacing,
+        "runs": [asdict(r) for r in runs],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=5)
@@ -117,36 +158,11 @@ def main() -> None:
     parser.add_argument("--no-pacing", action="store_true")
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    limits = ThrottleLimits.scaled(options.rate_factor)
-    data = synthetic_fleet(options.subscriptions, options.clusters)
-    subscriptions = [subscription_id(s) for s in range(options.subscriptions)]
-    pacer = None if options.no_pacing else Pacer(client_limits(limits))
-    with ArmServer(data, throttle=ArmThrottle(limits)) as server:
-        first, inventories = measure("first refresh", server, subscriptions, pacer, {})
-        stored = {i.arm_resource_id.lower(): i for i in inventories}
-        touch(server.data, cluster_id(0, 0))
-        second, _ = measure("second refresh", server, subscriptions, pacer, stored)
-    runs = [first, second]
-    for run in runs:
-        print(
-            f"{run.name:15} {run.clusters:5} clusters  {run.requests:6} requests  "
-            f"{run.throttled:4} x 429  {run.before_retry_after:3} before Retry-After  "
-            f"{run.wall_seconds:7.2f} s  {run.budget_ratio:.3f} of the model's budget"
-        )
+    shape = (options.subscriptions, options.clusters, options.rate_factor, not options.no_pacing)
+    runs = run(*shape)
+    print(table(runs))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "fleet": f"{options.subscriptions} x {options.clusters}",
-                "rate_factor": options.rate_factor,
-                "pacing": not options.no_pacing,
-                "runs": [asdict(r) for r in runs],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    RESULTS.write_text(json.dumps(figures(runs, *shape), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """Run the benchmarks, print a table, write bench/results/latest.json.
 
+Besides the in-process ones: the agent's snapshot of a generated 5,000-node cluster
+(bench/agent_scale.py), a scan at fleet scale (bench/scan_scale.py) and an inventory
+refresh of 5 x 200 clusters against the ARM throttling model (bench/inventory_scale.py).
+
 Then the kill soak (bench/soak.py) for ``--soak-seconds`` (default 300; 0 skips it),
 also written to bench/results/soak.json.
 
@@ -21,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import metrics_scrape, scan_scale, soak
+from bench import agent_scale, inventory_scale, metrics_scrape, scan_scale, soak
 from netaudit.agent.gatherers.nodes import count_pods_by_node, node
 from netaudit.agent.report import chunk_report
 from netaudit.collector.ingest.reassembly import Reassembler
@@ -176,8 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     results = [bench_agent_node_aggregation(), bench_ingest_reassembly(), bench_metrics_scrape()]
+    print("agent snapshot at 5,000 nodes (synthetic cluster, its own process):", flush=True)
+    agent = agent_scale.run()
     print("scan at fleet scale (synthetic fleets cloned from the sample):", flush=True)
     scale = scan_scale.run()
+    print("inventory refresh of 5 x 200 clusters at ARM's documented limits:", flush=True)
+    inventory = inventory_scale.run()
     header = f"{'benchmark':44} {'size':34} {'seconds':>8} {'floor s':>8} {'ratio':>6}  target"
     print(header)
     print("-" * len(header))
@@ -187,7 +195,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{r.ratio:6.2f}  {r.target}"
         )
     print()
+    print(agent_scale.table(agent))
+    print()
     print(scan_scale.table(scale))
+    print()
+    print(inventory_scale.table(inventory))
     soaked = None
     if args.soak_seconds > 0:
         print(f"\nkill soak for {args.soak_seconds:g} s:", flush=True)
@@ -202,7 +214,9 @@ def main(argv: list[str] | None = None) -> None:
                 "python": platform.python_version(),
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "results": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in results],
+                "agent_scale": agent.figures(),
                 "scan_scale": scan_scale.figures(scale),
+                "inventory_scale": inventory_scale.figures(inventory),
                 "soak": None if soaked is None else soak.as_json(soaked),
             },
             indent=2,

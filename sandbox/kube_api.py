@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
+import bisect
 import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netaudit.sandbox.kube_objects import KubeObjectStore, Object, object_key
+from netaudit.sandbox.kube_objects import (
+    EncodedObjects,
+    KubeObjectStore,
+    KubeStore,
+    Object,
+    object_key,
+)
 from netaudit.sandbox.kube_rbac import RbacPolicy
 from netaudit.sandbox.kube_resources import ResourceType
 from netaudit.sandbox.kube_reviews import GROUP, REVIEWS, VERSION, InvalidReview, answer_review
@@ -181,9 +187,11 @@ class KubeApiServer(Lifecycle):
         port: int = 0,
         faults: KubeFaults | None = None,
         rbac: RbacPolicy | None = None,
+        store: KubeStore | None = None,
     ) -> None:
         self.fixture_dir = Path(fixture_dir)
-        self.store = KubeObjectStore.load(self.fixture_dir)
+        # ``store`` serves objects not (only) from the fixtures: a generated large cluster.
+        self.store: KubeStore = store or KubeObjectStore.load(self.fixture_dir)
         self.faults = faults or KubeFaults()
         # When set, requests its roles do not grant answer 403, as RBAC would.
         self.rbac = rbac
@@ -403,7 +411,8 @@ class KubeApiServer(Lifecycle):
     # -- reads ------------------------------------------------------------------------------
 
     def _served(self, obj: Object, target: _Target, keep_type: bool) -> Object:
-        served = copy.deepcopy(obj)
+        # Only top-level keys change: a shallow copy keeps the stored object intact.
+        served = dict(obj)
         if keep_type or target.resource.custom:
             served["apiVersion"] = target.resource.api_version(target.version)
             served["kind"] = target.resource.kind
@@ -441,7 +450,14 @@ class KubeApiServer(Lifecycle):
             return Response.json(200, partial_metadata(served))
         return Response.json(200, served)
 
-    def _matching(self, target: _Target, request: Request) -> list[Object]:
+    def _matching(self, target: _Target, request: Request) -> Sequence[Object]:
+        labels, fields = (
+            request.query.get("labelSelector", ""),
+            request.query.get("fieldSelector", ""),
+        )
+        indexed = self.store.indexed(target.resource, target.namespace, labels, fields)
+        if indexed is not None:
+            return indexed
         objects = self.store.objects(target.resource, target.namespace)
         try:
             if request.query.get("labelSelector"):
@@ -467,7 +483,8 @@ class KubeApiServer(Lifecycle):
             start = _decode_continue(target.resource, token)
             if self._continue_expired(target.resource):
                 raise _compacted(target.resource, start)
-            objects = [o for o in objects if object_key(o) > start]
+            # Objects are sorted by key: the page starts right after the token's key.
+            objects = objects[bisect.bisect_right(objects, start, key=object_key) :]
         metadata: dict[str, Any] = {"resourceVersion": self.store.resource_version}
         limit = self._limit(request)
         # The API server serves resourceVersion=0 from its watch cache, which ignores limit.
@@ -501,12 +518,15 @@ class KubeApiServer(Lifecycle):
                     "items": items,
                 },
             )
-        body = {
-            "kind": target.resource.list_kind,
-            "apiVersion": target.resource.api_version(target.version),
-            "metadata": metadata,
-            "items": [self._served(o, target, keep_type=False) for o in objects],
-        }
+        api_version = target.resource.api_version(target.version)
+        body = {"kind": target.resource.list_kind, "apiVersion": api_version, "metadata": metadata}
+        if isinstance(objects, EncodedObjects):
+            # Generated objects come as JSON text: spliced in, not decoded and encoded again.
+            typed = api_version if target.resource.custom else None
+            encoded = objects.json_items(typed, target.resource.kind)
+            head = json.dumps(body, separators=(",", ":"))[:-1]
+            return Response(200, f'{head},"items":[{encoded}]}}'.encode())
+        body["items"] = [self._served(o, target, keep_type=False) for o in objects]
         return Response.json(200, body)
 
     def _continue_expired(self, resource: ResourceType) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import yaml
 
@@ -65,6 +65,42 @@ def _expanded(document: Any, path: Path) -> Iterator[Object]:
     yield document
 
 
+class KubeStore(Protocol):
+    """What the sandbox API server reads objects from: the fixtures (``KubeObjectStore``) or a
+    generated cluster (``synthetic_cluster``). Sequences are sorted by ``object_key``."""
+
+    @property
+    def catalogue(self) -> ResourceCatalogue: ...
+
+    @property
+    def resource_version(self) -> str: ...
+
+    def objects(self, resource: ResourceType, namespace: str | None = None) -> Sequence[Object]: ...
+
+    def get(self, resource: ResourceType, namespace: str | None, name: str) -> Object | None: ...
+
+    def indexed(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        label_selector: str,
+        field_selector: str,
+    ) -> Sequence[Object] | None:
+        """The objects a selection matches when the store keeps an index answering it without
+        looking at every object; None to have the server filter ``objects()`` itself."""
+        ...
+
+
+@runtime_checkable
+class EncodedObjects(Protocol):
+    """Objects a store already holds as JSON text (generated ones): a list splices the text
+    instead of building and encoding dicts."""
+
+    def json_items(self, api_version: str | None, kind: str) -> str:
+        """The objects as a JSON array's inside; with ``apiVersion``/``kind`` when given."""
+        ...
+
+
 class KubeObjectStore:
     """Objects by resource type, sorted by key, with the metadata an API server fills in."""
 
@@ -83,12 +119,14 @@ class KubeObjectStore:
         }
 
     @classmethod
-    def load(cls, fixture_dir: Path) -> KubeObjectStore:
+    def load(cls, fixture_dir: Path, extra: Iterable[Object] = ()) -> KubeObjectStore:
+        """The fixtures of ``fixture_dir``, plus ``extra`` documents (generated objects)."""
         if not fixture_dir.is_dir():
             raise FixtureError(f"Kubernetes fixture directory {fixture_dir} does not exist")
         documents = [
             doc for path in sorted(fixture_dir.rglob("*.yaml")) for doc in _documents(path)
         ]
+        documents += extra
         crd_types = []
         for document in documents:
             if document["kind"] == "CustomResourceDefinition":
@@ -114,6 +152,15 @@ class KubeObjectStore:
     def get(self, resource: ResourceType, namespace: str | None, name: str) -> Object | None:
         objects = self._objects.get((resource.group, resource.plural), {})
         return objects.get(f"{namespace or ''}/{name}")
+
+    def indexed(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        label_selector: str,
+        field_selector: str,
+    ) -> Sequence[Object] | None:
+        return None
 
     def _add(self, document: Object) -> None:
         group, _ = split_api_version(str(document["apiVersion"]))
