@@ -13,6 +13,7 @@ mode) is an entry with the figures unset, for the rules to say so.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -61,10 +62,28 @@ def metrics_port(pod: KubeObject) -> int:
     return DEFAULT_PORT
 
 
+SAMPLE_LINE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*[\s{]")
+"""How a sample line of the text format starts: its metric name, then labels or a space."""
+IPAM_LINE_PREFIXES = ("cx_", "# HELP cx_", "# TYPE cx_")
+
+
+def ipam_lines(text: str) -> str:
+    """The body's ``cx_*`` families only; ValueError when a line is no sample or comment
+    (an HTML error page, say). azure-cns also exposes Go runtime and HTTP series: parsing
+    them cost ~1.2 ms a scrape, 6 s of a 5,000-node cluster's report."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith(IPAM_LINE_PREFIXES):
+            kept.append(line)
+        elif line.strip() and not line.startswith("#") and not SAMPLE_LINE.match(line):
+            raise ValueError(f"not the Prometheus text format: {line[:80]!r}")
+    return "\n".join(kept) + "\n"
+
+
 def _samples(text: str) -> list[Sample]:
     return [
         sample
-        for family in text_string_to_metric_families(text)
+        for family in text_string_to_metric_families(ipam_lines(text))
         for sample in family.samples
         if math.isfinite(sample.value)
     ]
@@ -138,6 +157,31 @@ def scrape(
         return None
 
 
+def _newest_per_node(pods: Iterable[KubeObject]) -> dict[str, tuple[str, KubeObject]]:
+    """node -> (start time, the Running azure-cns pod that started last on it, slimmed)."""
+    newest: dict[str, tuple[str, KubeObject]] = {}
+    for pod in pods:
+        node = str(spec(pod).get("nodeName") or "")
+        started = str(status(pod).get("startTime", ""))
+        if status(pod).get("phase") != "Running" or not node:
+            continue
+        if node not in newest or started >= newest[node][0]:
+            newest[node] = (started, _scrape_view(pod))
+    return newest
+
+
+def _scrape_view(pod: KubeObject) -> KubeObject:
+    """What a scrape reads of a pod: its name, node and the containers' ports."""
+    containers = [as_dict(c) for c in as_list(spec(pod).get("containers"))]
+    return {
+        "metadata": {"name": name_of(pod), "namespace": NAMESPACE},
+        "spec": {
+            "nodeName": spec(pod).get("nodeName"),
+            "containers": [{"name": c.get("name"), "ports": c.get("ports")} for c in containers],
+        },
+    }
+
+
 def _timed_out(report: report_pb2.Report, pod: KubeObject) -> bool:
     """Whether the gap just recorded says ``pod`` did not answer in time."""
     last = report.gaps[-1] if report.gaps else None
@@ -145,17 +189,14 @@ def _timed_out(report: report_pb2.Report, pod: KubeObject) -> bool:
 
 
 def gather(reads: Reads, report: report_pb2.Report, settings: GatherSettings) -> None:
-    pods = [
-        pod
-        for pod in reads.list(PODS, NAMESPACE, POD_SELECTOR) or []
-        if status(pod).get("phase") == "Running" and spec(pod).get("nodeName")
-    ]
     # One azure-cns per node (a DaemonSet); during a rollout the newest pod speaks for it.
-    newest: dict[str, KubeObject] = {}
-    for pod in sorted(pods, key=lambda p: str(status(p).get("startTime", ""))):
-        newest[str(spec(pod)["nodeName"])] = pod
+    # Streamed, keeping only what a scrape needs: 5,000 whole pod objects held for the
+    # report took 74 MiB of the agent's 250 at the largest cluster AKS supports.
+    newest = reads.fold(PODS, _newest_per_node, NAMESPACE, POD_SELECTOR)
+    if newest is None:
+        return
     in_a_row = 0
-    ordered = [pod for _, pod in sorted(newest.items())]
+    ordered = [pod for _, (_, pod) in sorted(newest.items())]
     for index, pod in enumerate(ordered):
         if in_a_row >= MAX_CONSECUTIVE_TIMEOUTS:
             skipped = len(ordered) - index
