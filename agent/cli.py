@@ -230,14 +230,24 @@ def _guarded(debug: bool, action: Callable[[], None]) -> None:
 
 
 def _stop_on_signals() -> threading.Event:
+    """An event SIGTERM and SIGINT set. The handler only sets it: a handler that wrote the
+    log line itself ran while the main thread was inside a write to stderr, the nested
+    write raised, the event was never set and the agent never stopped. A thread logs."""
     stop = threading.Event()
+    received: list[int] = []
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        received.append(signum)
         stop.set()
+
+    def log_the_signal() -> None:
+        stop.wait()
+        if received:
+            log.info("received %s, stopping", signal.Signals(received[0]).name)
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    threading.Thread(target=log_the_signal, name="netaudit-signal-log", daemon=True).start()
     return stop
 
 

@@ -53,7 +53,10 @@ def stop_on_signals() -> Iterator[None]:
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         if stopping:
-            log.warning("already stopping", extra={"signal": signal.Signals(signum).name})
+            # The main thread may be inside a write to stderr: the nested write raises, and
+            # must not escape into the stop the first signal started.
+            with contextlib.suppress(RuntimeError):
+                log.warning("already stopping", extra={"signal": signal.Signals(signum).name})
             return
         stopping = True
         raise StopRequested(signum)
