@@ -596,8 +596,9 @@ def _hex(seed: int, words: int = 4) -> str:
 # -- object builders: class shapes from the sample fleet's fixtures, values per object -------
 
 
-class NodeBuilder:
-    """Class: the node pool. Ordinal: the node's index."""
+class _LayoutBuilder:
+    """What the builders share: the layout they read, no numeric values by default, and a
+    template per class."""
 
     numbers: Collection[str] = ()
 
@@ -606,6 +607,10 @@ class NodeBuilder:
 
     def template_key(self, cls: int) -> Hashable:
         return cls
+
+
+class NodeBuilder(_LayoutBuilder):
+    """Class: the node pool. Ordinal: the node's index."""
 
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
@@ -753,16 +758,8 @@ class NodeBuilder:
         }
 
 
-class NodeNetworkConfigBuilder:
+class NodeNetworkConfigBuilder(_LayoutBuilder):
     """Class: the node pool. Ordinal: the node's index."""
-
-    numbers: Collection[str] = ()
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-
-    def template_key(self, cls: int) -> Hashable:
-        return cls
 
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
@@ -834,7 +831,7 @@ def pod_labels(workload: Workload) -> dict[str, str]:
     return workload.labels | extra
 
 
-class PodBuilder:
+class PodBuilder(_LayoutBuilder):
     """Class: 2 x workload + 1 when the pod waits for an IP. Ordinal: the pod's index.
     Pods of all workloads of one kind share a template; the workload's own values (labels,
     image, owner) are filled in like the pod's."""
@@ -842,7 +839,7 @@ class PodBuilder:
     numbers: Collection[str] = ("labels", "port", "probe_port")
 
     def __init__(self, layout: Layout) -> None:
-        self.layout = layout
+        super().__init__(layout)
         self._workload_values = [self._of_workload(i, w) for i, w in enumerate(layout.workloads)]
 
     @staticmethod
@@ -1101,16 +1098,10 @@ EVENT_CLASSES = len(NORMAL_EVENTS) + len(IP_FAILURE_MESSAGES) + 1
 FailedCreatePodSandBox that is not about IPs (last)."""
 
 
-class EventBuilder:
+class EventBuilder(_LayoutBuilder):
     """Class: see ``EVENT_CLASSES``. Ordinal: the index of the pod the event is about."""
 
     numbers: Collection[str] = ("count",)
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-
-    def template_key(self, cls: int) -> Hashable:
-        return cls
 
     def values(self, cls: int, ordinal: int) -> Values:
         layout = self.layout
