@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -341,21 +342,24 @@ def external_outcomes_lock(external_collector: Collector) -> Iterator[OutcomesLo
         yield lock
 
 
-@pytest.mark.timeout(90)
-def test_an_external_redis_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
-    external_collector: Collector, external_redis: ExternalRedis
-) -> None:
-    collector = external_collector
+class _KillableBroker(Protocol):
+    def kill(self) -> None: ...
 
-    external_redis.kill()
+    def start(self) -> None: ...
+
+
+def _broker_gone_and_back(collector: Collector, broker: _KillableBroker) -> float:
+    """Kill the broker, scan while it is gone, start it again; then serve has logged one
+    line each way, the scan failed in one line, the next one succeeds and no scan stays
+    running. Returns the seconds serve took to notice the broker back."""
+    broker.kill()
     noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
     down = collector.cli("scan", "--format", "json", "--timeout", "3")
     _out, err = down.communicate(timeout=30)
-    external_redis.start()
+    broker.start()
     back_after = _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
 
     assert noticed_after < 3
-    assert back_after < 3
     assert down.returncode != 0
     assert "unreachable" in err and "Traceback" not in err, err
     # one line when it went, one when it came back
@@ -365,6 +369,15 @@ def test_an_external_redis_gone_is_noticed_and_the_same_worker_scans_once_it_is_
     assert collector.running_scans() == []
     for worker in collector.workers:
         worker.ensure_running()
+    return back_after
+
+
+@pytest.mark.timeout(90)
+def test_an_external_redis_gone_is_noticed_and_the_same_worker_scans_once_it_is_back(
+    external_collector: Collector, external_redis: ExternalRedis
+) -> None:
+    back_after = _broker_gone_and_back(external_collector, external_redis)
+    assert back_after < 3
 
 
 @pytest.mark.timeout(120)
@@ -480,22 +493,7 @@ def test_a_private_rabbitmq_gone_is_noticed_and_the_same_worker_scans_once_it_is
     sandbox: Sandbox, tmp_path: Path, rabbitmq: PrivateRabbitMQ
 ) -> None:
     with running_collector(sandbox, tmp_path, rabbitmq.url, RESULT_BACKEND) as collector:
-        rabbitmq.kill()
-        noticed_after = _wait_until(lambda: collector.serve_log_lines("unreachable"), 10)
-        down = collector.cli("scan", "--format", "json", "--timeout", "3")
-        _out, err = down.communicate(timeout=30)
-        rabbitmq.start()
-        _wait_until(lambda: collector.serve_log_lines("reachable again"), 10)
-
-        assert noticed_after < 3
-        assert down.returncode != 0
-        assert "unreachable" in err and "Traceback" not in err, err
-        assert len(collector.serve_log_lines("unreachable")) == 1
-        assert len(collector.serve_log_lines("reachable again")) == 1
-        collector.succeeds("scan", "--format", "json")
-        assert collector.running_scans() == []
-        for worker in collector.workers:
-            worker.ensure_running()
+        _broker_gone_and_back(collector, rabbitmq)
 
 
 @pytest.mark.timeout(240)
